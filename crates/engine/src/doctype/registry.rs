@@ -1,0 +1,56 @@
+//! The doctypes a site knows, with custom fields merged in.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::DocType;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    by_name: BTreeMap<String, Arc<DocType>>,
+}
+
+impl Registry {
+    pub fn get(&self, name: &str) -> Option<&Arc<DocType>> {
+        self.by_name.get(name)
+    }
+
+    pub fn require(&self, name: &str) -> Result<&Arc<DocType>> {
+        self.get(name).ok_or_else(|| Error::UnknownDocType(name.to_owned()))
+    }
+
+    pub fn insert(&mut self, dt: DocType) {
+        self.by_name.insert(dt.name.clone(), Arc::new(dt));
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<DocType>> {
+        self.by_name.values()
+    }
+}
+
+/// A line of the doctype list.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct DocTypeSummary {
+    pub name: String,
+    #[ts(optional)]
+    pub module: Option<String>,
+    pub istable: bool,
+    pub is_submittable: bool,
+    pub custom: bool,
+}
+
+impl Registry {
+    pub fn summaries(&self) -> Vec<DocTypeSummary> {
+        self.all()
+            .map(|d| DocTypeSummary {
+                name: d.name.clone(),
+                module: d.module.clone(),
+                istable: d.istable,
+                is_submittable: d.is_submittable,
+                custom: d.custom,
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,424 @@
+//! Documents (SPEC F3, F6): building a document from what a caller sends,
+//! validating it, naming it, and storing it — all inside the caller's
+//! transaction so that nothing is half-written.
+
+pub mod naming;
+pub mod store;
+pub mod values;
+
+use rusqlite::Transaction;
+use serde_json::Value;
+
+use crate::actor::Actor;
+use crate::doctype::{Action, DocField, DocType, FieldType, Registry, DOCTYPE_LINK, STANDARD_FIELDS};
+use crate::error::{Error, Result};
+use crate::site::Site;
+use store::Link;
+
+/// A document as JSON: standard fields, declared fields, child rows inline.
+pub type Doc = serde_json::Map<String, Value>;
+
+/// How a write may deviate from what an outside caller may ask for.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// Keep the `name` given in the document instead of applying the naming
+    /// rule (sync with `use_same_name`).
+    pub keep_name: bool,
+}
+
+impl Site {
+    pub fn insert(&self, actor: &Actor, doctype: &str, input: Value) -> Result<Doc> {
+        let reg = self.doctypes();
+        self.write(|tx| insert_in(tx, &reg, actor, doctype, input, WriteOptions::default()))
+    }
+
+    pub fn get(&self, actor: &Actor, doctype: &str, name: &str) -> Result<Doc> {
+        let reg = self.doctypes();
+        let dt = parent_doctype(&reg, doctype)?;
+        actor.require(dt, Action::Read)?;
+        self.read(|tx| load_existing(tx, doctype, name))
+    }
+
+    pub fn update(&self, actor: &Actor, doctype: &str, name: &str, patch: Value) -> Result<Doc> {
+        let reg = self.doctypes();
+        self.write(|tx| update_in(tx, &reg, actor, doctype, name, patch))
+    }
+
+    pub fn delete(&self, actor: &Actor, doctype: &str, name: &str) -> Result<()> {
+        let reg = self.doctypes();
+        self.write(|tx| delete_in(tx, &reg, actor, doctype, name))
+    }
+}
+
+fn parent_doctype<'r>(reg: &'r Registry, doctype: &str) -> Result<&'r DocType> {
+    let dt = reg.require(doctype)?;
+    if dt.istable {
+        return Err(Error::bad_input(format!(
+            "{doctype} is a child table: its rows live inside their parent document"
+        )));
+    }
+    Ok(dt)
+}
+
+fn load_existing(tx: &Transaction, doctype: &str, name: &str) -> Result<Doc> {
+    store::load(tx, doctype, name)?.ok_or_else(|| Error::NotFound { doctype: doctype.to_owned(), name: name.to_owned() })
+}
+
+fn as_object(input: Value) -> Result<Doc> {
+    match input {
+        Value::Object(m) => Ok(m),
+        _ => Err(Error::bad_input("A document must be a JSON object")),
+    }
+}
+
+fn docstatus_of(v: Option<&Value>) -> Result<Option<i64>> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_i64() {
+            Some(n @ 0..=2) => Ok(Some(n)),
+            _ => Err(Error::invalid("docstatus", "docstatus must be 0 (draft), 1 (submitted) or 2 (cancelled)")),
+        },
+    }
+}
+
+/// Inserts a new document of `doctype` from `input`.
+pub fn insert_in(
+    tx: &Transaction,
+    reg: &Registry,
+    actor: &Actor,
+    doctype: &str,
+    input: Value,
+    opts: WriteOptions,
+) -> Result<Doc> {
+    let dt = parent_doctype(reg, doctype)?;
+    actor.require(dt, Action::Create)?;
+    let input = as_object(input)?;
+    let docstatus = docstatus_of(input.get("docstatus"))?.unwrap_or(0);
+    match docstatus {
+        1 if !dt.is_submittable => return Err(Error::invalid("docstatus", format!("{doctype} is not submittable"))),
+        1 => actor.require(dt, Action::Submit)?,
+        2 => return Err(Error::invalid("docstatus", "A new document cannot be cancelled")),
+        _ => {}
+    }
+    let body = build(reg, dt, &input, None)?;
+    let links = validate(tx, reg, dt, &body, None)?;
+    let name = naming::assign(tx, dt, &body, input.get("name"), opts.keep_name)?;
+    if store::exists(tx, doctype, &name)? {
+        return Err(Error::Duplicate { field: Some("name".into()), message: format!("{doctype} {name} already exists") });
+    }
+    let now = values::now_string();
+    let meta = Meta { doctype: &dt.name, name: &name, owner: &actor.user, creation: &now, modified: &now, modified_by: &actor.user, docstatus };
+    let doc = assemble(dt, &meta, body, None);
+    store::insert(tx, doctype, &doc, &links)?;
+    Ok(doc)
+}
+
+/// Merges `patch` into the document (child tables replaced when given).
+/// A patch that changes nothing writes nothing.
+pub fn update_in(tx: &Transaction, reg: &Registry, actor: &Actor, doctype: &str, name: &str, patch: Value) -> Result<Doc> {
+    let dt = parent_doctype(reg, doctype)?;
+    actor.require(dt, Action::Write)?;
+    let patch = as_object(patch)?;
+    if let Some(n) = patch.get("name") {
+        if n.as_str() != Some(name) {
+            return Err(Error::invalid("name", "Renaming a document is not supported"));
+        }
+    }
+    let old = load_existing(tx, doctype, name)?;
+    let old_status = docstatus_of(old.get("docstatus"))?.unwrap_or(0);
+    let new_status = docstatus_of(patch.get("docstatus"))?.unwrap_or(old_status);
+
+    let mut merged = old.clone();
+    for (k, v) in patch {
+        merged.insert(k, v);
+    }
+    let body = build(reg, dt, &merged, Some(&old))?;
+    let unchanged_body = same_content(&body, &old, dt);
+    check_transition(dt, name, old_status, new_status, unchanged_body)?;
+    if new_status != old_status {
+        actor.require(dt, Action::Submit)?;
+    }
+    if unchanged_body && new_status == old_status {
+        return Ok(old);
+    }
+    let links = validate(tx, reg, dt, &body, Some(name))?;
+    let now = values::now_string();
+    let meta = Meta {
+        doctype: &dt.name,
+        name,
+        owner: old.get("owner").and_then(Value::as_str).unwrap_or(&actor.user),
+        creation: old.get("creation").and_then(Value::as_str).unwrap_or(&now),
+        modified: &now,
+        modified_by: &actor.user,
+        docstatus: new_status,
+    };
+    let doc = assemble(dt, &meta, body, Some(&old));
+    store::update(tx, doctype, &doc, &links)?;
+    Ok(doc)
+}
+
+fn check_transition(dt: &DocType, name: &str, old: i64, new: i64, unchanged: bool) -> Result<()> {
+    let d = &dt.name;
+    let refuse = |m: String| Err(Error::Docstatus(m));
+    match (old, new) {
+        (0, 0) => Ok(()),
+        (0, 1) if dt.is_submittable => Ok(()),
+        (0, 1) => Err(Error::invalid("docstatus", format!("{d} is not submittable"))),
+        (0, 2) => refuse(format!("{d} {name} is a draft: only a submitted document can be cancelled")),
+        (1, 1) | (1, 2) if unchanged => Ok(()),
+        (1, 1) | (1, 2) => refuse(format!("Cannot edit submitted {d} {name}: cancel it first")),
+        (1, 0) => refuse(format!("Submitted {d} {name} cannot go back to draft: cancel it instead")),
+        _ => refuse(format!("Cancelled {d} {name} cannot be changed")),
+    }
+}
+
+pub fn delete_in(tx: &Transaction, reg: &Registry, actor: &Actor, doctype: &str, name: &str) -> Result<()> {
+    let dt = parent_doctype(reg, doctype)?;
+    actor.require(dt, Action::Delete)?;
+    let old = load_existing(tx, doctype, name)?;
+    if docstatus_of(old.get("docstatus"))? == Some(1) {
+        return Err(Error::Docstatus(format!("Cannot delete submitted {doctype} {name}: cancel it first")));
+    }
+    if let Some((by_doctype, by_name)) = store::first_linker(tx, doctype, name)? {
+        return Err(Error::LinkExists { doctype: doctype.into(), name: name.into(), by_doctype, by_name });
+    }
+    store::delete(tx, doctype, name)
+}
+
+struct Meta<'a> {
+    doctype: &'a str,
+    name: &'a str,
+    owner: &'a str,
+    creation: &'a str,
+    modified: &'a str,
+    modified_by: &'a str,
+    docstatus: i64,
+}
+
+/// Checks and normalises the declared fields of `input` (and its child
+/// rows). Standard fields are set later by [`assemble`].
+fn build(reg: &Registry, dt: &DocType, input: &Doc, old: Option<&Doc>) -> Result<Doc> {
+    reject_unknown(dt, input, "")?;
+    let mut body = Doc::new();
+    for f in &dt.fields {
+        let given = input.get(&f.fieldname);
+        let value = if f.fieldtype == FieldType::Table {
+            Value::Array(build_rows(reg, dt, f, given)?)
+        } else {
+            let v = given.map(|v| values::coerce(&dt.name, f, v)).transpose()?.unwrap_or(Value::Null);
+            match (v.is_null(), old) {
+                (true, None) => values::default_value(&dt.name, f)?.unwrap_or(Value::Null),
+                _ => v,
+            }
+        };
+        body.insert(f.fieldname.clone(), value);
+    }
+    Ok(body)
+}
+
+fn reject_unknown(dt: &DocType, input: &Doc, place: &str) -> Result<()> {
+    for key in input.keys() {
+        let standard = STANDARD_FIELDS.contains(&key.as_str())
+            || crate::doctype::CHILD_FIELDS.contains(&key.as_str())
+            || key.starts_with("__");
+        if !standard && dt.field(key).is_none() {
+            return Err(Error::invalid(key, format!("Unknown field {key} for DocType {}{place}", dt.name)));
+        }
+    }
+    Ok(())
+}
+
+fn build_rows(reg: &Registry, dt: &DocType, f: &DocField, given: Option<&Value>) -> Result<Vec<Value>> {
+    let rows = match given {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(rows)) => rows,
+        Some(_) => {
+            return Err(Error::invalid(&f.fieldname, format!("{}: {} ({}) expects a list of rows", dt.name, f.label(), f.fieldname)))
+        }
+    };
+    let child = reg.require(f.options())?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut names = std::collections::HashSet::new();
+    for (i, row) in rows.iter().enumerate() {
+        let place = format!(" in row {} of {}", i + 1, f.label());
+        let Value::Object(row) = row else {
+            return Err(Error::invalid(&f.fieldname, format!("Each row of {} ({}) must be an object", f.label(), f.fieldname)));
+        };
+        reject_unknown(child, row, &place)?;
+        let name = match row.get("name") {
+            Some(Value::String(s)) if !s.trim().is_empty() => naming::check_name(s)?,
+            _ => naming::random_hash(),
+        };
+        if !names.insert(name.clone()) {
+            return Err(Error::invalid(&f.fieldname, format!("Row name {name} appears twice in {}", f.label())));
+        }
+        let mut body = Doc::new();
+        body.insert("name".into(), Value::from(name));
+        for cf in &child.fields {
+            let v = row.get(&cf.fieldname).map(|v| values::coerce(&child.name, cf, v)).transpose()?;
+            let v = match v {
+                Some(v) if !v.is_null() => v,
+                _ => values::default_value(&child.name, cf)?.unwrap_or(Value::Null),
+            };
+            body.insert(cf.fieldname.clone(), v);
+        }
+        out.push(Value::Object(body));
+    }
+    Ok(out)
+}
+
+/// Mandatory fields, Link integrity and unique fields. Returns the links
+/// the document holds, for `doc_links`.
+fn validate(tx: &Transaction, reg: &Registry, dt: &DocType, body: &Doc, name: Option<&str>) -> Result<Vec<Link>> {
+    let mut links = Vec::new();
+    check_fields(tx, reg, dt, body, "", &mut links)?;
+    for f in dt.table_fields() {
+        let child = reg.require(f.options())?;
+        let rows = body.get(&f.fieldname).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+        for (i, row) in rows.iter().enumerate() {
+            if let Value::Object(row) = row {
+                check_fields(tx, reg, child, row, &format!(" row {} of {}", i + 1, f.label()), &mut links)?;
+            }
+        }
+    }
+    for f in dt.fields.iter().filter(|f| f.unique) {
+        if let Some(v) = body.get(&f.fieldname).filter(|v| !values::is_empty(Some(v))) {
+            if store::value_taken(tx, &dt.name, &f.fieldname, v, name.unwrap_or(""))? {
+                return Err(Error::Duplicate {
+                    field: Some(f.fieldname.clone()),
+                    message: format!("{} {} ({}) must be unique: {v} is already used", dt.name, f.label(), f.fieldname),
+                });
+            }
+        }
+    }
+    Ok(links)
+}
+
+fn check_fields(tx: &Transaction, reg: &Registry, dt: &DocType, body: &Doc, row: &str, links: &mut Vec<Link>) -> Result<()> {
+    for f in &dt.fields {
+        let v = body.get(&f.fieldname);
+        if f.reqd && values::is_empty(v) {
+            return Err(Error::Mandatory {
+                doctype: dt.name.clone(),
+                row: row.to_owned(),
+                field: f.fieldname.clone(),
+                label: f.label().to_owned(),
+            });
+        }
+        let Some(Value::String(target_name)) = v else { continue };
+        let target = match f.fieldtype {
+            FieldType::Link => f.options().to_owned(),
+            FieldType::DynamicLink => match body.get(f.options()).and_then(Value::as_str) {
+                Some(t) if reg.get(t).is_some() => t.to_owned(),
+                other => {
+                    return Err(Error::invalid(
+                        &f.fieldname,
+                        format!(
+                            "{}{row}: {} ({}) needs {} to name a DocType, found {:?}",
+                            dt.name,
+                            f.label(),
+                            f.fieldname,
+                            f.options(),
+                            other.unwrap_or("")
+                        ),
+                    ))
+                }
+            },
+            _ => continue,
+        };
+        let found = if target == DOCTYPE_LINK { reg.get(target_name).is_some() } else { store::exists(tx, &target, target_name)? };
+        if !found {
+            return Err(Error::Link {
+                field: f.fieldname.clone(),
+                target_doctype: target,
+                value: format!("{target_name}{}", if row.is_empty() { String::new() } else { format!(" in{row}") }),
+            });
+        }
+        if target != DOCTYPE_LINK {
+            links.push(Link { fieldname: f.fieldname.clone(), doctype: target, name: target_name.clone() });
+        }
+    }
+    Ok(())
+}
+
+/// Whether `body` holds the same field values (and rows) as `old`.
+fn same_content(body: &Doc, old: &Doc, dt: &DocType) -> bool {
+    dt.fields.iter().all(|f| {
+        let new = body.get(&f.fieldname).unwrap_or(&Value::Null);
+        let before = old.get(&f.fieldname).unwrap_or(&Value::Null);
+        if f.fieldtype == FieldType::Table {
+            let strip = |v: &Value| -> Vec<Doc> {
+                v.as_array()
+                    .map(|rows| {
+                        rows.iter()
+                            .filter_map(Value::as_object)
+                            .map(|r| r.iter().filter(|(k, _)| !is_row_meta(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            strip(new) == strip(before)
+        } else {
+            new == before
+        }
+    })
+}
+
+fn is_row_meta(key: &str) -> bool {
+    matches!(key, "owner" | "creation" | "modified" | "modified_by" | "docstatus" | "parent" | "parenttype" | "parentfield" | "idx" | "doctype")
+}
+
+/// The stored form: standard fields first, then declared fields; child rows
+/// get their own standard fields (keeping `creation` of rows that existed).
+fn assemble(dt: &DocType, m: &Meta, body: Doc, old: Option<&Doc>) -> Doc {
+    let mut doc = Doc::new();
+    doc.insert("name".into(), Value::from(m.name));
+    doc.insert("owner".into(), Value::from(m.owner));
+    doc.insert("creation".into(), Value::from(m.creation));
+    doc.insert("modified".into(), Value::from(m.modified));
+    doc.insert("modified_by".into(), Value::from(m.modified_by));
+    doc.insert("docstatus".into(), Value::from(m.docstatus));
+    doc.insert("idx".into(), Value::from(0));
+    doc.insert("doctype".into(), Value::from(dt.name.as_str()));
+    for (k, v) in body {
+        let table = dt.field(&k).filter(|f| f.fieldtype == FieldType::Table);
+        match (table, v) {
+            (Some(f), Value::Array(rows)) => {
+                let old_rows = old.and_then(|o| o.get(&k)).and_then(Value::as_array);
+                let rows = rows
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, r)| Value::Object(assemble_row(f, m, i, r, old_rows)))
+                    .collect();
+                doc.insert(k, Value::Array(rows));
+            }
+            (_, v) => {
+                doc.insert(k, v);
+            }
+        }
+    }
+    doc
+}
+
+fn assemble_row(f: &DocField, m: &Meta, i: usize, row: Value, old_rows: Option<&Vec<Value>>) -> Doc {
+    let Value::Object(mut body) = row else { return Doc::new() };
+    let name = body.shift_remove("name").unwrap_or(Value::Null);
+    let creation = old_rows
+        .and_then(|rows| rows.iter().find(|r| r.get("name") == Some(&name)))
+        .and_then(|r| r.get("creation").cloned())
+        .unwrap_or_else(|| Value::from(m.creation));
+    let mut r = Doc::new();
+    r.insert("name".into(), name);
+    r.insert("owner".into(), Value::from(m.owner));
+    r.insert("creation".into(), creation);
+    r.insert("modified".into(), Value::from(m.modified));
+    r.insert("modified_by".into(), Value::from(m.modified_by));
+    r.insert("docstatus".into(), Value::from(m.docstatus));
+    r.insert("parent".into(), Value::from(m.name));
+    r.insert("parentfield".into(), Value::from(f.fieldname.as_str()));
+    r.insert("parenttype".into(), Value::from(m.doctype));
+    r.insert("idx".into(), Value::from(i as i64 + 1));
+    r.insert("doctype".into(), Value::from(f.options()));
+    r.extend(body);
+    r
+}

@@ -1,0 +1,106 @@
+//! Rows of the `documents` and `doc_links` tables. A document is stored
+//! whole as JSON (child rows inside it); its outgoing links are kept in
+//! `doc_links` so that "who links to this?" is one indexed query.
+
+use rusqlite::{OptionalExtension, Transaction};
+
+use super::Doc;
+use crate::error::{Error, Result};
+
+pub struct Link {
+    pub fieldname: String,
+    pub doctype: String,
+    pub name: String,
+}
+
+pub fn load(tx: &Transaction, doctype: &str, name: &str) -> Result<Option<Doc>> {
+    let data: Option<String> = tx
+        .query_row("SELECT data FROM documents WHERE doctype = ?1 AND name = ?2", (doctype, name), |r| r.get(0))
+        .optional()?;
+    data.map(|d| parse(doctype, name, &d)).transpose()
+}
+
+pub fn exists(tx: &Transaction, doctype: &str, name: &str) -> Result<bool> {
+    Ok(tx
+        .query_row("SELECT 1 FROM documents WHERE doctype = ?1 AND name = ?2", (doctype, name), |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+pub fn parse(doctype: &str, name: &str, data: &str) -> Result<Doc> {
+    serde_json::from_str(data).map_err(|e| Error::Corrupt(format!("{doctype} {name}: {e}")))
+}
+
+fn text(doc: &Doc, key: &str) -> String {
+    doc.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_owned()
+}
+
+pub fn insert(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Result<()> {
+    let name = text(doc, "name");
+    let data = serde_json::to_string(doc).map_err(|e| Error::Corrupt(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO documents (doctype, name, data, modified) VALUES (?1, ?2, ?3, ?4)",
+        (doctype, &name, &data, text(doc, "modified")),
+    )?;
+    write_links(tx, doctype, &name, links)
+}
+
+pub fn update(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Result<()> {
+    let name = text(doc, "name");
+    let data = serde_json::to_string(doc).map_err(|e| Error::Corrupt(e.to_string()))?;
+    tx.execute(
+        "UPDATE documents SET data = ?3, modified = ?4 WHERE doctype = ?1 AND name = ?2",
+        (doctype, &name, &data, text(doc, "modified")),
+    )?;
+    tx.execute("DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2", (doctype, &name))?;
+    write_links(tx, doctype, &name, links)
+}
+
+pub fn delete(tx: &Transaction, doctype: &str, name: &str) -> Result<()> {
+    tx.execute("DELETE FROM documents WHERE doctype = ?1 AND name = ?2", (doctype, name))?;
+    tx.execute("DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2", (doctype, name))?;
+    Ok(())
+}
+
+fn write_links(tx: &Transaction, doctype: &str, name: &str, links: &[Link]) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO doc_links (doctype, name, fieldname, link_doctype, link_name) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for l in links {
+        stmt.execute((doctype, name, &l.fieldname, &l.doctype, &l.name))?;
+    }
+    Ok(())
+}
+
+/// Another document that links to (doctype, name), if any.
+pub fn first_linker(tx: &Transaction, doctype: &str, name: &str) -> Result<Option<(String, String)>> {
+    Ok(tx
+        .query_row(
+            "SELECT doctype, name FROM doc_links WHERE link_doctype = ?1 AND link_name = ?2
+             AND NOT (doctype = ?1 AND name = ?2) LIMIT 1",
+            (doctype, name),
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+/// Whether another document of `doctype` has `value` in `field`.
+pub fn value_taken(tx: &Transaction, doctype: &str, field: &str, value: &serde_json::Value, except: &str) -> Result<bool> {
+    let path = format!("$.\"{field}\"");
+    let value = match value {
+        serde_json::Value::String(s) => rusqlite::types::Value::Text(s.clone()),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => rusqlite::types::Value::Integer(i),
+            None => rusqlite::types::Value::Real(n.as_f64().unwrap_or_default()),
+        },
+        _ => return Ok(false),
+    };
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM documents WHERE doctype = ?1 AND name <> ?2 AND json_extract(data, ?3) = ?4 LIMIT 1",
+            (doctype, except, path, value),
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}

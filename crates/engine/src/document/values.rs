@@ -1,0 +1,171 @@
+//! Field values: checking and normalising what a caller sends against the
+//! field's type, and defaults for new documents.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde_json::{Number, Value};
+
+use crate::doctype::{DocField, FieldType};
+use crate::error::{Error, Result};
+
+pub fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+/// The timestamp format of `creation` / `modified` (Frappe's).
+pub fn now_string() -> String {
+    chrono::Local::now().naive_local().format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+}
+
+fn type_error(doctype: &str, f: &DocField, expected: &str, got: &Value) -> Error {
+    let got = match got {
+        Value::Null => "null",
+        Value::Bool(_) => "true/false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    };
+    Error::invalid(
+        &f.fieldname,
+        format!("{doctype}: {} ({}) expects {expected}, got {got}", f.label(), f.fieldname),
+    )
+}
+
+/// Checks `v` against `f`'s type and returns its normal form.
+/// Table fields are handled by the caller.
+pub fn coerce(doctype: &str, f: &DocField, v: &Value) -> Result<Value> {
+    if v.is_null() {
+        return Ok(Value::Null);
+    }
+    let bad = |expected: &str| Err(type_error(doctype, f, expected, v));
+    match f.fieldtype {
+        FieldType::Table => bad("a list of rows"),
+        FieldType::Json => Ok(v.clone()),
+        t if t.is_text() => match v {
+            Value::String(_) => Ok(v.clone()),
+            _ => bad("text"),
+        },
+        FieldType::Select => match v {
+            Value::String(s) if s.is_empty() || f.select_options().any(|o| o == s) => Ok(v.clone()),
+            Value::String(s) => {
+                let choices: Vec<String> = f.select_options().map(|o| format!("{o:?}")).collect();
+                Err(Error::invalid(
+                    &f.fieldname,
+                    format!("{doctype}: {} cannot be {s:?}. It should be one of {}", f.label(), choices.join(", ")),
+                ))
+            }
+            _ => bad("one of its options as text"),
+        },
+        FieldType::Link | FieldType::DynamicLink => match v {
+            Value::String(s) if s.trim().is_empty() => Ok(Value::Null),
+            Value::String(_) => Ok(v.clone()),
+            _ => bad("a document name as text"),
+        },
+        FieldType::Int => match v.as_i64() {
+            Some(_) => Ok(v.clone()),
+            None => match v.as_f64() {
+                Some(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(Value::from(x as i64)),
+                _ => bad("a whole number"),
+            },
+        },
+        FieldType::Float | FieldType::Currency | FieldType::Percent => match v {
+            Value::Number(_) => Ok(v.clone()),
+            _ => bad("a number"),
+        },
+        FieldType::Check => match v {
+            Value::Bool(b) => Ok(Value::from(i64::from(*b))),
+            Value::Number(n) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => Ok(v.clone()),
+            _ => bad("0 or 1"),
+        },
+        FieldType::Date => match v {
+            Value::String(s) if s.is_empty() => Ok(Value::Null),
+            Value::String(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                Ok(d) => Ok(Value::from(d.format("%Y-%m-%d").to_string())),
+                Err(_) => Err(Error::invalid(
+                    &f.fieldname,
+                    format!("{doctype}: {} ({}) must be a date as YYYY-MM-DD, got {s:?}", f.label(), f.fieldname),
+                )),
+            },
+            _ => bad("a date as YYYY-MM-DD"),
+        },
+        FieldType::Datetime => match v {
+            Value::String(s) if s.is_empty() => Ok(Value::Null),
+            Value::String(s) => match parse_datetime(s) {
+                Some(d) => Ok(Value::from(d.format("%Y-%m-%d %H:%M:%S%.f").to_string())),
+                None => Err(Error::invalid(
+                    &f.fieldname,
+                    format!(
+                        "{doctype}: {} ({}) must be a date and time as YYYY-MM-DD HH:MM:SS, got {s:?}",
+                        f.label(),
+                        f.fieldname
+                    ),
+                )),
+            },
+            _ => bad("a date and time as YYYY-MM-DD HH:MM:SS"),
+        },
+        _ => bad("a value of its type"),
+    }
+}
+
+fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())
+}
+
+/// The default of `f` for a new document, if it declares one.
+pub fn default_value(doctype: &str, f: &DocField) -> Result<Option<Value>> {
+    let Some(d) = f.default.as_deref() else { return Ok(None) };
+    let v = match f.fieldtype {
+        FieldType::Date if d.eq_ignore_ascii_case("today") => Value::from(today().format("%Y-%m-%d").to_string()),
+        FieldType::Datetime if d.eq_ignore_ascii_case("now") => {
+            Value::from(chrono::Local::now().naive_local().format("%Y-%m-%d %H:%M:%S").to_string())
+        }
+        FieldType::Int | FieldType::Check => match d.parse::<i64>() {
+            Ok(n) => Value::from(n),
+            Err(_) => return Err(Error::Corrupt(format!("{doctype}.{}: default {d:?} is not a number", f.fieldname))),
+        },
+        FieldType::Float | FieldType::Currency | FieldType::Percent => {
+            match d.parse::<f64>().ok().and_then(Number::from_f64) {
+                Some(n) => Value::Number(n),
+                None => return Err(Error::Corrupt(format!("{doctype}.{}: default {d:?} is not a number", f.fieldname))),
+            }
+        }
+        _ => Value::from(d),
+    };
+    coerce(doctype, f, &v).map(Some)
+}
+
+pub fn is_empty(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.trim().is_empty(),
+        Some(Value::Array(a)) => a.is_empty(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn field(t: FieldType, options: Option<&str>) -> DocField {
+        serde_json::from_value(json!({"fieldname": "f", "fieldtype": t, "options": options})).unwrap()
+    }
+
+    #[test]
+    fn types_are_checked_and_normalised() {
+        let check = field(FieldType::Check, None);
+        assert_eq!(coerce("T", &check, &json!(true)).unwrap(), json!(1));
+        assert!(coerce("T", &check, &json!(2)).is_err());
+        let int = field(FieldType::Int, None);
+        assert_eq!(coerce("T", &int, &json!(3.0)).unwrap(), json!(3));
+        assert!(coerce("T", &int, &json!("3")).is_err());
+        let date = field(FieldType::Date, None);
+        assert!(coerce("T", &date, &json!("2026-02-30")).is_err());
+        let sel = field(FieldType::Select, Some("A\nB"));
+        let err = coerce("T", &sel, &json!("C")).unwrap_err().to_string();
+        assert!(err.contains("\"A\", \"B\""), "{err}");
+    }
+}

@@ -1,0 +1,19 @@
+//! Outpost's engine: the site store and everything that happens to
+//! documents. No GUI and no HTTP server depend on it; both call it.
+
+pub mod actor;
+mod db;
+pub mod doctype;
+pub mod document;
+pub mod error;
+pub mod query;
+pub mod secret;
+pub mod site;
+pub mod users;
+
+pub use actor::Actor;
+pub use document::Doc;
+pub use error::{Error, ErrorBody, ExcType, Result};
+pub use query::ListQuery;
+pub use secret::Secret;
+pub use site::{Site, SiteInfo};

@@ -1,0 +1,257 @@
+//! Listing documents (SPEC F7): Frappe's `filters`, `fields`, `order_by`,
+//! `limit_start` and `limit_page_length`, checked against the doctype
+//! before any SQL is built. Field names only ever reach SQL after being
+//! matched against the doctype's declaration; values are bound parameters.
+
+use rusqlite::types::Value as Sql;
+use serde::Deserialize;
+use serde_json::Value;
+use ts_rs::TS;
+
+use crate::actor::Actor;
+use crate::doctype::{Action, DocType, FieldType, STANDARD_FIELDS};
+use crate::document::{store, Doc};
+use crate::error::{Error, Result};
+use crate::site::Site;
+
+pub const DEFAULT_PAGE_LENGTH: u64 = 20;
+pub const MAX_PAGE_LENGTH: u64 = 1000;
+
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+#[ts(export)]
+pub struct ListQuery {
+    /// `{field: value}`, `{field: [op, value]}` or `[[field, op, value], …]`.
+    #[ts(optional, type = "unknown")]
+    pub filters: Option<Value>,
+    /// Field names, or `["*"]` for every field but child tables. Default `["name"]`.
+    #[ts(optional)]
+    pub fields: Option<Vec<String>>,
+    /// `field [asc|desc]`, comma-separated. Default `modified desc`.
+    #[ts(optional)]
+    pub order_by: Option<String>,
+    #[ts(optional, type = "number")]
+    pub limit_start: Option<u64>,
+    #[ts(optional, type = "number")]
+    pub limit_page_length: Option<u64>,
+}
+
+impl Site {
+    pub fn list(&self, actor: &Actor, doctype: &str, q: &ListQuery) -> Result<Vec<Doc>> {
+        let reg = self.doctypes();
+        let dt = reg.require(doctype)?;
+        if dt.istable {
+            return Err(Error::bad_input(format!("{doctype} is a child table: list its parent instead")));
+        }
+        actor.require(dt, Action::Read)?;
+        let plan = Plan::new(dt, q)?;
+        self.read(|tx| {
+            let mut stmt = tx.prepare(&plan.sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(plan.params.iter()), |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (name, data) = row?;
+                let doc = store::parse(doctype, &name, &data)?;
+                out.push(plan.fields.iter().map(|f| (f.clone(), doc.get(f).cloned().unwrap_or(Value::Null))).collect());
+            }
+            Ok(out)
+        })
+    }
+}
+
+struct Plan {
+    sql: String,
+    params: Vec<Sql>,
+    fields: Vec<String>,
+}
+
+impl Plan {
+    fn new(dt: &DocType, q: &ListQuery) -> Result<Plan> {
+        let mut params = vec![Sql::Text(dt.name.clone())];
+        let mut sql = String::from("SELECT name, data FROM documents WHERE doctype = ?1");
+        for (field, op, value) in parse_filters(dt, q.filters.as_ref())? {
+            sql.push_str(" AND ");
+            sql.push_str(&condition(dt, &field, &op, &value, &mut params)?);
+        }
+        sql.push_str(" ORDER BY ");
+        sql.push_str(&order_by(dt, q.order_by.as_deref())?);
+        let limit = q.limit_page_length.unwrap_or(DEFAULT_PAGE_LENGTH);
+        if !(1..=MAX_PAGE_LENGTH).contains(&limit) {
+            return Err(Error::invalid(
+                "limit_page_length",
+                format!("limit_page_length must be between 1 and {MAX_PAGE_LENGTH}, got {limit}"),
+            ));
+        }
+        let start = q.limit_start.unwrap_or(0);
+        if start > i64::MAX as u64 {
+            return Err(Error::invalid("limit_start", "limit_start is too large"));
+        }
+        sql.push_str(&format!(" LIMIT {limit} OFFSET {start}"));
+        Ok(Plan { sql, params, fields: select_fields(dt, q.fields.as_deref())? })
+    }
+}
+
+fn field_type(dt: &DocType, field: &str, purpose: &str) -> Result<Option<FieldType>> {
+    if STANDARD_FIELDS.contains(&field) && field != "doctype" {
+        return Ok(match field {
+            "docstatus" | "idx" => Some(FieldType::Int),
+            _ => None,
+        });
+    }
+    match dt.field(field) {
+        Some(f) if f.fieldtype != FieldType::Table => Ok(Some(f.fieldtype)),
+        Some(_) => Err(Error::invalid(field, format!("Cannot {purpose} child table field {field}"))),
+        None => Err(Error::invalid(field, format!("Cannot {purpose} unknown field {field:?} of {}", dt.name))),
+    }
+}
+
+fn column(field: &str) -> String {
+    // Only called with names matched against the declaration, which are
+    // `[a-z0-9_]` by construction.
+    match field {
+        "name" => "name".to_owned(),
+        "modified" => "modified".to_owned(),
+        f => format!("json_extract(data, '$.{f}')"),
+    }
+}
+
+fn parse_filters(dt: &DocType, filters: Option<&Value>) -> Result<Vec<(String, String, Value)>> {
+    let bad = |m: &str| Error::invalid("filters", m.to_owned());
+    let mut out = Vec::new();
+    match filters {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (field, v) in map {
+                match v {
+                    Value::Array(pair) if pair.len() == 2 => {
+                        let op = pair[0].as_str().ok_or_else(|| bad("a filter operator must be text"))?;
+                        out.push((field.clone(), op.to_owned(), pair[1].clone()));
+                    }
+                    v => out.push((field.clone(), "=".to_owned(), v.clone())),
+                }
+            }
+        }
+        Some(Value::Array(list)) => {
+            for item in list {
+                let parts = item.as_array().ok_or_else(|| bad("each filter must be a list [field, operator, value]"))?;
+                let parts = match parts.len() {
+                    3 => &parts[..],
+                    4 if parts[0].as_str() == Some(dt.name.as_str()) => &parts[1..],
+                    4 => return Err(bad(&format!("a 4-part filter must start with {:?}", dt.name))),
+                    _ => return Err(bad("each filter must be [field, operator, value]")),
+                };
+                let field = parts[0].as_str().ok_or_else(|| bad("a filter's field must be text"))?;
+                let op = parts[1].as_str().ok_or_else(|| bad("a filter operator must be text"))?;
+                out.push((field.to_owned(), op.to_owned(), parts[2].clone()));
+            }
+        }
+        Some(_) => return Err(bad("filters must be a JSON object or a list of [field, operator, value]")),
+    }
+    Ok(out)
+}
+
+fn sql_value(field: &str, ft: Option<FieldType>, v: &Value) -> Result<Sql> {
+    let numeric = ft.is_some_and(FieldType::is_number);
+    Ok(match v {
+        Value::Null => Sql::Null,
+        Value::Bool(b) => Sql::Integer(i64::from(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Sql::Integer(i),
+            None => Sql::Real(n.as_f64().unwrap_or_default()),
+        },
+        Value::String(s) if numeric => match (s.parse::<i64>(), s.parse::<f64>()) {
+            (Ok(i), _) => Sql::Integer(i),
+            (_, Ok(x)) => Sql::Real(x),
+            _ => return Err(Error::invalid(field, format!("Filter on {field} expects a number, got {s:?}"))),
+        },
+        Value::String(s) => Sql::Text(s.clone()),
+        _ => return Err(Error::invalid(field, format!("Filter value for {field} must be text or a number"))),
+    })
+}
+
+fn condition(dt: &DocType, field: &str, op: &str, value: &Value, params: &mut Vec<Sql>) -> Result<String> {
+    let ft = field_type(dt, field, "filter on")?;
+    let col = column(field);
+    let mut bind = |v: Sql| {
+        params.push(v);
+        format!("?{}", params.len())
+    };
+    let op_norm = op.trim().to_ascii_lowercase();
+    Ok(match op_norm.as_str() {
+        "=" | "<" | ">" | "<=" | ">=" => format!("{col} {op_norm} {}", bind(sql_value(field, ft, value)?)),
+        "!=" => format!("({col} IS NULL OR {col} != {})", bind(sql_value(field, ft, value)?)),
+        "like" | "not like" => {
+            let s = value.as_str().ok_or_else(|| Error::invalid(field, format!("{op} on {field} needs a text pattern")))?;
+            format!("{col} {} {}", op_norm.to_uppercase(), bind(Sql::Text(s.to_owned())))
+        }
+        "in" | "not in" => {
+            let items: Vec<Value> = match value {
+                Value::Array(a) => a.clone(),
+                Value::String(s) => s.split(',').map(|p| Value::from(p.trim())).filter(|v| v != "").collect(),
+                _ => return Err(Error::invalid(field, format!("{op} on {field} needs a list of values"))),
+            };
+            if items.is_empty() {
+                return Ok(if op_norm == "in" { "0".into() } else { "1".into() });
+            }
+            let marks: Result<Vec<String>> = items.iter().map(|v| Ok(bind(sql_value(field, ft, v)?))).collect();
+            let list = marks?.join(", ");
+            if op_norm == "in" {
+                format!("{col} IN ({list})")
+            } else {
+                format!("({col} IS NULL OR {col} NOT IN ({list}))")
+            }
+        }
+        "is" => match value.as_str() {
+            Some("set") => format!("({col} IS NOT NULL AND {col} != '')"),
+            Some("not set") => format!("({col} IS NULL OR {col} = '')"),
+            _ => return Err(Error::invalid(field, format!("is on {field} takes \"set\" or \"not set\""))),
+        },
+        _ => {
+            return Err(Error::invalid(
+                field,
+                format!("Unknown filter operator {op:?}: use = != < > <= >= like \"not like\" in \"not in\" is"),
+            ))
+        }
+    })
+}
+
+fn order_by(dt: &DocType, spec: Option<&str>) -> Result<String> {
+    let spec = spec.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("modified desc");
+    let mut parts = Vec::new();
+    for item in spec.split(',') {
+        let mut words = item.split_whitespace();
+        let field = words.next().unwrap_or_default();
+        let dir = match words.next().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("asc") => "ASC",
+            Some("desc") => "DESC",
+            Some(other) => return Err(Error::invalid("order_by", format!("Sort direction must be asc or desc, got {other:?}"))),
+        };
+        if words.next().is_some() {
+            return Err(Error::invalid("order_by", format!("Cannot sort by {item:?}: use \"field asc\" or \"field desc\"")));
+        }
+        field_type(dt, field, "sort by")?;
+        parts.push(format!("{} {dir}", column(field)));
+    }
+    parts.push("name ASC".into());
+    Ok(parts.join(", "))
+}
+
+fn select_fields(dt: &DocType, fields: Option<&[String]>) -> Result<Vec<String>> {
+    match fields {
+        None | Some([]) => Ok(vec!["name".into()]),
+        Some([star]) if star == "*" => Ok(STANDARD_FIELDS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(dt.fields.iter().filter(|f| f.fieldtype != FieldType::Table).map(|f| f.fieldname.clone()))
+            .collect()),
+        Some(list) => {
+            for f in list {
+                if f != "doctype" {
+                    field_type(dt, f, "select")?;
+                }
+            }
+            Ok(list.to_vec())
+        }
+    }
+}

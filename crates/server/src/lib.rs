@@ -1,0 +1,84 @@
+//! Outpost's HTTP API over the engine (SPEC F7), shared by `outpostd` and
+//! the desktop shell. [`app`] builds the router so tests can drive it
+//! without sockets; [`serve`] runs it on a listener.
+
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod state;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use outpost_engine::ExcType;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::ApiError;
+pub use state::AppState;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Outpost site API", description = "Frappe-shaped REST API of an Outpost site. Authenticate with `Authorization: token <api_key>:<api_secret>`."),
+    modifiers(&TokenAuth),
+    security(("token" = []))
+)]
+struct ApiDoc;
+
+struct TokenAuth;
+
+impl utoipa::Modify for TokenAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "token <api_key>:<api_secret>",
+            ))),
+        );
+    }
+}
+
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(routes::resource::list, routes::resource::insert))
+        .routes(routes!(routes::resource::get_one, routes::resource::update, routes::resource::delete))
+        .routes(routes!(routes::method::call_post, routes::method::call_get))
+}
+
+/// The OpenAPI document of every route [`app`] serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
+pub fn app(state: AppState) -> Router {
+    let (router, doc) = api().split_for_parts();
+    router
+        .route("/api/openapi.json", get(move || async move { Json(doc) }))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, ExcType::DoesNotExistError, "No such endpoint: see /api/openapi.json")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ExcType::ValidationError, "Method not allowed on this endpoint")
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,170 @@
+//! `outpostd`: the headless site (SPEC F26) and the CLI steps a script needs.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use outpost_engine::{Actor, Site};
+use outpost_server::config::{FileConfig, DEFAULT_LISTEN};
+use outpost_server::AppState;
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(name = "outpostd", version, about = "Outpost headless site: the same engine and API as the desktop app, without a window")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct DataDir {
+    /// The site's data directory (created if missing).
+    #[arg(long, env = "OUTPOST_DATA_DIR")]
+    data_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the site's API. Prints {"listening": ADDR, "site_id": …} once ready.
+    Serve {
+        #[command(flatten)]
+        dir: DataDir,
+        /// Address to listen on; port 0 picks a free port. Default: outpost.toml's listen, else 127.0.0.1:8000.
+        #[arg(long, env = "OUTPOST_LISTEN")]
+        listen: Option<SocketAddr>,
+    },
+    /// Create the site if needed, optionally setting its name and URL; prints the site info.
+    Init {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Users and their API keys.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; prints {"user": …} (and keys with --generate-keys).
+    Add {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        full_name: Option<String>,
+        /// A role to give (repeatable), e.g. --role "System Manager".
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Also generate an API key and secret (the secret is printed only now).
+        #[arg(long)]
+        generate_keys: bool,
+    },
+    /// Generate a new API key and secret; prints {"user", "api_key", "api_secret"}.
+    GenerateKeys {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OUTPOST_LOG").unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve { dir, listen } => serve(dir.data_dir, listen),
+        Command::Init { dir, name, url } => {
+            let site = open(&dir.data_dir)?;
+            let info = if name.is_some() || url.is_some() {
+                site.configure(&Actor::system(), name.as_deref(), url.as_deref())?
+            } else {
+                site.info()?
+            };
+            print_json(&serde_json::to_value(info)?)
+        }
+        Command::User(UserCommand::Add { dir, email, full_name, roles, generate_keys }) => {
+            let site = open(&dir.data_dir)?;
+            let rows: Vec<_> = roles.iter().map(|r| json!({ "role": r })).collect();
+            let doc = json!({ "email": email, "full_name": full_name, "roles": rows });
+            let user = site.insert(&Actor::system(), "User", doc)?;
+            let name = user.get("name").and_then(|n| n.as_str()).unwrap_or(&email).to_owned();
+            if generate_keys {
+                print_keys(&site, &name)
+            } else {
+                print_json(&json!({ "user": name }))
+            }
+        }
+        Command::User(UserCommand::GenerateKeys { dir, email }) => print_keys(&open(&dir.data_dir)?, &email),
+    }
+}
+
+fn open(dir: &std::path::Path) -> Result<Site> {
+    Site::open(dir).with_context(|| format!("Cannot open the site in {}", dir.display()))
+}
+
+fn print_keys(site: &Site, user: &str) -> Result<()> {
+    let keys = site.generate_keys(&Actor::system(), user)?;
+    print_json(&json!({ "user": keys.user, "api_key": keys.api_key, "api_secret": keys.api_secret.expose() }))
+}
+
+fn print_json(v: &serde_json::Value) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{v}")?;
+    out.flush()?;
+    Ok(())
+}
+
+fn serve(data_dir: PathBuf, listen: Option<SocketAddr>) -> Result<()> {
+    let file = FileConfig::load(&data_dir)?;
+    let addr = match listen.or(file.listen) {
+        Some(a) => a,
+        None => DEFAULT_LISTEN.parse().context("default listen address")?,
+    };
+    let site = open(&data_dir)?;
+    let info = site.info()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(16)
+        .build()
+        .context("Cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("Cannot listen on {addr}"))?;
+        let bound = listener.local_addr()?;
+        tracing::info!(%bound, site_id = %info.site_id, "serving");
+        print_json(&json!({ "listening": bound.to_string(), "site_id": info.site_id }))?;
+        outpost_server::serve(AppState::new(site), listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,35 @@
+//! What every handler shares: the site, and a way to run blocking engine
+//! work off the async executor.
+
+use std::sync::Arc;
+
+use outpost_engine::Site;
+
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub site: Arc<Site>,
+}
+
+impl AppState {
+    pub fn new(site: Site) -> Self {
+        AppState { site: Arc::new(site) }
+    }
+
+    /// Runs engine work on tokio's blocking pool (SQLite and Argon2 block).
+    pub async fn run<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Site) -> outpost_engine::Result<T> + Send + 'static,
+    {
+        let site = self.site.clone();
+        match tokio::task::spawn_blocking(move || f(&site)).await {
+            Ok(result) => result.map_err(ApiError::from),
+            Err(e) => {
+                tracing::error!(error = %e, "engine task failed");
+                Err(ApiError::internal("The operation was interrupted; nothing was changed"))
+            }
+        }
+    }
+}
