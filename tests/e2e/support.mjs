@@ -1,0 +1,104 @@
+// Shared helpers for end-to-end tests: real processes, free ports, cleanup.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const TARGET = join(process.env.CARGO_TARGET_DIR ?? join(ROOT, "target"), "debug");
+
+export function binary(name) {
+  const p = join(TARGET, name);
+  if (!existsSync(p)) throw new Error(`${p} is missing: build it first (cargo build --workspace)`);
+  return p;
+}
+
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", fail);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+export function canConnect(port) {
+  return new Promise((ok) => {
+    const sock = createConnection({ port, host: "127.0.0.1" });
+    sock.once("connect", () => {
+      sock.destroy();
+      ok(true);
+    });
+    sock.once("error", () => ok(false));
+  });
+}
+
+export function tempDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A site admin with keys, created through the real CLI. */
+export function createAdmin(dataDir, email = "admin@example.com") {
+  const out = execFileSync(
+    binary("outpostd"),
+    ["user", "add", "--data-dir", dataDir, "--email", email, "--role", "System Manager", "--generate-keys"],
+    { encoding: "utf8", env: { ...process.env, OUTPOST_LOG: "warn" } },
+  );
+  return JSON.parse(out.trim().split("\n").pop());
+}
+
+/** Starts a process; `stop()` ends it and waits for it. */
+export function start(cmd, args, opts = {}) {
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...opts });
+  let log = "";
+  child.stdout.on("data", (d) => (log += d));
+  child.stderr.on("data", (d) => (log += d));
+  const exited = new Promise((ok) => child.on("exit", ok));
+  return {
+    child,
+    log: () => log,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export async function until(what, fn, timeoutMs = 20000, stepMs = 200) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  throw new Error(`Timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+}
+
+/** Calls a site's REST API with an admin's token. */
+export async function api(base, keys, method, path, body) {
+  const res = await fetch(base + path, {
+    method,
+    headers: {
+      Authorization: `token ${keys.api_key}:${keys.api_secret}`,
+      "Content-Type": "application/json",
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30000),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
