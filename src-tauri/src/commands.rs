@@ -34,30 +34,69 @@ pub async fn list_doctypes(state: State<'_, AppState>) -> CmdResult<Vec<DocTypeS
 
 #[tauri::command]
 pub async fn get_doctype(state: State<'_, AppState>, doctype: String) -> CmdResult<DocType> {
-    run(&state, move |site| Ok(DocType::clone(site.doctypes().require(&doctype)?))).await
+    run(&state, move |site| {
+        Ok(DocType::clone(site.doctypes().require(&doctype)?))
+    })
+    .await
 }
 
 #[tauri::command]
-pub async fn list_documents(state: State<'_, AppState>, doctype: String, query: ListQuery) -> CmdResult<Vec<Doc>> {
-    run(&state, move |site| site.list(&local_actor(), &doctype, &query)).await
+pub async fn list_documents(
+    state: State<'_, AppState>,
+    doctype: String,
+    query: ListQuery,
+) -> CmdResult<Vec<Doc>> {
+    run(&state, move |site| {
+        site.list(&local_actor(), &doctype, &query)
+    })
+    .await
 }
 
 #[tauri::command]
-pub async fn get_document(state: State<'_, AppState>, doctype: String, name: String) -> CmdResult<Doc> {
-    run(&state, move |site| site.get(&local_actor(), &doctype, &name)).await
+pub async fn get_document(
+    state: State<'_, AppState>,
+    doctype: String,
+    name: String,
+) -> CmdResult<Doc> {
+    run(&state, move |site| {
+        site.get(&local_actor(), &doctype, &name)
+    })
+    .await
 }
 
 #[tauri::command]
-pub async fn insert_document(state: State<'_, AppState>, doctype: String, doc: Value) -> CmdResult<Doc> {
-    run(&state, move |site| site.insert(&local_actor(), &doctype, doc)).await
+pub async fn insert_document(
+    state: State<'_, AppState>,
+    doctype: String,
+    doc: Value,
+) -> CmdResult<Doc> {
+    run(&state, move |site| {
+        site.insert(&local_actor(), &doctype, doc)
+    })
+    .await
 }
 
 #[tauri::command]
-pub async fn update_document(state: State<'_, AppState>, doctype: String, name: String, patch: Value) -> CmdResult<Doc> {
-    run(&state, move |site| site.update(&local_actor(), &doctype, &name, patch)).await
+pub async fn update_document(
+    state: State<'_, AppState>,
+    doctype: String,
+    name: String,
+    patch: Value,
+) -> CmdResult<Doc> {
+    run(&state, move |site| {
+        site.update(&local_actor(), &doctype, &name, patch)
+    })
+    .await
 }
 
 #[tauri::command]
-pub async fn delete_document(state: State<'_, AppState>, doctype: String, name: String) -> CmdResult<()> {
-    run(&state, move |site| site.delete(&local_actor(), &doctype, &name)).await
+pub async fn delete_document(
+    state: State<'_, AppState>,
+    doctype: String,
+    name: String,
+) -> CmdResult<()> {
+    run(&state, move |site| {
+        site.delete(&local_actor(), &doctype, &name)
+    })
+    .await
 }

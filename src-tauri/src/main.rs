@@ -16,7 +16,11 @@ use outpost_server::AppState;
 use tauri::Manager;
 
 #[derive(Parser)]
-#[command(name = "outpost", version, about = "Outpost desktop: an offline-first site in a window")]
+#[command(
+    name = "outpost",
+    version,
+    about = "Outpost desktop: an offline-first site in a window"
+)]
 struct Cli {
     /// The site's data directory. Default: the app's data directory.
     #[arg(long, env = "OUTPOST_DATA_DIR")]
@@ -29,7 +33,8 @@ struct Cli {
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OUTPOST_LOG").unwrap_or_else(|_| "info,tower_http=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("OUTPOST_LOG")
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -38,9 +43,13 @@ fn main() -> Result<()> {
         .setup(move |app| {
             let data_dir = match cli.data_dir.clone() {
                 Some(d) => d,
-                None => app.path().app_data_dir().context("No data directory for this user")?,
+                None => app
+                    .path()
+                    .app_data_dir()
+                    .context("No data directory for this user")?,
             };
-            let site = Site::open(&data_dir).with_context(|| format!("Cannot open the site in {}", data_dir.display()))?;
+            let site = Site::open(&data_dir)
+                .with_context(|| format!("Cannot open the site in {}", data_dir.display()))?;
             let state = AppState::new(site);
             app.manage(state.clone());
             let listen = match cli.listen.or(FileConfig::load(&data_dir)?.listen) {

@@ -1,0 +1,281 @@
+//! Test support: real `outpostd` processes on 127.0.0.1, each with its own
+//! data directory, removed when the test ends.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+/// The `outpostd` built in this workspace's target directory.
+pub fn outpostd() -> PathBuf {
+    // Test binaries live in target/<profile>/deps; outpostd in target/<profile>.
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile directory");
+    let bin = dir.join(format!("outpostd{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace` first",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs an `outpostd` subcommand to completion and parses its JSON output.
+pub fn cli(args: &[&str]) -> Value {
+    let out = Command::new(outpostd())
+        .args(args)
+        .env("OUTPOST_LOG", "warn")
+        .output()
+        .expect("run outpostd");
+    assert!(
+        out.status.success(),
+        "outpostd {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("outpostd printed {text:?}: {e}"))
+}
+
+pub struct Keys {
+    pub user: String,
+    pub api_key: String,
+    pub api_secret: String,
+}
+
+impl Keys {
+    fn from_json(v: &Value) -> Keys {
+        let s = |k: &str| {
+            v[k].as_str()
+                .unwrap_or_else(|| panic!("no {k} in {v}"))
+                .to_owned()
+        };
+        Keys {
+            user: s("user"),
+            api_key: s("api_key"),
+            api_secret: s("api_secret"),
+        }
+    }
+
+    pub fn header(&self) -> String {
+        format!("token {}:{}", self.api_key, self.api_secret)
+    }
+}
+
+/// A running site.
+pub struct TestSite {
+    pub dir: tempfile::TempDir,
+    pub base: String,
+    pub admin: Keys,
+    child: Child,
+    http: reqwest::blocking::Client,
+}
+
+/// An HTTP answer: status and JSON body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The `data` of a 200 answer; panics with the body otherwise.
+    pub fn data(&self) -> &Value {
+        assert_eq!(
+            self.status, 200,
+            "expected 200, got {}: {}",
+            self.status, self.body
+        );
+        &self.body["data"]
+    }
+
+    /// Asserts an error answer and returns (exc_type, message, field).
+    pub fn error(&self, status: u16) -> (String, String, Option<String>) {
+        assert_eq!(
+            self.status, status,
+            "expected {status}, got {}: {}",
+            self.status, self.body
+        );
+        let s = |k: &str| self.body[k].as_str().map(str::to_owned);
+        (
+            s("exc_type").expect("exc_type"),
+            s("message").expect("message"),
+            s("field"),
+        )
+    }
+}
+
+impl TestSite {
+    /// Creates a site with a System Manager `admin@example.com` and serves it.
+    pub fn start() -> TestSite {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().to_str().expect("utf-8 path").to_owned();
+        let admin = Keys::from_json(&cli(&[
+            "user",
+            "add",
+            "--data-dir",
+            &data,
+            "--email",
+            "admin@example.com",
+            "--full-name",
+            "Admin",
+            "--role",
+            "System Manager",
+            "--generate-keys",
+        ]));
+        let mut child = Command::new(outpostd())
+            .args(["serve", "--data-dir", &data, "--listen", "127.0.0.1:0"])
+            .env("OUTPOST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn outpostd serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read ready line");
+        let ready: Value = serde_json::from_str(line.trim())
+            .unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
+        let base = format!("http://{}", ready["listening"].as_str().expect("listening"));
+        let http = reqwest::blocking::Client::builder()
+            .build()
+            .expect("http client");
+        TestSite {
+            dir,
+            base,
+            admin,
+            child,
+            http,
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Creates a user (through the CLI, on the same data directory) and returns its keys.
+    pub fn user_with_keys(&self, email: &str, roles: &[&str]) -> Keys {
+        let data = self.data_dir().to_str().expect("utf-8 path");
+        let mut args = vec![
+            "user",
+            "add",
+            "--data-dir",
+            data,
+            "--email",
+            email,
+            "--generate-keys",
+        ];
+        for r in roles {
+            args.extend(["--role", r]);
+        }
+        Keys::from_json(&cli(&args))
+    }
+
+    /// A request with `auth` as the Authorization header (None: no header).
+    pub fn call(
+        &self,
+        auth: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().expect("request sent");
+        let status = res.status().as_u16();
+        let text = res.text().expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer { status, body }
+    }
+
+    /// A request as the admin.
+    pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
+        self.call(Some(&self.admin.header()), method, path, body)
+    }
+
+    pub fn insert(&self, doctype: &str, doc: Value) -> Answer {
+        self.admin(
+            "POST",
+            &format!("/api/resource/{}", enc(doctype)),
+            Some(doc),
+        )
+    }
+
+    pub fn get(&self, doctype: &str, name: &str) -> Answer {
+        self.admin(
+            "GET",
+            &format!("/api/resource/{}/{}", enc(doctype), enc(name)),
+            None,
+        )
+    }
+
+    pub fn update(&self, doctype: &str, name: &str, patch: Value) -> Answer {
+        self.admin(
+            "PUT",
+            &format!("/api/resource/{}/{}", enc(doctype), enc(name)),
+            Some(patch),
+        )
+    }
+
+    pub fn delete(&self, doctype: &str, name: &str) -> Answer {
+        self.admin(
+            "DELETE",
+            &format!("/api/resource/{}/{}", enc(doctype), enc(name)),
+            None,
+        )
+    }
+
+    /// Lists with query parameters given as (name, value) pairs.
+    pub fn list(&self, doctype: &str, params: &[(&str, &str)]) -> Answer {
+        let q = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.admin("GET", &format!("/api/resource/{}?{q}", enc(doctype)), None)
+    }
+
+    pub fn method(&self, name: &str, args: Value) -> Answer {
+        self.admin("POST", &format!("/api/method/{name}"), Some(args))
+    }
+
+    /// Seeds a customer and items so invoices can link to them.
+    pub fn seed_sales(&self) {
+        self.insert("Customer", json!({"customer_name": "Acme"}))
+            .data();
+        for code in ["PEN", "INK", "PAD"] {
+            self.insert("Item", json!({"item_code": code, "standard_rate": 2.5}))
+                .data();
+        }
+    }
+}
+
+impl Drop for TestSite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Percent-encodes a path segment or query value.
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

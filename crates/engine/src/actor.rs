@@ -13,7 +13,10 @@ pub struct Actor {
 impl Actor {
     /// The site itself (CLI, start-up, sync internals).
     pub fn system() -> Actor {
-        Actor { user: "Administrator".to_owned(), roles: vec![SYSTEM_MANAGER.to_owned(), "All".to_owned()] }
+        Actor {
+            user: "Administrator".to_owned(),
+            roles: vec![SYSTEM_MANAGER.to_owned(), "All".to_owned()],
+        }
     }
 
     pub fn is_system_manager(&self) -> bool {
@@ -37,7 +40,10 @@ impl Actor {
         if self.is_system_manager() {
             Ok(())
         } else {
-            Err(Error::Permission(format!("Only a {SYSTEM_MANAGER} may {what}; {} is not one", self.user)))
+            Err(Error::Permission(format!(
+                "Only a {SYSTEM_MANAGER} may {what}; {} is not one",
+                self.user
+            )))
         }
     }
 }

@@ -46,7 +46,12 @@ pub fn open(path: &Path) -> Result<Connection> {
 mod tests {
     #[test]
     fn migrations_are_valid() {
-        let ms = rusqlite_migration::Migrations::new(super::MIGRATIONS.iter().map(|s| rusqlite_migration::M::up(s)).collect());
+        let ms = rusqlite_migration::Migrations::new(
+            super::MIGRATIONS
+                .iter()
+                .map(|s| rusqlite_migration::M::up(s))
+                .collect(),
+        );
         ms.validate().unwrap();
     }
 }

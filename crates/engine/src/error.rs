@@ -33,23 +33,43 @@ pub enum Retry {
 pub enum Error {
     /// A value breaks a rule of its field (type, Select options, format…).
     #[error("{message}")]
-    Invalid { field: Option<String>, message: String },
+    Invalid {
+        field: Option<String>,
+        message: String,
+    },
     /// A mandatory field has no value.
     #[error("Value missing for {doctype}{row}: {label} ({field})")]
-    Mandatory { doctype: String, row: String, field: String, label: String },
+    Mandatory {
+        doctype: String,
+        row: String,
+        field: String,
+        label: String,
+    },
     /// A Link (or Dynamic Link) points at a document that does not exist.
     #[error("Could not find {target_doctype}: {value} (field {field})")]
-    Link { field: String, target_doctype: String, value: String },
+    Link {
+        field: String,
+        target_doctype: String,
+        value: String,
+    },
     /// A name or a unique field value is already taken.
     #[error("{message}")]
-    Duplicate { field: Option<String>, message: String },
+    Duplicate {
+        field: Option<String>,
+        message: String,
+    },
     #[error("{doctype} {name} not found")]
     NotFound { doctype: String, name: String },
     #[error("DocType {0} not found")]
     UnknownDocType(String),
     /// Deletion refused because another document links to this one.
     #[error("Cannot delete {doctype} {name} because {by_doctype} {by_name} links to it")]
-    LinkExists { doctype: String, name: String, by_doctype: String, by_name: String },
+    LinkExists {
+        doctype: String,
+        name: String,
+        by_doctype: String,
+        by_name: String,
+    },
     /// An edit that the document's docstatus does not allow.
     #[error("{0}")]
     Docstatus(String),
@@ -62,7 +82,10 @@ pub enum Error {
     #[error("Database migration failed: {0}")]
     Migration(#[from] rusqlite_migration::Error),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error("Stored data is corrupt: {0}")]
     Corrupt(String),
 }
@@ -71,15 +94,24 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Invalid { field: Some(field.into()), message: message.into() }
+        Error::Invalid {
+            field: Some(field.into()),
+            message: message.into(),
+        }
     }
 
     pub fn bad_input(message: impl Into<String>) -> Self {
-        Error::Invalid { field: None, message: message.into() }
+        Error::Invalid {
+            field: None,
+            message: message.into(),
+        }
     }
 
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     pub fn exc_type(&self) -> ExcType {
@@ -137,6 +169,10 @@ pub struct ErrorBody {
 
 impl From<&Error> for ErrorBody {
     fn from(e: &Error) -> Self {
-        ErrorBody { exc_type: e.exc_type(), message: e.to_string(), field: e.field().map(str::to_owned) }
+        ErrorBody {
+            exc_type: e.exc_type(),
+            message: e.to_string(),
+            field: e.field().map(str::to_owned),
+        }
     }
 }

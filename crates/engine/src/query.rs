@@ -40,7 +40,9 @@ impl Site {
         let reg = self.doctypes();
         let dt = reg.require(doctype)?;
         if dt.istable {
-            return Err(Error::bad_input(format!("{doctype} is a child table: list its parent instead")));
+            return Err(Error::bad_input(format!(
+                "{doctype} is a child table: list its parent instead"
+            )));
         }
         actor.require(dt, Action::Read)?;
         let plan = Plan::new(dt, q)?;
@@ -53,7 +55,12 @@ impl Site {
             for row in rows {
                 let (name, data) = row?;
                 let doc = store::parse(doctype, &name, &data)?;
-                out.push(plan.fields.iter().map(|f| (f.clone(), doc.get(f).cloned().unwrap_or(Value::Null))).collect());
+                out.push(
+                    plan.fields
+                        .iter()
+                        .map(|f| (f.clone(), doc.get(f).cloned().unwrap_or(Value::Null)))
+                        .collect(),
+                );
             }
             Ok(out)
         })
@@ -88,7 +95,11 @@ impl Plan {
             return Err(Error::invalid("limit_start", "limit_start is too large"));
         }
         sql.push_str(&format!(" LIMIT {limit} OFFSET {start}"));
-        Ok(Plan { sql, params, fields: select_fields(dt, q.fields.as_deref())? })
+        Ok(Plan {
+            sql,
+            params,
+            fields: select_fields(dt, q.fields.as_deref())?,
+        })
     }
 }
 
@@ -101,8 +112,14 @@ fn field_type(dt: &DocType, field: &str, purpose: &str) -> Result<Option<FieldTy
     }
     match dt.field(field) {
         Some(f) if f.fieldtype != FieldType::Table => Ok(Some(f.fieldtype)),
-        Some(_) => Err(Error::invalid(field, format!("Cannot {purpose} child table field {field}"))),
-        None => Err(Error::invalid(field, format!("Cannot {purpose} unknown field {field:?} of {}", dt.name))),
+        Some(_) => Err(Error::invalid(
+            field,
+            format!("Cannot {purpose} child table field {field}"),
+        )),
+        None => Err(Error::invalid(
+            field,
+            format!("Cannot {purpose} unknown field {field:?} of {}", dt.name),
+        )),
     }
 }
 
@@ -125,7 +142,9 @@ fn parse_filters(dt: &DocType, filters: Option<&Value>) -> Result<Vec<(String, S
             for (field, v) in map {
                 match v {
                     Value::Array(pair) if pair.len() == 2 => {
-                        let op = pair[0].as_str().ok_or_else(|| bad("a filter operator must be text"))?;
+                        let op = pair[0]
+                            .as_str()
+                            .ok_or_else(|| bad("a filter operator must be text"))?;
                         out.push((field.clone(), op.to_owned(), pair[1].clone()));
                     }
                     v => out.push((field.clone(), "=".to_owned(), v.clone())),
@@ -134,19 +153,34 @@ fn parse_filters(dt: &DocType, filters: Option<&Value>) -> Result<Vec<(String, S
         }
         Some(Value::Array(list)) => {
             for item in list {
-                let parts = item.as_array().ok_or_else(|| bad("each filter must be a list [field, operator, value]"))?;
+                let parts = item
+                    .as_array()
+                    .ok_or_else(|| bad("each filter must be a list [field, operator, value]"))?;
                 let parts = match parts.len() {
                     3 => &parts[..],
                     4 if parts[0].as_str() == Some(dt.name.as_str()) => &parts[1..],
-                    4 => return Err(bad(&format!("a 4-part filter must start with {:?}", dt.name))),
+                    4 => {
+                        return Err(bad(&format!(
+                            "a 4-part filter must start with {:?}",
+                            dt.name
+                        )))
+                    }
                     _ => return Err(bad("each filter must be [field, operator, value]")),
                 };
-                let field = parts[0].as_str().ok_or_else(|| bad("a filter's field must be text"))?;
-                let op = parts[1].as_str().ok_or_else(|| bad("a filter operator must be text"))?;
+                let field = parts[0]
+                    .as_str()
+                    .ok_or_else(|| bad("a filter's field must be text"))?;
+                let op = parts[1]
+                    .as_str()
+                    .ok_or_else(|| bad("a filter operator must be text"))?;
                 out.push((field.to_owned(), op.to_owned(), parts[2].clone()));
             }
         }
-        Some(_) => return Err(bad("filters must be a JSON object or a list of [field, operator, value]")),
+        Some(_) => {
+            return Err(bad(
+                "filters must be a JSON object or a list of [field, operator, value]",
+            ))
+        }
     }
     Ok(out)
 }
@@ -163,14 +197,30 @@ fn sql_value(field: &str, ft: Option<FieldType>, v: &Value) -> Result<Sql> {
         Value::String(s) if numeric => match (s.parse::<i64>(), s.parse::<f64>()) {
             (Ok(i), _) => Sql::Integer(i),
             (_, Ok(x)) => Sql::Real(x),
-            _ => return Err(Error::invalid(field, format!("Filter on {field} expects a number, got {s:?}"))),
+            _ => {
+                return Err(Error::invalid(
+                    field,
+                    format!("Filter on {field} expects a number, got {s:?}"),
+                ))
+            }
         },
         Value::String(s) => Sql::Text(s.clone()),
-        _ => return Err(Error::invalid(field, format!("Filter value for {field} must be text or a number"))),
+        _ => {
+            return Err(Error::invalid(
+                field,
+                format!("Filter value for {field} must be text or a number"),
+            ))
+        }
     })
 }
 
-fn condition(dt: &DocType, field: &str, op: &str, value: &Value, params: &mut Vec<Sql>) -> Result<String> {
+fn condition(
+    dt: &DocType,
+    field: &str,
+    op: &str,
+    value: &Value,
+    params: &mut Vec<Sql>,
+) -> Result<String> {
     let ft = field_type(dt, field, "filter on")?;
     let col = column(field);
     let mut bind = |v: Sql| {
@@ -217,7 +267,10 @@ fn condition(dt: &DocType, field: &str, op: &str, value: &Value, params: &mut Ve
 }
 
 fn order_by(dt: &DocType, spec: Option<&str>) -> Result<String> {
-    let spec = spec.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("modified desc");
+    let spec = spec
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("modified desc");
     let mut parts = Vec::new();
     for item in spec.split(',') {
         let mut words = item.split_whitespace();
@@ -225,10 +278,18 @@ fn order_by(dt: &DocType, spec: Option<&str>) -> Result<String> {
         let dir = match words.next().map(str::to_ascii_lowercase).as_deref() {
             None | Some("asc") => "ASC",
             Some("desc") => "DESC",
-            Some(other) => return Err(Error::invalid("order_by", format!("Sort direction must be asc or desc, got {other:?}"))),
+            Some(other) => {
+                return Err(Error::invalid(
+                    "order_by",
+                    format!("Sort direction must be asc or desc, got {other:?}"),
+                ))
+            }
         };
         if words.next().is_some() {
-            return Err(Error::invalid("order_by", format!("Cannot sort by {item:?}: use \"field asc\" or \"field desc\"")));
+            return Err(Error::invalid(
+                "order_by",
+                format!("Cannot sort by {item:?}: use \"field asc\" or \"field desc\""),
+            ));
         }
         field_type(dt, field, "sort by")?;
         parts.push(format!("{} {dir}", column(field)));
@@ -243,7 +304,12 @@ fn select_fields(dt: &DocType, fields: Option<&[String]>) -> Result<Vec<String>>
         Some([star]) if star == "*" => Ok(STANDARD_FIELDS
             .iter()
             .map(|s| s.to_string())
-            .chain(dt.fields.iter().filter(|f| f.fieldtype != FieldType::Table).map(|f| f.fieldname.clone()))
+            .chain(
+                dt.fields
+                    .iter()
+                    .filter(|f| f.fieldtype != FieldType::Table)
+                    .map(|f| f.fieldname.clone()),
+            )
             .collect()),
         Some(list) => {
             for f in list {

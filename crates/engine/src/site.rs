@@ -38,14 +38,17 @@ pub struct Site {
 
 impl std::fmt::Debug for Site {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Site").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Site")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
 impl Site {
     /// Opens (creating if needed) the site in `dir`.
     pub fn open(dir: &Path) -> Result<Site> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("Cannot create data directory {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("Cannot create data directory {}", dir.display()), e))?;
         let conn = crate::db::open(&dir.join(DB_FILE))?;
         let site = Site {
             dir: dir.to_owned(),
@@ -70,7 +73,14 @@ impl Site {
             for role in BUILTIN_ROLES {
                 if document::store::load(tx, "Role", role)?.is_none() {
                     let doc = serde_json::json!({ "role_name": role });
-                    document::insert_in(tx, &reg, &Actor::system(), "Role", doc, Default::default())?;
+                    document::insert_in(
+                        tx,
+                        &reg,
+                        &Actor::system(),
+                        "Role",
+                        doc,
+                        Default::default(),
+                    )?;
                 }
             }
             Ok(())
@@ -109,7 +119,10 @@ impl Site {
     }
 
     pub fn doctypes(&self) -> Arc<Registry> {
-        self.registry.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.registry
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn reload_registry(&self) -> Result<()> {
@@ -130,13 +143,21 @@ impl Site {
     }
 
     /// Sets the display name and/or public URL (F1). The site id never changes.
-    pub fn configure(&self, actor: &Actor, name: Option<&str>, url: Option<&str>) -> Result<SiteInfo> {
+    pub fn configure(
+        &self,
+        actor: &Actor,
+        name: Option<&str>,
+        url: Option<&str>,
+    ) -> Result<SiteInfo> {
         actor.require_system_manager("change site settings")?;
         self.write(|tx| {
             if let Some(name) = name {
                 let name = name.trim();
                 if name.is_empty() || name.len() > 140 {
-                    return Err(Error::invalid("site_name", "Site name must be 1 to 140 characters"));
+                    return Err(Error::invalid(
+                        "site_name",
+                        "Site name must be 1 to 140 characters",
+                    ));
                 }
                 set_meta(tx, "site_name", name)?;
             }
@@ -154,13 +175,20 @@ impl Site {
     }
 
     /// Declares a custom doctype at run time (F3), or replaces a custom one.
-    pub fn import_doctype(&self, actor: &Actor, declaration: serde_json::Value) -> Result<Arc<DocType>> {
+    pub fn import_doctype(
+        &self,
+        actor: &Actor,
+        declaration: serde_json::Value,
+    ) -> Result<Arc<DocType>> {
         actor.require_system_manager("import a DocType")?;
         let mut dt = DocType::from_json(declaration)?;
         dt.custom = true;
         let reg = self.doctypes();
         if reg.get(&dt.name).is_some_and(|d| !d.custom) {
-            return Err(Error::invalid("name", format!("{} is a built-in DocType and cannot be replaced", dt.name)));
+            return Err(Error::invalid(
+                "name",
+                format!("{} is a built-in DocType and cannot be replaced", dt.name),
+            ));
         }
         dt.validate(&reg)?;
         self.write(|tx| {
@@ -176,7 +204,12 @@ impl Site {
     }
 
     /// Adds a custom field to any doctype (F3).
-    pub fn add_custom_field(&self, actor: &Actor, doctype: &str, field: serde_json::Value) -> Result<Arc<DocType>> {
+    pub fn add_custom_field(
+        &self,
+        actor: &Actor,
+        doctype: &str,
+        field: serde_json::Value,
+    ) -> Result<Arc<DocType>> {
         actor.require_system_manager("add a custom field")?;
         let field: DocField = serde_json::from_value(field)
             .map_err(|e| Error::bad_input(format!("Invalid custom field declaration: {e}")))?;
@@ -210,16 +243,18 @@ fn load_registry(tx: &Transaction) -> Result<Registry> {
     let mut reg = Registry::default();
     let mut stmt = tx.prepare("SELECT name, definition FROM doctypes")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-    let mut custom_fields = tx.prepare("SELECT definition FROM custom_fields WHERE doctype = ?1 ORDER BY rowid")?;
+    let mut custom_fields =
+        tx.prepare("SELECT definition FROM custom_fields WHERE doctype = ?1 ORDER BY rowid")?;
     for row in rows {
         let (name, def) = row?;
-        let mut dt: DocType =
-            serde_json::from_str(&def).map_err(|e| Error::Corrupt(format!("DocType {name}: {e}")))?;
+        let mut dt: DocType = serde_json::from_str(&def)
+            .map_err(|e| Error::Corrupt(format!("DocType {name}: {e}")))?;
         let extra = custom_fields.query_map([&name], |r| r.get::<_, String>(0))?;
         for f in extra {
             let f = f?;
             dt.fields.push(
-                serde_json::from_str(&f).map_err(|e| Error::Corrupt(format!("custom field of {name}: {e}")))?,
+                serde_json::from_str(&f)
+                    .map_err(|e| Error::Corrupt(format!("custom field of {name}: {e}")))?,
             );
         }
         reg.insert(dt);
@@ -236,7 +271,11 @@ fn ensure_site_id(tx: &Transaction) -> Result<()> {
 }
 
 fn meta(tx: &Transaction, key: &str) -> Result<Option<String>> {
-    Ok(tx.query_row("SELECT value FROM site_meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    Ok(tx
+        .query_row("SELECT value FROM site_meta WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?)
 }
 
 fn set_meta(tx: &Transaction, key: &str, value: &str) -> Result<()> {
@@ -253,9 +292,16 @@ pub fn normalize_url(url: &str) -> Result<Option<String>> {
     if u.is_empty() {
         return Ok(None);
     }
-    let rest = u.strip_prefix("http://").or_else(|| u.strip_prefix("https://"));
+    let rest = u
+        .strip_prefix("http://")
+        .or_else(|| u.strip_prefix("https://"));
     match rest {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(Some(u.to_owned())),
-        _ => Err(Error::invalid("url", format!("{url:?} is not a valid URL: use http://host[:port] or https://host"))),
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+            Ok(Some(u.to_owned()))
+        }
+        _ => Err(Error::invalid(
+            "url",
+            format!("{url:?} is not a valid URL: use http://host[:port] or https://host"),
+        )),
     }
 }

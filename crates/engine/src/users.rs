@@ -1,7 +1,9 @@
 //! Users' API keys (SPEC F2): a key and a secret shown exactly once; only a
 //! slow hash (Argon2id) of the secret is kept.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use rand::distributions::{Alphanumeric, DistString};
 use rusqlite::OptionalExtension;
@@ -31,7 +33,9 @@ impl Site {
         if actor.user != user {
             actor.require_system_manager("generate keys for another user")?;
         }
-        let api_key = Alphanumeric.sample_string(&mut rand::thread_rng(), 15).to_lowercase();
+        let api_key = Alphanumeric
+            .sample_string(&mut rand::thread_rng(), 15)
+            .to_lowercase();
         let api_secret = Secret::new(Alphanumeric.sample_string(&mut rand::thread_rng(), 32));
         let salt = SaltString::generate(&mut OsRng);
         let hash = Argon2::default()
@@ -50,7 +54,11 @@ impl Site {
             Ok(())
         })?;
         self.verified_cache().retain(|_, _| false);
-        Ok(GeneratedKeys { user: user.to_owned(), api_key, api_secret })
+        Ok(GeneratedKeys {
+            user: user.to_owned(),
+            api_key,
+            api_secret,
+        })
     }
 
     /// The API key of `user`, if keys were generated (the secret is never kept).
@@ -58,23 +66,36 @@ impl Site {
         if actor.user != user {
             actor.require_system_manager("see another user's API key")?;
         }
-        self.read(|tx| Ok(tx.query_row("SELECT api_key FROM api_keys WHERE user = ?1", [user], |r| r.get(0)).optional()?))
+        self.read(|tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT api_key FROM api_keys WHERE user = ?1",
+                    [user],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
     }
 
     /// Checks `api_key` + `api_secret` and returns who they belong to.
     pub fn authenticate_token(&self, api_key: &str, api_secret: &Secret) -> Result<Actor> {
         let row: Option<(String, String)> = self.read(|tx| {
             Ok(tx
-                .query_row("SELECT user, secret_hash FROM api_keys WHERE api_key = ?1", [api_key], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row(
+                    "SELECT user, secret_hash FROM api_keys WHERE api_key = ?1",
+                    [api_key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()?)
         })?;
-        let Some((user, hash)) = row else { return Err(Error::Authentication(BAD_CREDENTIALS.into())) };
+        let Some((user, hash)) = row else {
+            return Err(Error::Authentication(BAD_CREDENTIALS.into()));
+        };
         let digest: [u8; 32] = Sha256::digest(api_secret.expose().as_bytes()).into();
         let cached = self.verified_cache().get(api_key) == Some(&digest);
         if !cached {
-            let parsed = PasswordHash::new(&hash).map_err(|e| Error::Corrupt(format!("stored key hash: {e}")))?;
+            let parsed = PasswordHash::new(&hash)
+                .map_err(|e| Error::Corrupt(format!("stored key hash: {e}")))?;
             Argon2::default()
                 .verify_password(api_secret.expose().as_bytes(), &parsed)
                 .map_err(|_| Error::Authentication(BAD_CREDENTIALS.into()))?;
@@ -86,20 +107,32 @@ impl Site {
     /// The actor for an enabled user, with their roles plus `All`.
     pub fn actor_for(&self, user: &str) -> Result<Actor> {
         let doc = self.read(|tx| store::load(tx, "User", user))?;
-        let Some(doc) = doc else { return Err(Error::Authentication(format!("User {user} does not exist"))) };
+        let Some(doc) = doc else {
+            return Err(Error::Authentication(format!("User {user} does not exist")));
+        };
         if doc.get("enabled").and_then(Value::as_i64) != Some(1) {
             return Err(Error::Authentication(format!("User {user} is disabled")));
         }
         let mut roles: Vec<String> = doc
             .get("roles")
             .and_then(Value::as_array)
-            .map(|rows| rows.iter().filter_map(|r| r.get("role").and_then(Value::as_str)).map(str::to_owned).collect())
+            .map(|rows| {
+                rows.iter()
+                    .filter_map(|r| r.get("role").and_then(Value::as_str))
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         roles.push("All".into());
-        Ok(Actor { user: user.to_owned(), roles })
+        Ok(Actor {
+            user: user.to_owned(),
+            roles,
+        })
     }
 
-    fn verified_cache(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, [u8; 32]>> {
+    fn verified_cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, [u8; 32]>> {
         self.verified.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -15,7 +15,14 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, exc_type: ExcType, message: impl Into<String>) -> Self {
-        ApiError { status, body: ErrorBody { exc_type, message: message.into(), field: None } }
+        ApiError {
+            status,
+            body: ErrorBody {
+                exc_type,
+                message: message.into(),
+                field: None,
+            },
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -23,18 +30,30 @@ impl ApiError {
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, ExcType::AuthenticationError, message)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ExcType::AuthenticationError,
+            message,
+        )
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, ExcType::InternalError, message)
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ExcType::InternalError,
+            message,
+        )
     }
 }
 
 pub fn status_of(exc: ExcType) -> StatusCode {
     match exc {
-        ExcType::ValidationError | ExcType::MandatoryError | ExcType::LinkValidationError => StatusCode::BAD_REQUEST,
-        ExcType::DuplicateEntryError | ExcType::LinkExistsError | ExcType::UpdateAfterSubmitError => StatusCode::CONFLICT,
+        ExcType::ValidationError | ExcType::MandatoryError | ExcType::LinkValidationError => {
+            StatusCode::BAD_REQUEST
+        }
+        ExcType::DuplicateEntryError
+        | ExcType::LinkExistsError
+        | ExcType::UpdateAfterSubmitError => StatusCode::CONFLICT,
         ExcType::DoesNotExistError => StatusCode::NOT_FOUND,
         ExcType::PermissionError => StatusCode::FORBIDDEN,
         ExcType::AuthenticationError => StatusCode::UNAUTHORIZED,
@@ -48,7 +67,10 @@ impl From<Error> for ApiError {
         if body.exc_type == ExcType::InternalError {
             tracing::error!(error = %e, "internal error");
         }
-        ApiError { status: status_of(body.exc_type), body }
+        ApiError {
+            status: status_of(body.exc_type),
+            body,
+        }
     }
 }
 

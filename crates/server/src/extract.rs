@@ -29,13 +29,19 @@ impl FromRequestParts<AppState> for Caller {
             .map_err(|_| ApiError::unauthorized("The Authorization header is not valid text"))?;
         let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
         if !scheme.eq_ignore_ascii_case("token") {
-            return Err(ApiError::unauthorized("Unsupported Authorization scheme: use token <api_key>:<api_secret>"));
+            return Err(ApiError::unauthorized(
+                "Unsupported Authorization scheme: use token <api_key>:<api_secret>",
+            ));
         }
         let Some((key, secret)) = rest.trim().split_once(':') else {
-            return Err(ApiError::unauthorized("Malformed token: use token <api_key>:<api_secret>"));
+            return Err(ApiError::unauthorized(
+                "Malformed token: use token <api_key>:<api_secret>",
+            ));
         };
         let (key, secret) = (key.to_owned(), Secret::new(secret));
-        let actor = state.run(move |site| site.authenticate_token(&key, &secret)).await?;
+        let actor = state
+            .run(move |site| site.authenticate_token(&key, &secret))
+            .await?;
         Ok(Caller(actor))
     }
 }
@@ -49,8 +55,16 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
             let status = rej.status();
-            let exc = if status.is_server_error() { ExcType::InternalError } else { ExcType::ValidationError };
-            ApiError::new(status, exc, format!("Cannot read the request body: {}", rej.body_text()))
+            let exc = if status.is_server_error() {
+                ExcType::InternalError
+            } else {
+                ExcType::ValidationError
+            };
+            ApiError::new(
+                status,
+                exc,
+                format!("Cannot read the request body: {}", rej.body_text()),
+            )
         })?;
         if bytes.is_empty() {
             return Ok(JsonBody(Value::Object(Default::default())));
@@ -77,18 +91,28 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
 
 impl QueryPairs {
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn json(&self, key: &str) -> Result<Option<Value>, ApiError> {
         self.get(key)
-            .map(|v| serde_json::from_str(v).map_err(|e| ApiError::bad_request(format!("{key} is not valid JSON: {e}"))))
+            .map(|v| {
+                serde_json::from_str(v)
+                    .map_err(|e| ApiError::bad_request(format!("{key} is not valid JSON: {e}")))
+            })
             .transpose()
     }
 
     pub fn number(&self, key: &str) -> Result<Option<u64>, ApiError> {
         self.get(key)
-            .map(|v| v.trim().parse().map_err(|_| ApiError::bad_request(format!("{key} must be a whole number ≥ 0, got {v:?}"))))
+            .map(|v| {
+                v.trim().parse().map_err(|_| {
+                    ApiError::bad_request(format!("{key} must be a whole number ≥ 0, got {v:?}"))
+                })
+            })
             .transpose()
     }
 }
@@ -103,6 +127,12 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Segment
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(t)| Segments(t))
-            .map_err(|rej| ApiError::new(StatusCode::BAD_REQUEST, ExcType::ValidationError, rej.body_text()))
+            .map_err(|rej| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    ExcType::ValidationError,
+                    rej.body_text(),
+                )
+            })
     }
 }

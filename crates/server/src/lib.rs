@@ -50,7 +50,11 @@ impl utoipa::Modify for TokenAuth {
 fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::resource::list, routes::resource::insert))
-        .routes(routes!(routes::resource::get_one, routes::resource::update, routes::resource::delete))
+        .routes(routes!(
+            routes::resource::get_one,
+            routes::resource::update,
+            routes::resource::delete
+        ))
         .routes(routes!(routes::method::call_post, routes::method::call_get))
 }
 
@@ -64,10 +68,18 @@ pub fn app(state: AppState) -> Router {
     router
         .route("/api/openapi.json", get(move || async move { Json(doc) }))
         .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, ExcType::DoesNotExistError, "No such endpoint: see /api/openapi.json")
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                ExcType::DoesNotExistError,
+                "No such endpoint: see /api/openapi.json",
+            )
         })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ExcType::ValidationError, "Method not allowed on this endpoint")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ExcType::ValidationError,
+                "Method not allowed on this endpoint",
+            )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -80,5 +92,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -12,7 +12,11 @@ use outpost_server::AppState;
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(name = "outpostd", version, about = "Outpost headless site: the same engine and API as the desktop app, without a window")]
+#[command(
+    name = "outpostd",
+    version,
+    about = "Outpost headless site: the same engine and API as the desktop app, without a window"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,7 +82,8 @@ enum UserCommand {
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OUTPOST_LOG").unwrap_or_else(|_| "info,tower_http=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("OUTPOST_LOG")
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -93,19 +98,31 @@ fn main() -> Result<()> {
             };
             print_json(&serde_json::to_value(info)?)
         }
-        Command::User(UserCommand::Add { dir, email, full_name, roles, generate_keys }) => {
+        Command::User(UserCommand::Add {
+            dir,
+            email,
+            full_name,
+            roles,
+            generate_keys,
+        }) => {
             let site = open(&dir.data_dir)?;
             let rows: Vec<_> = roles.iter().map(|r| json!({ "role": r })).collect();
             let doc = json!({ "email": email, "full_name": full_name, "roles": rows });
             let user = site.insert(&Actor::system(), "User", doc)?;
-            let name = user.get("name").and_then(|n| n.as_str()).unwrap_or(&email).to_owned();
+            let name = user
+                .get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or(&email)
+                .to_owned();
             if generate_keys {
                 print_keys(&site, &name)
             } else {
                 print_json(&json!({ "user": name }))
             }
         }
-        Command::User(UserCommand::GenerateKeys { dir, email }) => print_keys(&open(&dir.data_dir)?, &email),
+        Command::User(UserCommand::GenerateKeys { dir, email }) => {
+            print_keys(&open(&dir.data_dir)?, &email)
+        }
     }
 }
 
@@ -115,7 +132,9 @@ fn open(dir: &std::path::Path) -> Result<Site> {
 
 fn print_keys(site: &Site, user: &str) -> Result<()> {
     let keys = site.generate_keys(&Actor::system(), user)?;
-    print_json(&json!({ "user": keys.user, "api_key": keys.api_key, "api_secret": keys.api_secret.expose() }))
+    print_json(
+        &json!({ "user": keys.user, "api_key": keys.api_key, "api_secret": keys.api_secret.expose() }),
+    )
 }
 
 fn print_json(v: &serde_json::Value) -> Result<()> {
@@ -139,8 +158,9 @@ fn serve(data_dir: PathBuf, listen: Option<SocketAddr>) -> Result<()> {
         .build()
         .context("Cannot start the async runtime")?;
     runtime.block_on(async move {
-        let listener =
-            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("Cannot listen on {addr}"))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("Cannot listen on {addr}"))?;
         let bound = listener.local_addr()?;
         tracing::info!(%bound, site_id = %info.site_id, "serving");
         print_json(&json!({ "listening": bound.to_string(), "site_id": info.site_id }))?;
@@ -153,13 +173,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

@@ -14,7 +14,9 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(site: Site) -> Self {
-        AppState { site: Arc::new(site) }
+        AppState {
+            site: Arc::new(site),
+        }
     }
 
     /// Runs engine work on tokio's blocking pool (SQLite and Argon2 block).
@@ -28,7 +30,9 @@ impl AppState {
             Ok(result) => result.map_err(ApiError::from),
             Err(e) => {
                 tracing::error!(error = %e, "engine task failed");
-                Err(ApiError::internal("The operation was interrupted; nothing was changed"))
+                Err(ApiError::internal(
+                    "The operation was interrupted; nothing was changed",
+                ))
             }
         }
     }

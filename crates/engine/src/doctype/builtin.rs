@@ -6,29 +6,57 @@ use crate::error::{Error, Result};
 
 const SOURCES: &[(&str, &str)] = &[
     ("role.json", include_str!("../../doctypes/role.json")),
-    ("has_role.json", include_str!("../../doctypes/has_role.json")),
+    (
+        "has_role.json",
+        include_str!("../../doctypes/has_role.json"),
+    ),
     ("user.json", include_str!("../../doctypes/user.json")),
-    ("note_seen_by.json", include_str!("../../doctypes/note_seen_by.json")),
+    (
+        "note_seen_by.json",
+        include_str!("../../doctypes/note_seen_by.json"),
+    ),
     ("note.json", include_str!("../../doctypes/note.json")),
     ("todo.json", include_str!("../../doctypes/todo.json")),
     ("item.json", include_str!("../../doctypes/item.json")),
-    ("customer.json", include_str!("../../doctypes/customer.json")),
-    ("supplier.json", include_str!("../../doctypes/supplier.json")),
-    ("sales_invoice_item.json", include_str!("../../doctypes/sales_invoice_item.json")),
-    ("sales_invoice.json", include_str!("../../doctypes/sales_invoice.json")),
+    (
+        "customer.json",
+        include_str!("../../doctypes/customer.json"),
+    ),
+    (
+        "supplier.json",
+        include_str!("../../doctypes/supplier.json"),
+    ),
+    (
+        "sales_invoice_item.json",
+        include_str!("../../doctypes/sales_invoice_item.json"),
+    ),
+    (
+        "sales_invoice.json",
+        include_str!("../../doctypes/sales_invoice.json"),
+    ),
     ("lead.json", include_str!("../../doctypes/lead.json")),
-    ("opportunity.json", include_str!("../../doctypes/opportunity.json")),
+    (
+        "opportunity.json",
+        include_str!("../../doctypes/opportunity.json"),
+    ),
 ];
 
 /// Roles every site has, created on first open.
-pub const BUILTIN_ROLES: &[&str] =
-    &["System Manager", "All", "Sales User", "Stock User", "Purchase User", "Accounts User"];
+pub const BUILTIN_ROLES: &[&str] = &[
+    "System Manager",
+    "All",
+    "Sales User",
+    "Stock User",
+    "Purchase User",
+    "Accounts User",
+];
 
 pub fn builtin_doctypes() -> Result<Vec<DocType>> {
     SOURCES
         .iter()
         .map(|(file, text)| {
-            serde_json::from_str(text).map_err(|e| Error::Corrupt(format!("built-in doctype {file}: {e}")))
+            serde_json::from_str(text)
+                .map_err(|e| Error::Corrupt(format!("built-in doctype {file}: {e}")))
         })
         .collect()
 }
@@ -42,7 +70,8 @@ mod tests {
     fn every_builtin_declaration_is_valid_in_order() {
         let mut reg = Registry::default();
         for dt in builtin_doctypes().unwrap() {
-            dt.validate(&reg).unwrap_or_else(|e| panic!("{}: {e}", dt.name));
+            dt.validate(&reg)
+                .unwrap_or_else(|e| panic!("{}: {e}", dt.name));
             reg.insert(dt);
         }
         assert!(reg.get("Sales Invoice").unwrap().is_submittable);

@@ -16,8 +16,16 @@ use ts_rs::TS;
 use crate::error::{Error, Result};
 
 /// The standard fields every document carries besides its declared ones.
-pub const STANDARD_FIELDS: &[&str] =
-    &["name", "owner", "creation", "modified", "modified_by", "docstatus", "idx", "doctype"];
+pub const STANDARD_FIELDS: &[&str] = &[
+    "name",
+    "owner",
+    "creation",
+    "modified",
+    "modified_by",
+    "docstatus",
+    "idx",
+    "doctype",
+];
 /// The standard fields every child-table row carries in addition.
 pub const CHILD_FIELDS: &[&str] = &["parent", "parenttype", "parentfield"];
 
@@ -71,7 +79,11 @@ impl FieldType {
     pub fn is_number(self) -> bool {
         matches!(
             self,
-            FieldType::Int | FieldType::Float | FieldType::Currency | FieldType::Percent | FieldType::Check
+            FieldType::Int
+                | FieldType::Float
+                | FieldType::Currency
+                | FieldType::Percent
+                | FieldType::Check
         )
     }
 }
@@ -88,7 +100,9 @@ fn flag<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> 
         Flag::Bool(b) => Ok(b),
         Flag::Int(0) => Ok(false),
         Flag::Int(1) => Ok(true),
-        Flag::Int(n) => Err(serde::de::Error::custom(format!("expected 0 or 1, got {n}"))),
+        Flag::Int(n) => Err(serde::de::Error::custom(format!(
+            "expected 0 or 1, got {n}"
+        ))),
     }
 }
 
@@ -131,7 +145,10 @@ impl DocField {
     }
 
     pub fn select_options(&self) -> impl Iterator<Item = &str> {
-        self.options().split('\n').map(str::trim).filter(|o| !o.is_empty())
+        self.options()
+            .split('\n')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
     }
 }
 
@@ -219,7 +236,8 @@ fn default_autoname() -> String {
 impl DocType {
     /// Parses a declaration, naming the offending part when it is wrong.
     pub fn from_json(value: serde_json::Value) -> Result<DocType> {
-        serde_json::from_value(value).map_err(|e| Error::bad_input(format!("Invalid DocType declaration: {e}")))
+        serde_json::from_value(value)
+            .map_err(|e| Error::bad_input(format!("Invalid DocType declaration: {e}")))
     }
 
     pub fn field(&self, fieldname: &str) -> Option<&DocField> {
@@ -231,25 +249,39 @@ impl DocType {
     }
 
     pub fn table_fields(&self) -> impl Iterator<Item = &DocField> {
-        self.fields.iter().filter(|f| f.fieldtype == FieldType::Table)
+        self.fields
+            .iter()
+            .filter(|f| f.fieldtype == FieldType::Table)
     }
 
     /// Whether holders of `roles` may perform `action` on this doctype.
     pub fn permits<'a>(&self, mut roles: impl Iterator<Item = &'a str>, action: Action) -> bool {
-        roles.any(|r| r == SYSTEM_MANAGER || self.permissions.iter().any(|p| p.role == r && p.allows(action)))
+        roles.any(|r| {
+            r == SYSTEM_MANAGER
+                || self
+                    .permissions
+                    .iter()
+                    .any(|p| p.role == r && p.allows(action))
+        })
     }
 
     /// Checks a declaration against itself and the doctypes already known.
     pub fn validate(&self, known: &Registry) -> Result<()> {
         validate_doctype_name(&self.name)?;
         if self.istable && self.is_submittable {
-            return Err(Error::invalid("is_submittable", "A child table (istable) cannot be submittable"));
+            return Err(Error::invalid(
+                "is_submittable",
+                "A child table (istable) cannot be submittable",
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for f in &self.fields {
             validate_fieldname(&f.fieldname)?;
             if !seen.insert(f.fieldname.as_str()) {
-                return Err(Error::invalid(&f.fieldname, format!("Field {} is declared twice", f.fieldname)));
+                return Err(Error::invalid(
+                    &f.fieldname,
+                    format!("Field {} is declared twice", f.fieldname),
+                ));
             }
         }
         for f in &self.fields {
@@ -294,7 +326,9 @@ fn validate_doctype_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 61
         && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '_' || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '_' || c == '-');
     if ok {
         Ok(())
     } else {
@@ -309,7 +343,9 @@ pub fn validate_fieldname(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !ok {
         return Err(Error::invalid(
             "fieldname",
@@ -317,7 +353,10 @@ pub fn validate_fieldname(name: &str) -> Result<()> {
         ));
     }
     if STANDARD_FIELDS.contains(&name) || CHILD_FIELDS.contains(&name) {
-        return Err(Error::invalid("fieldname", format!("Fieldname {name:?} is reserved for a standard field")));
+        return Err(Error::invalid(
+            "fieldname",
+            format!("Fieldname {name:?} is reserved for a standard field"),
+        ));
     }
     Ok(())
 }

@@ -29,7 +29,10 @@ impl NamingRule {
             NamingRule::Autoincrement
         } else if a.eq_ignore_ascii_case("prompt") {
             NamingRule::Prompt
-        } else if a.split('.').any(|p| !p.is_empty() && p.chars().all(|c| c == '#')) {
+        } else if a
+            .split('.')
+            .any(|p| !p.is_empty() && p.chars().all(|c| c == '#'))
+        {
             NamingRule::Series(a.to_owned())
         } else {
             return Err(Error::invalid(
@@ -48,7 +51,10 @@ impl NamingRule {
                 Some(field) if field.fieldtype != FieldType::Table => Ok(()),
                 _ => Err(Error::invalid(
                     "autoname",
-                    format!("Naming rule field:{f} names no field of {} that could hold a name", dt.name),
+                    format!(
+                        "Naming rule field:{f} names no field of {} that could hold a name",
+                        dt.name
+                    ),
                 )),
             }
         } else {
@@ -81,14 +87,26 @@ mod tests {
     #[test]
     fn series_resolves_date_parts_and_width() {
         let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 9).unwrap();
-        assert_eq!(NamingRule::series_parts("SINV-.YYYY.-.#####", day), ("SINV-2026-".to_owned(), 5));
-        assert_eq!(NamingRule::series_parts("X.YY.MM.DD.-.###", day), ("X260309-".to_owned(), 3));
+        assert_eq!(
+            NamingRule::series_parts("SINV-.YYYY.-.#####", day),
+            ("SINV-2026-".to_owned(), 5)
+        );
+        assert_eq!(
+            NamingRule::series_parts("X.YY.MM.DD.-.###", day),
+            ("X260309-".to_owned(), 3)
+        );
     }
 
     #[test]
     fn unknown_rules_are_refused() {
         assert!(NamingRule::parse("whatever").is_err());
-        assert_eq!(NamingRule::parse("field:title").unwrap(), NamingRule::Field("title".into()));
-        assert!(matches!(NamingRule::parse("SINV-.#####").unwrap(), NamingRule::Series(_)));
+        assert_eq!(
+            NamingRule::parse("field:title").unwrap(),
+            NamingRule::Field("title".into())
+        );
+        assert!(matches!(
+            NamingRule::parse("SINV-.#####").unwrap(),
+            NamingRule::Series(_)
+        ));
     }
 }

@@ -17,7 +17,8 @@ impl Registry {
     }
 
     pub fn require(&self, name: &str) -> Result<&Arc<DocType>> {
-        self.get(name).ok_or_else(|| Error::UnknownDocType(name.to_owned()))
+        self.get(name)
+            .ok_or_else(|| Error::UnknownDocType(name.to_owned()))
     }
 
     pub fn insert(&mut self, dt: DocType) {

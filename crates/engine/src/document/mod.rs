@@ -10,7 +10,9 @@ use rusqlite::Transaction;
 use serde_json::Value;
 
 use crate::actor::Actor;
-use crate::doctype::{Action, DocField, DocType, FieldType, Registry, DOCTYPE_LINK, STANDARD_FIELDS};
+use crate::doctype::{
+    Action, DocField, DocType, FieldType, Registry, DOCTYPE_LINK, STANDARD_FIELDS,
+};
 use crate::error::{Error, Result};
 use crate::site::Site;
 use store::Link;
@@ -61,7 +63,10 @@ fn parent_doctype<'r>(reg: &'r Registry, doctype: &str) -> Result<&'r DocType> {
 }
 
 fn load_existing(tx: &Transaction, doctype: &str, name: &str) -> Result<Doc> {
-    store::load(tx, doctype, name)?.ok_or_else(|| Error::NotFound { doctype: doctype.to_owned(), name: name.to_owned() })
+    store::load(tx, doctype, name)?.ok_or_else(|| Error::NotFound {
+        doctype: doctype.to_owned(),
+        name: name.to_owned(),
+    })
 }
 
 fn as_object(input: Value) -> Result<Doc> {
@@ -76,7 +81,10 @@ fn docstatus_of(v: Option<&Value>) -> Result<Option<i64>> {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_i64() {
             Some(n @ 0..=2) => Ok(Some(n)),
-            _ => Err(Error::invalid("docstatus", "docstatus must be 0 (draft), 1 (submitted) or 2 (cancelled)")),
+            _ => Err(Error::invalid(
+                "docstatus",
+                "docstatus must be 0 (draft), 1 (submitted) or 2 (cancelled)",
+            )),
         },
     }
 }
@@ -95,19 +103,40 @@ pub fn insert_in(
     let input = as_object(input)?;
     let docstatus = docstatus_of(input.get("docstatus"))?.unwrap_or(0);
     match docstatus {
-        1 if !dt.is_submittable => return Err(Error::invalid("docstatus", format!("{doctype} is not submittable"))),
+        1 if !dt.is_submittable => {
+            return Err(Error::invalid(
+                "docstatus",
+                format!("{doctype} is not submittable"),
+            ))
+        }
         1 => actor.require(dt, Action::Submit)?,
-        2 => return Err(Error::invalid("docstatus", "A new document cannot be cancelled")),
+        2 => {
+            return Err(Error::invalid(
+                "docstatus",
+                "A new document cannot be cancelled",
+            ))
+        }
         _ => {}
     }
     let body = build(reg, dt, &input, None)?;
     let links = validate(tx, reg, dt, &body, None)?;
     let name = naming::assign(tx, dt, &body, input.get("name"), opts.keep_name)?;
     if store::exists(tx, doctype, &name)? {
-        return Err(Error::Duplicate { field: Some("name".into()), message: format!("{doctype} {name} already exists") });
+        return Err(Error::Duplicate {
+            field: Some("name".into()),
+            message: format!("{doctype} {name} already exists"),
+        });
     }
     let now = values::now_string();
-    let meta = Meta { doctype: &dt.name, name: &name, owner: &actor.user, creation: &now, modified: &now, modified_by: &actor.user, docstatus };
+    let meta = Meta {
+        doctype: &dt.name,
+        name: &name,
+        owner: &actor.user,
+        creation: &now,
+        modified: &now,
+        modified_by: &actor.user,
+        docstatus,
+    };
     let doc = assemble(dt, &meta, body, None);
     store::insert(tx, doctype, &doc, &links)?;
     Ok(doc)
@@ -115,13 +144,23 @@ pub fn insert_in(
 
 /// Merges `patch` into the document (child tables replaced when given).
 /// A patch that changes nothing writes nothing.
-pub fn update_in(tx: &Transaction, reg: &Registry, actor: &Actor, doctype: &str, name: &str, patch: Value) -> Result<Doc> {
+pub fn update_in(
+    tx: &Transaction,
+    reg: &Registry,
+    actor: &Actor,
+    doctype: &str,
+    name: &str,
+    patch: Value,
+) -> Result<Doc> {
     let dt = parent_doctype(reg, doctype)?;
     actor.require(dt, Action::Write)?;
     let patch = as_object(patch)?;
     if let Some(n) = patch.get("name") {
         if n.as_str() != Some(name) {
-            return Err(Error::invalid("name", "Renaming a document is not supported"));
+            return Err(Error::invalid(
+                "name",
+                "Renaming a document is not supported",
+            ));
         }
     }
     let old = load_existing(tx, doctype, name)?;
@@ -146,7 +185,10 @@ pub fn update_in(tx: &Transaction, reg: &Registry, actor: &Actor, doctype: &str,
     let meta = Meta {
         doctype: &dt.name,
         name,
-        owner: old.get("owner").and_then(Value::as_str).unwrap_or(&actor.user),
+        owner: old
+            .get("owner")
+            .and_then(Value::as_str)
+            .unwrap_or(&actor.user),
         creation: old.get("creation").and_then(Value::as_str).unwrap_or(&now),
         modified: &now,
         modified_by: &actor.user,
@@ -163,24 +205,44 @@ fn check_transition(dt: &DocType, name: &str, old: i64, new: i64, unchanged: boo
     match (old, new) {
         (0, 0) => Ok(()),
         (0, 1) if dt.is_submittable => Ok(()),
-        (0, 1) => Err(Error::invalid("docstatus", format!("{d} is not submittable"))),
-        (0, 2) => refuse(format!("{d} {name} is a draft: only a submitted document can be cancelled")),
+        (0, 1) => Err(Error::invalid(
+            "docstatus",
+            format!("{d} is not submittable"),
+        )),
+        (0, 2) => refuse(format!(
+            "{d} {name} is a draft: only a submitted document can be cancelled"
+        )),
         (1, 1) | (1, 2) if unchanged => Ok(()),
         (1, 1) | (1, 2) => refuse(format!("Cannot edit submitted {d} {name}: cancel it first")),
-        (1, 0) => refuse(format!("Submitted {d} {name} cannot go back to draft: cancel it instead")),
+        (1, 0) => refuse(format!(
+            "Submitted {d} {name} cannot go back to draft: cancel it instead"
+        )),
         _ => refuse(format!("Cancelled {d} {name} cannot be changed")),
     }
 }
 
-pub fn delete_in(tx: &Transaction, reg: &Registry, actor: &Actor, doctype: &str, name: &str) -> Result<()> {
+pub fn delete_in(
+    tx: &Transaction,
+    reg: &Registry,
+    actor: &Actor,
+    doctype: &str,
+    name: &str,
+) -> Result<()> {
     let dt = parent_doctype(reg, doctype)?;
     actor.require(dt, Action::Delete)?;
     let old = load_existing(tx, doctype, name)?;
     if docstatus_of(old.get("docstatus"))? == Some(1) {
-        return Err(Error::Docstatus(format!("Cannot delete submitted {doctype} {name}: cancel it first")));
+        return Err(Error::Docstatus(format!(
+            "Cannot delete submitted {doctype} {name}: cancel it first"
+        )));
     }
     if let Some((by_doctype, by_name)) = store::first_linker(tx, doctype, name)? {
-        return Err(Error::LinkExists { doctype: doctype.into(), name: name.into(), by_doctype, by_name });
+        return Err(Error::LinkExists {
+            doctype: doctype.into(),
+            name: name.into(),
+            by_doctype,
+            by_name,
+        });
     }
     store::delete(tx, doctype, name)
 }
@@ -205,7 +267,10 @@ fn build(reg: &Registry, dt: &DocType, input: &Doc, old: Option<&Doc>) -> Result
         let value = if f.fieldtype == FieldType::Table {
             Value::Array(build_rows(reg, dt, f, given)?)
         } else {
-            let v = given.map(|v| values::coerce(&dt.name, f, v)).transpose()?.unwrap_or(Value::Null);
+            let v = given
+                .map(|v| values::coerce(&dt.name, f, v))
+                .transpose()?
+                .unwrap_or(Value::Null);
             match (v.is_null(), old) {
                 (true, None) => values::default_value(&dt.name, f)?.unwrap_or(Value::Null),
                 _ => v,
@@ -222,18 +287,34 @@ fn reject_unknown(dt: &DocType, input: &Doc, place: &str) -> Result<()> {
             || crate::doctype::CHILD_FIELDS.contains(&key.as_str())
             || key.starts_with("__");
         if !standard && dt.field(key).is_none() {
-            return Err(Error::invalid(key, format!("Unknown field {key} for DocType {}{place}", dt.name)));
+            return Err(Error::invalid(
+                key,
+                format!("Unknown field {key} for DocType {}{place}", dt.name),
+            ));
         }
     }
     Ok(())
 }
 
-fn build_rows(reg: &Registry, dt: &DocType, f: &DocField, given: Option<&Value>) -> Result<Vec<Value>> {
+fn build_rows(
+    reg: &Registry,
+    dt: &DocType,
+    f: &DocField,
+    given: Option<&Value>,
+) -> Result<Vec<Value>> {
     let rows = match given {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(rows)) => rows,
         Some(_) => {
-            return Err(Error::invalid(&f.fieldname, format!("{}: {} ({}) expects a list of rows", dt.name, f.label(), f.fieldname)))
+            return Err(Error::invalid(
+                &f.fieldname,
+                format!(
+                    "{}: {} ({}) expects a list of rows",
+                    dt.name,
+                    f.label(),
+                    f.fieldname
+                ),
+            ))
         }
     };
     let child = reg.require(f.options())?;
@@ -242,7 +323,14 @@ fn build_rows(reg: &Registry, dt: &DocType, f: &DocField, given: Option<&Value>)
     for (i, row) in rows.iter().enumerate() {
         let place = format!(" in row {} of {}", i + 1, f.label());
         let Value::Object(row) = row else {
-            return Err(Error::invalid(&f.fieldname, format!("Each row of {} ({}) must be an object", f.label(), f.fieldname)));
+            return Err(Error::invalid(
+                &f.fieldname,
+                format!(
+                    "Each row of {} ({}) must be an object",
+                    f.label(),
+                    f.fieldname
+                ),
+            ));
         };
         reject_unknown(child, row, &place)?;
         let name = match row.get("name") {
@@ -250,12 +338,18 @@ fn build_rows(reg: &Registry, dt: &DocType, f: &DocField, given: Option<&Value>)
             _ => naming::random_hash(),
         };
         if !names.insert(name.clone()) {
-            return Err(Error::invalid(&f.fieldname, format!("Row name {name} appears twice in {}", f.label())));
+            return Err(Error::invalid(
+                &f.fieldname,
+                format!("Row name {name} appears twice in {}", f.label()),
+            ));
         }
         let mut body = Doc::new();
         body.insert("name".into(), Value::from(name));
         for cf in &child.fields {
-            let v = row.get(&cf.fieldname).map(|v| values::coerce(&child.name, cf, v)).transpose()?;
+            let v = row
+                .get(&cf.fieldname)
+                .map(|v| values::coerce(&child.name, cf, v))
+                .transpose()?;
             let v = match v {
                 Some(v) if !v.is_null() => v,
                 _ => values::default_value(&child.name, cf)?.unwrap_or(Value::Null),
@@ -269,24 +363,49 @@ fn build_rows(reg: &Registry, dt: &DocType, f: &DocField, given: Option<&Value>)
 
 /// Mandatory fields, Link integrity and unique fields. Returns the links
 /// the document holds, for `doc_links`.
-fn validate(tx: &Transaction, reg: &Registry, dt: &DocType, body: &Doc, name: Option<&str>) -> Result<Vec<Link>> {
+fn validate(
+    tx: &Transaction,
+    reg: &Registry,
+    dt: &DocType,
+    body: &Doc,
+    name: Option<&str>,
+) -> Result<Vec<Link>> {
     let mut links = Vec::new();
     check_fields(tx, reg, dt, body, "", &mut links)?;
     for f in dt.table_fields() {
         let child = reg.require(f.options())?;
-        let rows = body.get(&f.fieldname).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+        let rows = body
+            .get(&f.fieldname)
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         for (i, row) in rows.iter().enumerate() {
             if let Value::Object(row) = row {
-                check_fields(tx, reg, child, row, &format!(" row {} of {}", i + 1, f.label()), &mut links)?;
+                check_fields(
+                    tx,
+                    reg,
+                    child,
+                    row,
+                    &format!(" row {} of {}", i + 1, f.label()),
+                    &mut links,
+                )?;
             }
         }
     }
     for f in dt.fields.iter().filter(|f| f.unique) {
-        if let Some(v) = body.get(&f.fieldname).filter(|v| !values::is_empty(Some(v))) {
+        if let Some(v) = body
+            .get(&f.fieldname)
+            .filter(|v| !values::is_empty(Some(v)))
+        {
             if store::value_taken(tx, &dt.name, &f.fieldname, v, name.unwrap_or(""))? {
                 return Err(Error::Duplicate {
                     field: Some(f.fieldname.clone()),
-                    message: format!("{} {} ({}) must be unique: {v} is already used", dt.name, f.label(), f.fieldname),
+                    message: format!(
+                        "{} {} ({}) must be unique: {v} is already used",
+                        dt.name,
+                        f.label(),
+                        f.fieldname
+                    ),
                 });
             }
         }
@@ -294,7 +413,14 @@ fn validate(tx: &Transaction, reg: &Registry, dt: &DocType, body: &Doc, name: Op
     Ok(links)
 }
 
-fn check_fields(tx: &Transaction, reg: &Registry, dt: &DocType, body: &Doc, row: &str, links: &mut Vec<Link>) -> Result<()> {
+fn check_fields(
+    tx: &Transaction,
+    reg: &Registry,
+    dt: &DocType,
+    body: &Doc,
+    row: &str,
+    links: &mut Vec<Link>,
+) -> Result<()> {
     for f in &dt.fields {
         let v = body.get(&f.fieldname);
         if f.reqd && values::is_empty(v) {
@@ -305,7 +431,9 @@ fn check_fields(tx: &Transaction, reg: &Registry, dt: &DocType, body: &Doc, row:
                 label: f.label().to_owned(),
             });
         }
-        let Some(Value::String(target_name)) = v else { continue };
+        let Some(Value::String(target_name)) = v else {
+            continue;
+        };
         let target = match f.fieldtype {
             FieldType::Link => f.options().to_owned(),
             FieldType::DynamicLink => match body.get(f.options()).and_then(Value::as_str) {
@@ -326,16 +454,31 @@ fn check_fields(tx: &Transaction, reg: &Registry, dt: &DocType, body: &Doc, row:
             },
             _ => continue,
         };
-        let found = if target == DOCTYPE_LINK { reg.get(target_name).is_some() } else { store::exists(tx, &target, target_name)? };
+        let found = if target == DOCTYPE_LINK {
+            reg.get(target_name).is_some()
+        } else {
+            store::exists(tx, &target, target_name)?
+        };
         if !found {
             return Err(Error::Link {
                 field: f.fieldname.clone(),
                 target_doctype: target,
-                value: format!("{target_name}{}", if row.is_empty() { String::new() } else { format!(" in{row}") }),
+                value: format!(
+                    "{target_name}{}",
+                    if row.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" in{row}")
+                    }
+                ),
             });
         }
         if target != DOCTYPE_LINK {
-            links.push(Link { fieldname: f.fieldname.clone(), doctype: target, name: target_name.clone() });
+            links.push(Link {
+                fieldname: f.fieldname.clone(),
+                doctype: target,
+                name: target_name.clone(),
+            });
         }
     }
     Ok(())
@@ -352,7 +495,12 @@ fn same_content(body: &Doc, old: &Doc, dt: &DocType) -> bool {
                     .map(|rows| {
                         rows.iter()
                             .filter_map(Value::as_object)
-                            .map(|r| r.iter().filter(|(k, _)| !is_row_meta(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+                            .map(|r| {
+                                r.iter()
+                                    .filter(|(k, _)| !is_row_meta(k))
+                                    .map(|(k, v)| (k.clone(), v.clone()))
+                                    .collect()
+                            })
                             .collect()
                     })
                     .unwrap_or_default()
@@ -365,7 +513,19 @@ fn same_content(body: &Doc, old: &Doc, dt: &DocType) -> bool {
 }
 
 fn is_row_meta(key: &str) -> bool {
-    matches!(key, "owner" | "creation" | "modified" | "modified_by" | "docstatus" | "parent" | "parenttype" | "parentfield" | "idx" | "doctype")
+    matches!(
+        key,
+        "owner"
+            | "creation"
+            | "modified"
+            | "modified_by"
+            | "docstatus"
+            | "parent"
+            | "parenttype"
+            | "parentfield"
+            | "idx"
+            | "doctype"
+    )
 }
 
 /// The stored form: standard fields first, then declared fields; child rows
@@ -400,8 +560,16 @@ fn assemble(dt: &DocType, m: &Meta, body: Doc, old: Option<&Doc>) -> Doc {
     doc
 }
 
-fn assemble_row(f: &DocField, m: &Meta, i: usize, row: Value, old_rows: Option<&Vec<Value>>) -> Doc {
-    let Value::Object(mut body) = row else { return Doc::new() };
+fn assemble_row(
+    f: &DocField,
+    m: &Meta,
+    i: usize,
+    row: Value,
+    old_rows: Option<&Vec<Value>>,
+) -> Doc {
+    let Value::Object(mut body) = row else {
+        return Doc::new();
+    };
     let name = body.shift_remove("name").unwrap_or(Value::Null);
     let creation = old_rows
         .and_then(|rows| rows.iter().find(|r| r.get("name") == Some(&name)))

@@ -15,10 +15,16 @@ pub fn check_name(name: &str) -> Result<String> {
         return Err(Error::invalid("name", "Name cannot be empty"));
     }
     if n.chars().count() > 140 {
-        return Err(Error::invalid("name", "Name cannot be longer than 140 characters"));
+        return Err(Error::invalid(
+            "name",
+            "Name cannot be longer than 140 characters",
+        ));
     }
     if n.chars().any(char::is_control) {
-        return Err(Error::invalid("name", "Name cannot contain control characters"));
+        return Err(Error::invalid(
+            "name",
+            "Name cannot contain control characters",
+        ));
     }
     Ok(n.to_owned())
 }
@@ -39,7 +45,13 @@ fn next_counter(tx: &Transaction, key: &str) -> Result<i64> {
 
 /// The name for a new document of `dt`. `given` is the name the caller
 /// supplied, used for `prompt` and when `keep_given` is set.
-pub fn assign(tx: &Transaction, dt: &DocType, doc: &Doc, given: Option<&Value>, keep_given: bool) -> Result<String> {
+pub fn assign(
+    tx: &Transaction,
+    dt: &DocType,
+    doc: &Doc,
+    given: Option<&Value>,
+    keep_given: bool,
+) -> Result<String> {
     let given = match given {
         Some(Value::String(s)) => Some(s.as_str()),
         Some(Value::Null) | None => None,
@@ -48,7 +60,13 @@ pub fn assign(tx: &Transaction, dt: &DocType, doc: &Doc, given: Option<&Value>, 
     let rule = dt.naming()?;
     let supplied = || match given {
         Some(g) => check_name(g),
-        None => Err(Error::invalid("name", format!("A name is required: {} is named by the caller (prompt)", dt.name))),
+        None => Err(Error::invalid(
+            "name",
+            format!(
+                "A name is required: {} is named by the caller (prompt)",
+                dt.name
+            ),
+        )),
     };
     if keep_given {
         return supplied();
@@ -63,7 +81,12 @@ pub fn assign(tx: &Transaction, dt: &DocType, doc: &Doc, given: Option<&Value>, 
             };
             if value.trim().is_empty() {
                 let label = dt.field(&f).map_or(f.as_str(), |d| d.label());
-                return Err(Error::Mandatory { doctype: dt.name.clone(), row: String::new(), field: f.clone(), label: label.to_owned() });
+                return Err(Error::Mandatory {
+                    doctype: dt.name.clone(),
+                    row: String::new(),
+                    field: f.clone(),
+                    label: label.to_owned(),
+                });
             }
             check_name(&value)
         }

@@ -15,14 +15,22 @@ pub struct Link {
 
 pub fn load(tx: &Transaction, doctype: &str, name: &str) -> Result<Option<Doc>> {
     let data: Option<String> = tx
-        .query_row("SELECT data FROM documents WHERE doctype = ?1 AND name = ?2", (doctype, name), |r| r.get(0))
+        .query_row(
+            "SELECT data FROM documents WHERE doctype = ?1 AND name = ?2",
+            (doctype, name),
+            |r| r.get(0),
+        )
         .optional()?;
     data.map(|d| parse(doctype, name, &d)).transpose()
 }
 
 pub fn exists(tx: &Transaction, doctype: &str, name: &str) -> Result<bool> {
     Ok(tx
-        .query_row("SELECT 1 FROM documents WHERE doctype = ?1 AND name = ?2", (doctype, name), |_| Ok(()))
+        .query_row(
+            "SELECT 1 FROM documents WHERE doctype = ?1 AND name = ?2",
+            (doctype, name),
+            |_| Ok(()),
+        )
         .optional()?
         .is_some())
 }
@@ -32,7 +40,10 @@ pub fn parse(doctype: &str, name: &str, data: &str) -> Result<Doc> {
 }
 
 fn text(doc: &Doc, key: &str) -> String {
-    doc.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_owned()
+    doc.get(key)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 pub fn insert(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Result<()> {
@@ -52,13 +63,22 @@ pub fn update(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Res
         "UPDATE documents SET data = ?3, modified = ?4 WHERE doctype = ?1 AND name = ?2",
         (doctype, &name, &data, text(doc, "modified")),
     )?;
-    tx.execute("DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2", (doctype, &name))?;
+    tx.execute(
+        "DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2",
+        (doctype, &name),
+    )?;
     write_links(tx, doctype, &name, links)
 }
 
 pub fn delete(tx: &Transaction, doctype: &str, name: &str) -> Result<()> {
-    tx.execute("DELETE FROM documents WHERE doctype = ?1 AND name = ?2", (doctype, name))?;
-    tx.execute("DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2", (doctype, name))?;
+    tx.execute(
+        "DELETE FROM documents WHERE doctype = ?1 AND name = ?2",
+        (doctype, name),
+    )?;
+    tx.execute(
+        "DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2",
+        (doctype, name),
+    )?;
     Ok(())
 }
 
@@ -73,7 +93,11 @@ fn write_links(tx: &Transaction, doctype: &str, name: &str, links: &[Link]) -> R
 }
 
 /// Another document that links to (doctype, name), if any.
-pub fn first_linker(tx: &Transaction, doctype: &str, name: &str) -> Result<Option<(String, String)>> {
+pub fn first_linker(
+    tx: &Transaction,
+    doctype: &str,
+    name: &str,
+) -> Result<Option<(String, String)>> {
     Ok(tx
         .query_row(
             "SELECT doctype, name FROM doc_links WHERE link_doctype = ?1 AND link_name = ?2
@@ -85,7 +109,13 @@ pub fn first_linker(tx: &Transaction, doctype: &str, name: &str) -> Result<Optio
 }
 
 /// Whether another document of `doctype` has `value` in `field`.
-pub fn value_taken(tx: &Transaction, doctype: &str, field: &str, value: &serde_json::Value, except: &str) -> Result<bool> {
+pub fn value_taken(
+    tx: &Transaction,
+    doctype: &str,
+    field: &str,
+    value: &serde_json::Value,
+    except: &str,
+) -> Result<bool> {
     let path = format!("$.\"{field}\"");
     let value = match value {
         serde_json::Value::String(s) => rusqlite::types::Value::Text(s.clone()),

@@ -13,7 +13,10 @@ pub fn today() -> NaiveDate {
 
 /// The timestamp format of `creation` / `modified` (Frappe's).
 pub fn now_string() -> String {
-    chrono::Local::now().naive_local().format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    chrono::Local::now()
+        .naive_local()
+        .format("%Y-%m-%d %H:%M:%S%.6f")
+        .to_string()
 }
 
 fn type_error(doctype: &str, f: &DocField, expected: &str, got: &Value) -> Error {
@@ -27,7 +30,11 @@ fn type_error(doctype: &str, f: &DocField, expected: &str, got: &Value) -> Error
     };
     Error::invalid(
         &f.fieldname,
-        format!("{doctype}: {} ({}) expects {expected}, got {got}", f.label(), f.fieldname),
+        format!(
+            "{doctype}: {} ({}) expects {expected}, got {got}",
+            f.label(),
+            f.fieldname
+        ),
     )
 }
 
@@ -108,27 +115,48 @@ pub fn coerce(doctype: &str, f: &DocField, v: &Value) -> Result<Value> {
 }
 
 fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
-    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"]
-        .iter()
-        .find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())
+    [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())
 }
 
 /// The default of `f` for a new document, if it declares one.
 pub fn default_value(doctype: &str, f: &DocField) -> Result<Option<Value>> {
-    let Some(d) = f.default.as_deref() else { return Ok(None) };
+    let Some(d) = f.default.as_deref() else {
+        return Ok(None);
+    };
     let v = match f.fieldtype {
-        FieldType::Date if d.eq_ignore_ascii_case("today") => Value::from(today().format("%Y-%m-%d").to_string()),
-        FieldType::Datetime if d.eq_ignore_ascii_case("now") => {
-            Value::from(chrono::Local::now().naive_local().format("%Y-%m-%d %H:%M:%S").to_string())
+        FieldType::Date if d.eq_ignore_ascii_case("today") => {
+            Value::from(today().format("%Y-%m-%d").to_string())
         }
+        FieldType::Datetime if d.eq_ignore_ascii_case("now") => Value::from(
+            chrono::Local::now()
+                .naive_local()
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
+        ),
         FieldType::Int | FieldType::Check => match d.parse::<i64>() {
             Ok(n) => Value::from(n),
-            Err(_) => return Err(Error::Corrupt(format!("{doctype}.{}: default {d:?} is not a number", f.fieldname))),
+            Err(_) => {
+                return Err(Error::Corrupt(format!(
+                    "{doctype}.{}: default {d:?} is not a number",
+                    f.fieldname
+                )))
+            }
         },
         FieldType::Float | FieldType::Currency | FieldType::Percent => {
             match d.parse::<f64>().ok().and_then(Number::from_f64) {
                 Some(n) => Value::Number(n),
-                None => return Err(Error::Corrupt(format!("{doctype}.{}: default {d:?} is not a number", f.fieldname))),
+                None => {
+                    return Err(Error::Corrupt(format!(
+                        "{doctype}.{}: default {d:?} is not a number",
+                        f.fieldname
+                    )))
+                }
             }
         }
         _ => Value::from(d),
@@ -151,7 +179,8 @@ mod tests {
     use serde_json::json;
 
     fn field(t: FieldType, options: Option<&str>) -> DocField {
-        serde_json::from_value(json!({"fieldname": "f", "fieldtype": t, "options": options})).unwrap()
+        serde_json::from_value(json!({"fieldname": "f", "fieldtype": t, "options": options}))
+            .unwrap()
     }
 
     #[test]

@@ -72,24 +72,48 @@ const READ_ONLY: &[&str] = &[
     "outpost.user.get_api_key",
 ];
 
-async fn call(state: AppState, Caller(actor): Caller, method: String, args: Value, verb: Method) -> ApiResult<Json<Message<Value>>> {
+async fn call(
+    state: AppState,
+    Caller(actor): Caller,
+    method: String,
+    args: Value,
+    verb: Method,
+) -> ApiResult<Json<Message<Value>>> {
     if !METHODS.iter().any(|(m, _)| *m == method) {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, ExcType::DoesNotExistError, format!("Unknown method {method}")));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ExcType::DoesNotExistError,
+            format!("Unknown method {method}"),
+        ));
     }
     if verb == Method::GET && !READ_ONLY.contains(&method.as_str()) {
-        return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ExcType::ValidationError, format!("{method} changes data: call it with POST")));
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ExcType::ValidationError,
+            format!("{method} changes data: call it with POST"),
+        ));
     }
-    let Value::Object(args) = args else { return Err(ApiError::bad_request("Method arguments must be a JSON object")) };
-    let message = state.run(move |site| dispatch(site, &actor, &method, &args)).await?;
+    let Value::Object(args) = args else {
+        return Err(ApiError::bad_request(
+            "Method arguments must be a JSON object",
+        ));
+    };
+    let message = state
+        .run(move |site| dispatch(site, &actor, &method, &args))
+        .await?;
     Ok(Json(Message { message }))
 }
 
 fn arg<'a>(args: &'a Map<String, Value>, key: &str) -> outpost_engine::Result<&'a Value> {
-    args.get(key).filter(|v| !v.is_null()).ok_or_else(|| Error::invalid(key, format!("Missing argument {key}")))
+    args.get(key)
+        .filter(|v| !v.is_null())
+        .ok_or_else(|| Error::invalid(key, format!("Missing argument {key}")))
 }
 
 fn arg_str<'a>(args: &'a Map<String, Value>, key: &str) -> outpost_engine::Result<&'a str> {
-    arg(args, key)?.as_str().ok_or_else(|| Error::invalid(key, format!("Argument {key} must be text")))
+    arg(args, key)?
+        .as_str()
+        .ok_or_else(|| Error::invalid(key, format!("Argument {key} must be text")))
 }
 
 fn opt_str<'a>(args: &'a Map<String, Value>, key: &str) -> outpost_engine::Result<Option<&'a str>> {
@@ -104,21 +128,40 @@ fn to_value<T: serde::Serialize>(v: T) -> outpost_engine::Result<Value> {
     serde_json::to_value(v).map_err(|e| Error::Corrupt(e.to_string()))
 }
 
-fn dispatch(site: &Site, actor: &Actor, method: &str, args: &Map<String, Value>) -> outpost_engine::Result<Value> {
+fn dispatch(
+    site: &Site,
+    actor: &Actor,
+    method: &str,
+    args: &Map<String, Value>,
+) -> outpost_engine::Result<Value> {
     match method {
         "frappe.auth.get_logged_user" => Ok(Value::from(actor.user.clone())),
         "outpost.site.info" => to_value(site.info()?),
-        "outpost.site.configure" => to_value(site.configure(actor, opt_str(args, "site_name")?, opt_str(args, "url")?)?),
-        "outpost.doctype.list" => to_value(site.doctypes().summaries()),
-        "outpost.doctype.get" => to_value(site.doctypes().require(arg_str(args, "doctype")?)?.as_ref()),
-        "outpost.doctype.import" => to_value(site.import_doctype(actor, arg(args, "definition")?.clone())?.as_ref()),
-        "outpost.doctype.add_custom_field" => {
-            to_value(site.add_custom_field(actor, arg_str(args, "doctype")?, arg(args, "field")?.clone())?.as_ref())
+        "outpost.site.configure" => {
+            to_value(site.configure(actor, opt_str(args, "site_name")?, opt_str(args, "url")?)?)
         }
+        "outpost.doctype.list" => to_value(site.doctypes().summaries()),
+        "outpost.doctype.get" => {
+            to_value(site.doctypes().require(arg_str(args, "doctype")?)?.as_ref())
+        }
+        "outpost.doctype.import" => to_value(
+            site.import_doctype(actor, arg(args, "definition")?.clone())?
+                .as_ref(),
+        ),
+        "outpost.doctype.add_custom_field" => to_value(
+            site.add_custom_field(
+                actor,
+                arg_str(args, "doctype")?,
+                arg(args, "field")?.clone(),
+            )?
+            .as_ref(),
+        ),
         "outpost.user.generate_keys" => {
             let keys = site.generate_keys(actor, arg_str(args, "user")?)?;
             // The one place a secret leaves the site: the answer to this call.
-            Ok(json!({ "user": keys.user, "api_key": keys.api_key, "api_secret": keys.api_secret.expose() }))
+            Ok(
+                json!({ "user": keys.user, "api_key": keys.api_key, "api_secret": keys.api_secret.expose() }),
+            )
         }
         "outpost.user.get_api_key" => to_value(site.api_key_of(actor, arg_str(args, "user")?)?),
         _ => Err(Error::bad_input(format!("Unknown method {method}"))),

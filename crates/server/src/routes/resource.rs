@@ -40,11 +40,17 @@ pub async fn list(
                 .into_iter()
                 .map(|v| match v {
                     Value::String(s) => Ok(s),
-                    _ => Err(crate::error::ApiError::bad_request("fields must be a JSON list of field names")),
+                    _ => Err(crate::error::ApiError::bad_request(
+                        "fields must be a JSON list of field names",
+                    )),
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         ),
-        Some(_) => return Err(crate::error::ApiError::bad_request("fields must be a JSON list of field names")),
+        Some(_) => {
+            return Err(crate::error::ApiError::bad_request(
+                "fields must be a JSON list of field names",
+            ))
+        }
     };
     let query = ListQuery {
         filters: q.json("filters")?,
@@ -53,7 +59,9 @@ pub async fn list(
         limit_start: q.number("limit_start")?,
         limit_page_length: q.number("limit_page_length")?,
     };
-    let data = state.run(move |site| site.list(&actor, &doctype, &query)).await?;
+    let data = state
+        .run(move |site| site.list(&actor, &doctype, &query))
+        .await?;
     Ok(Json(Data { data }))
 }
 
@@ -74,7 +82,9 @@ pub async fn insert(
     Segments(doctype): Segments<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Data<Doc>>> {
-    let data = state.run(move |site| site.insert(&actor, &doctype, body)).await?;
+    let data = state
+        .run(move |site| site.insert(&actor, &doctype, body))
+        .await?;
     Ok(Json(Data { data }))
 }
 
@@ -91,7 +101,9 @@ pub async fn get_one(
     Caller(actor): Caller,
     Segments((doctype, name)): Segments<(String, String)>,
 ) -> ApiResult<Json<Data<Doc>>> {
-    let data = state.run(move |site| site.get(&actor, &doctype, &name)).await?;
+    let data = state
+        .run(move |site| site.get(&actor, &doctype, &name))
+        .await?;
     Ok(Json(Data { data }))
 }
 
@@ -112,7 +124,9 @@ pub async fn update(
     Segments((doctype, name)): Segments<(String, String)>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Data<Doc>>> {
-    let data = state.run(move |site| site.update(&actor, &doctype, &name, body)).await?;
+    let data = state
+        .run(move |site| site.update(&actor, &doctype, &name, body))
+        .await?;
     Ok(Json(Data { data }))
 }
 
@@ -129,6 +143,8 @@ pub async fn delete(
     Caller(actor): Caller,
     Segments((doctype, name)): Segments<(String, String)>,
 ) -> ApiResult<Json<Data<&'static str>>> {
-    state.run(move |site| site.delete(&actor, &doctype, &name)).await?;
+    state
+        .run(move |site| site.delete(&actor, &doctype, &name))
+        .await?;
     Ok(Json(Data { data: "ok" }))
 }

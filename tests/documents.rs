@@ -1,0 +1,133 @@
+//! Document CRUD over HTTP against a real `outpostd` (SPEC F6, F7).
+
+use outpost_tests::TestSite;
+use serde_json::json;
+
+#[test]
+fn sales_invoice_with_item_rows_round_trips_through_create_read_update_submit_cancel_delete() {
+    let site = TestSite::start();
+    site.seed_sales();
+
+    let created = site.insert(
+        "Sales Invoice",
+        json!({"customer": "Acme", "items": [
+            {"item_code": "PEN", "qty": 3, "rate": 2.5, "amount": 7.5},
+            {"item_code": "INK", "qty": 1, "rate": 4.0, "amount": 4.0}
+        ]}),
+    );
+    let inv = created.data().clone();
+    let name = inv["name"].as_str().unwrap().to_owned();
+    assert_eq!(inv["docstatus"], 0);
+    assert_eq!(inv["owner"], "admin@example.com");
+    let rows = inv["items"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["parent"], name.as_str());
+    assert_eq!(rows[0]["parenttype"], "Sales Invoice");
+    assert_eq!(rows[0]["parentfield"], "items");
+    assert_eq!(rows[1]["idx"], 2);
+    assert!(
+        inv["posting_date"].as_str().is_some_and(|d| d.len() == 10),
+        "default date applied: {inv}"
+    );
+
+    // Read back exactly what was stored.
+    assert_eq!(site.get("Sales Invoice", &name).data(), &inv);
+
+    // PUT merges fields; a child table given replaces the rows, keeping named ones.
+    let first_row = rows[0]["name"].clone();
+    let updated = site
+        .update(
+            "Sales Invoice",
+            &name,
+            json!({"remarks": "paid in cash", "items": [
+                {"name": first_row, "item_code": "PEN", "qty": 5, "rate": 2.5},
+                {"item_code": "PAD", "qty": 2, "rate": 1.0}
+            ]}),
+        )
+        .data()
+        .clone();
+    assert_eq!(updated["remarks"], "paid in cash");
+    assert_eq!(updated["customer"], "Acme", "fields not given are kept");
+    let rows = updated["items"].as_array().unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| r["item_code"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["PEN", "PAD"]
+    );
+    assert_eq!(rows[0]["name"], first_row);
+    assert_eq!(rows[0]["qty"], 5);
+    assert_eq!(
+        rows[0]["creation"], inv["items"][0]["creation"],
+        "a kept row keeps its creation"
+    );
+
+    // An update that changes nothing writes nothing.
+    let same = site
+        .update("Sales Invoice", &name, json!({"remarks": "paid in cash"}))
+        .data()
+        .clone();
+    assert_eq!(same["modified"], updated["modified"]);
+
+    // Submit, then edits are refused, then cancel, then delete.
+    assert_eq!(
+        site.update("Sales Invoice", &name, json!({"docstatus": 1}))
+            .data()["docstatus"],
+        1
+    );
+    let (exc, msg, _) = site
+        .update("Sales Invoice", &name, json!({"remarks": "changed"}))
+        .error(409);
+    assert_eq!(exc, "UpdateAfterSubmitError");
+    assert!(msg.contains("cancel it first"), "{msg}");
+    let (exc, _, _) = site.delete("Sales Invoice", &name).error(409);
+    assert_eq!(exc, "UpdateAfterSubmitError");
+    assert_eq!(
+        site.update("Sales Invoice", &name, json!({"docstatus": 2}))
+            .data()["docstatus"],
+        2
+    );
+    let (_, msg, _) = site
+        .update("Sales Invoice", &name, json!({"docstatus": 1}))
+        .error(409);
+    assert!(msg.contains("Cancelled"), "{msg}");
+    assert_eq!(site.delete("Sales Invoice", &name).data(), "ok");
+    let (exc, _, _) = site.get("Sales Invoice", &name).error(404);
+    assert_eq!(exc, "DoesNotExistError");
+}
+
+#[test]
+fn custom_doctypes_and_custom_fields_can_be_added_at_run_time() {
+    let site = TestSite::start();
+    let dt = json!({"name": "Shop Visit", "autoname": "hash", "fields": [
+        {"fieldname": "shop", "fieldtype": "Data", "reqd": 1, "in_list_view": 1},
+        {"fieldname": "customer", "fieldtype": "Link", "options": "Customer"}
+    ]});
+    let made = site.method("outpost.doctype.import", json!({"definition": dt}));
+    assert_eq!(made.body["message"]["name"], "Shop Visit", "{made:?}");
+    site.insert("Shop Visit", json!({"shop": "Shop 12"})).data();
+
+    let added = site.method(
+        "outpost.doctype.add_custom_field",
+        json!({"doctype": "Customer", "field": {"fieldname": "loyalty_card", "fieldtype": "Data", "label": "Loyalty Card"}}),
+    );
+    assert_eq!(added.status, 200, "{added:?}");
+    let c = site
+        .insert(
+            "Customer",
+            json!({"customer_name": "Bo", "loyalty_card": "LC-1"}),
+        )
+        .data()
+        .clone();
+    assert_eq!(c["loyalty_card"], "LC-1");
+
+    // A bad declaration names what is wrong and changes nothing.
+    let bad = json!({"name": "Broken", "fields": [{"fieldname": "x", "fieldtype": "Link", "options": "Nowhere"}]});
+    let (_, msg, field) = site
+        .method("outpost.doctype.import", json!({"definition": bad}))
+        .error(400);
+    assert!(msg.contains("Nowhere"), "{msg}");
+    assert_eq!(field.as_deref(), Some("x"));
+    let (exc, _, _) = site.list("Broken", &[]).error(404);
+    assert_eq!(exc, "DoesNotExistError");
+}

@@ -1,0 +1,151 @@
+//! Lists with filters, fields, ordering and paging (SPEC F7).
+
+use outpost_tests::TestSite;
+use serde_json::{json, Value};
+
+fn names(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn seeded() -> TestSite {
+    let site = TestSite::start();
+    for i in 1..=25 {
+        let doc = json!({
+            "item_code": format!("ITEM-{i:02}"),
+            "item_name": if i % 2 == 0 { "Even thing" } else { "Odd thing" },
+            "standard_rate": i as f64 * 1.5,
+            "disabled": i32::from(i > 20),
+            "description": if i % 5 == 0 { Value::from("fifth") } else { Value::Null },
+        });
+        site.insert("Item", doc).data();
+    }
+    site
+}
+
+#[test]
+fn filters_in_every_documented_form_and_operator() {
+    let site = seeded();
+    let q = |filters: Value| {
+        names(
+            site.list(
+                "Item",
+                &[
+                    ("filters", &filters.to_string()),
+                    ("limit_page_length", "100"),
+                ],
+            )
+            .data(),
+        )
+    };
+
+    assert_eq!(q(json!({"item_code": "ITEM-03"})), ["ITEM-03"]);
+    assert_eq!(q(json!({"standard_rate": [">=", 36]})).len(), 2);
+    assert_eq!(q(json!([["standard_rate", "<", 3]])), ["ITEM-01"]);
+    assert_eq!(
+        q(json!([["Item", "item_code", "=", "ITEM-07"]])),
+        ["ITEM-07"]
+    );
+    assert_eq!(q(json!([["item_name", "like", "Even%"]])).len(), 12);
+    assert_eq!(q(json!([["item_name", "not like", "Even%"]])).len(), 13);
+    let mut got = q(json!([["item_code", "in", ["ITEM-01", "ITEM-02", "NOPE"]]]));
+    got.sort();
+    assert_eq!(got, ["ITEM-01", "ITEM-02"]);
+    assert_eq!(
+        q(json!([["item_code", "not in", "ITEM-01, ITEM-02"]])).len(),
+        23
+    );
+    assert_eq!(q(json!([["item_code", "!=", "ITEM-01"]])).len(), 24);
+    assert_eq!(q(json!([["description", "is", "set"]])).len(), 5);
+    assert_eq!(q(json!([["description", "is", "not set"]])).len(), 20);
+    assert_eq!(
+        q(json!([["disabled", "=", "1"]])).len(),
+        5,
+        "numeric fields accept numbers as text"
+    );
+    assert_eq!(
+        q(json!([["disabled", "=", 0], ["item_name", "like", "Odd%"]])).len(),
+        10,
+        "filters combine with AND"
+    );
+}
+
+#[test]
+fn fields_order_and_paging() {
+    let site = seeded();
+    let page = |start: &str| {
+        names(
+            site.list(
+                "Item",
+                &[
+                    ("order_by", "item_code asc"),
+                    ("limit_start", start),
+                    ("limit_page_length", "10"),
+                ],
+            )
+            .data(),
+        )
+    };
+    let (p1, p2, p3) = (page("0"), page("10"), page("20"));
+    assert_eq!(p1.first().map(String::as_str), Some("ITEM-01"));
+    assert_eq!(p2.first().map(String::as_str), Some("ITEM-11"));
+    assert_eq!(p3.len(), 5);
+    let all: Vec<_> = [p1, p2, p3].concat();
+    assert_eq!(all.len(), 25, "pages neither overlap nor skip");
+
+    let default = site.list("Item", &[]).data().clone();
+    assert_eq!(default.as_array().unwrap().len(), 20, "default page length");
+    assert_eq!(
+        default[0].as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["name"],
+        "default fields"
+    );
+
+    let desc = site.list(
+        "Item",
+        &[
+            ("fields", r#"["name","standard_rate"]"#),
+            ("order_by", "standard_rate desc"),
+        ],
+    );
+    assert_eq!(desc.data()[0]["name"], "ITEM-25");
+    assert_eq!(desc.data()[0]["standard_rate"], 37.5);
+    let star = site.list(
+        "Item",
+        &[("fields", r#"["*"]"#), ("limit_page_length", "1")],
+    );
+    assert!(star.data()[0].get("item_group").is_some() && star.data()[0].get("modified").is_some());
+}
+
+#[test]
+fn bad_list_parameters_name_what_is_wrong() {
+    let site = seeded();
+    let err = |params: &[(&str, &str)]| site.list("Item", params).error(400);
+    let (_, msg, field) = err(&[("filters", r#"{"colour": "red"}"#)]);
+    assert_eq!(field.as_deref(), Some("colour"));
+    assert!(msg.contains("unknown field"), "{msg}");
+    let (_, msg, _) = err(&[("filters", r#"[["item_code", "~", "x"]]"#)]);
+    assert!(msg.contains("Unknown filter operator"), "{msg}");
+    let (_, msg, _) = err(&[("filters", "{oops")]);
+    assert!(msg.contains("filters is not valid JSON"), "{msg}");
+    let (_, _, field) = err(&[("order_by", "item_code; DROP TABLE documents")]);
+    assert_eq!(field.as_deref(), Some("order_by"));
+    let (_, _, field) = err(&[("limit_page_length", "5000")]);
+    assert_eq!(field.as_deref(), Some("limit_page_length"));
+    let (_, msg, _) = err(&[("limit_start", "-1")]);
+    assert!(msg.contains("limit_start"), "{msg}");
+    let (_, _, field) = err(&[("filters", r#"[["standard_rate", ">", "cheap"]]"#)]);
+    assert_eq!(field.as_deref(), Some("standard_rate"));
+    assert_eq!(
+        site.list("Item", &[("limit_page_length", "100")])
+            .data()
+            .as_array()
+            .unwrap()
+            .len(),
+        25,
+        "still all there"
+    );
+}

@@ -1,0 +1,169 @@
+//! Authentication, permissions, secrets at rest, the OpenAPI document.
+
+use outpost_tests::{cli, TestSite};
+use serde_json::json;
+
+#[test]
+fn requests_without_or_with_wrong_credentials_are_refused() {
+    let site = TestSite::start();
+    let (exc, msg, _) = site
+        .call(None, "GET", "/api/resource/Customer", None)
+        .error(401);
+    assert_eq!(exc, "AuthenticationError");
+    assert!(msg.contains("Authorization"), "{msg}");
+    let wrong = format!("token {}:{}", site.admin.api_key, "not-the-secret");
+    let (exc, msg, _) = site
+        .call(Some(&wrong), "GET", "/api/resource/Customer", None)
+        .error(401);
+    assert_eq!(exc, "AuthenticationError");
+    assert!(
+        !msg.contains("not-the-secret"),
+        "the secret is not echoed: {msg}"
+    );
+    let (exc, _, _) = site
+        .call(
+            Some("token nobody:nothing"),
+            "POST",
+            "/api/method/outpost.site.info",
+            None,
+        )
+        .error(401);
+    assert_eq!(exc, "AuthenticationError");
+    let (_, msg, _) = site
+        .call(Some("Basic abc"), "GET", "/api/resource/Customer", None)
+        .error(401);
+    assert!(msg.contains("token"), "{msg}");
+    // And with the right ones it works.
+    assert_eq!(site.list("Customer", &[]).status, 200);
+    let me = site.admin("GET", "/api/method/frappe.auth.get_logged_user", None);
+    assert_eq!(me.body["message"], "admin@example.com");
+}
+
+#[test]
+fn roles_limit_what_a_user_may_do() {
+    let site = TestSite::start();
+    let clerk = site.user_with_keys("clerk@example.com", &["Sales User"]);
+    let as_clerk = |m: &str, p: &str, b| site.call(Some(&clerk.header()), m, p, b);
+    assert_eq!(
+        as_clerk(
+            "POST",
+            "/api/resource/Customer",
+            Some(json!({"customer_name": "Walk-in"}))
+        )
+        .status,
+        200
+    );
+    let (exc, msg, _) = as_clerk(
+        "POST",
+        "/api/resource/Item",
+        Some(json!({"item_code": "X"})),
+    )
+    .error(403);
+    assert_eq!(exc, "PermissionError");
+    assert!(msg.contains("create Item"), "{msg}");
+    as_clerk(
+        "POST",
+        "/api/method/outpost.user.generate_keys",
+        Some(json!({"user": "admin@example.com"})),
+    )
+    .error(403);
+    as_clerk(
+        "POST",
+        "/api/method/outpost.doctype.import",
+        Some(json!({"definition": {"name": "X", "fields": []}})),
+    )
+    .error(403);
+    // Regenerating one's own keys invalidates the old secret at once.
+    let fresh = as_clerk(
+        "POST",
+        "/api/method/outpost.user.generate_keys",
+        Some(json!({"user": "clerk@example.com"})),
+    );
+    let secret = fresh.body["message"]["api_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    as_clerk("GET", "/api/resource/Customer", None).error(401);
+    let new = format!(
+        "token {}:{secret}",
+        fresh.body["message"]["api_key"].as_str().unwrap()
+    );
+    assert_eq!(
+        site.call(Some(&new), "GET", "/api/resource/Customer", None)
+            .status,
+        200
+    );
+}
+
+#[test]
+fn no_secret_is_stored_in_plain_text() {
+    let site = TestSite::start();
+    let data = site.data_dir().to_str().unwrap().to_owned();
+    let keys = cli(&[
+        "user",
+        "add",
+        "--data-dir",
+        &data,
+        "--email",
+        "shop@example.com",
+        "--generate-keys",
+    ]);
+    let secret = keys["api_secret"].as_str().unwrap().to_owned();
+    site.insert("User", json!({"email": "hub@example.com"}))
+        .data();
+    let via_api = site.method(
+        "outpost.user.generate_keys",
+        json!({"user": "hub@example.com"}),
+    );
+    let api_secret = via_api.body["message"]["api_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(secret.len() >= 32 && api_secret.len() >= 32);
+    // The API shows the key again, never the secret.
+    let shown = site.method(
+        "outpost.user.get_api_key",
+        json!({"user": "shop@example.com"}),
+    );
+    assert_eq!(shown.body["message"], keys["api_key"]);
+    assert!(!shown.body.to_string().contains(&secret));
+    // Every file of the data directory (database, WAL, config), byte for byte.
+    for entry in std::fs::read_dir(site.data_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        for s in [&secret, &api_secret] {
+            assert!(
+                !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                "{} holds a secret",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_openapi_document_describes_every_route() {
+    let site = TestSite::start();
+    let doc = site.call(None, "GET", "/api/openapi.json", None);
+    assert_eq!(doc.status, 200);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc.body["paths"].as_object().unwrap();
+    for (path, verbs) in [
+        ("/api/resource/{doctype}", &["get", "post"][..]),
+        (
+            "/api/resource/{doctype}/{name}",
+            &["get", "put", "delete"][..],
+        ),
+        ("/api/method/{method}", &["get", "post"][..]),
+    ] {
+        for v in verbs {
+            assert!(
+                paths[path].get(*v).is_some(),
+                "{v} {path} missing from the OpenAPI document"
+            );
+        }
+    }
+    assert!(doc.body["components"]["securitySchemes"]["token"].is_object());
+    let (exc, _, _) = site.call(None, "GET", "/api/nothing-here", None).error(404);
+    assert_eq!(exc, "DoesNotExistError");
+}
