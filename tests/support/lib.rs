@@ -70,7 +70,9 @@ pub struct TestSite {
     pub dir: tempfile::TempDir,
     pub base: String,
     pub admin: Keys,
-    child: Child,
+    child: Option<Child>,
+    listen: String,
+    args: Vec<String>,
     http: reqwest::blocking::Client,
 }
 
@@ -111,6 +113,11 @@ impl Answer {
 impl TestSite {
     /// Creates a site with a System Manager `admin@example.com` and serves it.
     pub fn start() -> TestSite {
+        Self::start_with(&[])
+    }
+
+    /// Like [`TestSite::start`], with extra `outpostd serve` arguments.
+    pub fn start_with(args: &[&str]) -> TestSite {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().to_str().expect("utf-8 path").to_owned();
         let admin = Keys::from_json(&cli(&[
@@ -126,8 +133,29 @@ impl TestSite {
             "System Manager",
             "--generate-keys",
         ]));
+        let http = reqwest::blocking::Client::builder()
+            .timeout(std::time::Duration::from_secs(120))
+            .build()
+            .expect("http client");
+        let args = args.iter().map(|a| a.to_string()).collect();
+        let mut site = TestSite {
+            dir,
+            base: String::new(),
+            admin,
+            child: None,
+            listen: "127.0.0.1:0".into(),
+            args,
+            http,
+        };
+        site.serve();
+        site
+    }
+
+    fn serve(&mut self) {
+        let data = self.dir.path().to_str().expect("utf-8 path").to_owned();
         let mut child = Command::new(outpostd())
-            .args(["serve", "--data-dir", &data, "--listen", "127.0.0.1:0"])
+            .args(["serve", "--data-dir", &data, "--listen", &self.listen])
+            .args(&self.args)
             .env("OUTPOST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -139,17 +167,24 @@ impl TestSite {
             .expect("read ready line");
         let ready: Value = serde_json::from_str(line.trim())
             .unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
-        let base = format!("http://{}", ready["listening"].as_str().expect("listening"));
-        let http = reqwest::blocking::Client::builder()
-            .build()
-            .expect("http client");
-        TestSite {
-            dir,
-            base,
-            admin,
-            child,
-            http,
+        let addr = ready["listening"].as_str().expect("listening").to_owned();
+        self.base = format!("http://{addr}");
+        self.listen = addr;
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: the process gets no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
         }
+    }
+
+    /// Starts the site again on the same data directory and address.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.serve();
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -261,8 +296,77 @@ impl TestSite {
 
 impl Drop for TestSite {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill9();
+    }
+}
+
+/// Polls `f` until it returns Some, or panics naming `what`.
+pub fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "timed out after {secs}s waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+impl TestSite {
+    /// Subscribes `self` (the consumer) to `producer` for `rows`
+    /// (`[{"ref_doctype": …, "use_same_name": …}]`) and returns the Event Producer.
+    pub fn subscribe_to(&self, producer: &TestSite, rows: Value) -> Value {
+        let doc = json!({
+            "producer_url": producer.base,
+            "user": "admin@example.com",
+            "api_key": producer.admin.api_key,
+            "api_secret": producer.admin.api_secret,
+            "producer_doctypes": rows,
+        });
+        self.insert("Event Producer", doc).data().clone()
+    }
+
+    pub fn site_id(&self) -> String {
+        self.method("outpost.site.info", json!({})).body["message"]["site_id"]
+            .as_str()
+            .expect("site_id")
+            .to_owned()
+    }
+
+    /// On the producer: sets each listed doctype's status for `consumer`.
+    pub fn decide(&self, consumer_site_id: &str, decisions: &[(&str, &str)]) {
+        let ec = self.get("Event Consumer", consumer_site_id).data().clone();
+        let mut rows = ec["consumer_doctypes"].as_array().expect("rows").clone();
+        for row in &mut rows {
+            if let Some((_, status)) = decisions.iter().find(|(dt, _)| row["ref_doctype"] == *dt) {
+                row["status"] = json!(status);
+            }
+        }
+        self.update(
+            "Event Consumer",
+            consumer_site_id,
+            json!({ "consumer_doctypes": rows }),
+        )
+        .data();
+    }
+
+    /// Sync now; returns the summaries.
+    pub fn sync_now(&self) -> Value {
+        let a = self.method("outpost.event.sync_now", json!({}));
+        assert_eq!(a.status, 200, "{a:?}");
+        a.body["message"].clone()
+    }
+
+    pub fn count(&self, doctype: &str, filters: Value) -> i64 {
+        let a = self.method(
+            "frappe.client.get_count",
+            json!({"doctype": doctype, "filters": filters}),
+        );
+        assert_eq!(a.status, 200, "{a:?}");
+        a.body["message"].as_i64().expect("count")
     }
 }
 

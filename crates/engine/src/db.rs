@@ -29,6 +29,29 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE api_keys (
         user TEXT PRIMARY KEY, api_key TEXT NOT NULL UNIQUE, secret_hash TEXT NOT NULL);
     "#,
+    // 2: event streaming. Producer side: the update log, which doctypes any
+    // consumer subscribes to, how far each consumer has pulled. Consumer
+    // side: each producer's cursor and health, and the sync log.
+    r#"
+    CREATE TABLE update_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        update_type TEXT NOT NULL, ref_doctype TEXT NOT NULL, docname TEXT NOT NULL,
+        data TEXT, creation TEXT NOT NULL, origin_site TEXT NOT NULL);
+    CREATE INDEX update_log_doc ON update_log (ref_doctype, docname, seq);
+    CREATE TABLE stream_doctypes (doctype TEXT PRIMARY KEY);
+    CREATE TABLE consumer_progress (consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL, last_seen TEXT NOT NULL);
+    CREATE TABLE producer_state (
+        producer TEXT PRIMARY KEY, cursor INTEGER NOT NULL DEFAULT 0, last_sync TEXT,
+        online INTEGER NOT NULL DEFAULT 0, last_error TEXT);
+    CREATE TABLE sync_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_producer TEXT NOT NULL, seq INTEGER NOT NULL, update_type TEXT NOT NULL,
+        status TEXT NOT NULL, ref_doctype TEXT NOT NULL, docname TEXT, remote_docname TEXT NOT NULL,
+        use_same_name INTEGER NOT NULL, data TEXT, error TEXT, origin_site TEXT NOT NULL,
+        creation TEXT NOT NULL, modified TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1);
+    CREATE INDEX sync_log_doc ON sync_log (event_producer, ref_doctype, remote_docname, status);
+    CREATE INDEX sync_log_status ON sync_log (status, id);
+    "#,
 ];
 
 pub fn open(path: &Path) -> Result<Connection> {

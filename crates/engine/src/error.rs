@@ -19,6 +19,8 @@ pub enum ExcType {
     UpdateAfterSubmitError,
     PermissionError,
     AuthenticationError,
+    /// Another site could not be reached (offline, refused, timed out).
+    ConnectionError,
     InternalError,
 }
 
@@ -77,6 +79,12 @@ pub enum Error {
     Permission(String),
     #[error("{0}")]
     Authentication(String),
+    /// Another site could not be reached; worth retrying later.
+    #[error("{0}")]
+    Unreachable(String),
+    /// Another site answered with an error; its message is kept.
+    #[error("{0}")]
+    Remote(String),
     #[error("Database error: {0}")]
     Storage(#[from] rusqlite::Error),
     #[error("Database migration failed: {0}")]
@@ -125,6 +133,8 @@ impl Error {
             Error::Docstatus(_) => ExcType::UpdateAfterSubmitError,
             Error::Permission(_) => ExcType::PermissionError,
             Error::Authentication(_) => ExcType::AuthenticationError,
+            Error::Unreachable(_) => ExcType::ConnectionError,
+            Error::Remote(_) => ExcType::ValidationError,
             Error::Storage(_) | Error::Migration(_) | Error::Io { .. } | Error::Corrupt(_) => {
                 ExcType::InternalError
             }
@@ -150,7 +160,7 @@ impl Error {
             {
                 Retry::Retryable
             }
-            Error::Io { .. } => Retry::Retryable,
+            Error::Io { .. } | Error::Unreachable(_) => Retry::Retryable,
             _ => Retry::Permanent,
         }
     }

@@ -8,7 +8,10 @@ pub mod document;
 pub mod error;
 pub mod query;
 pub mod secret;
+pub mod secrets;
+pub mod seed;
 pub mod site;
+pub mod stream;
 pub mod users;
 
 pub use actor::Actor;

@@ -67,6 +67,28 @@ impl Site {
     }
 }
 
+impl Site {
+    /// How many documents match `filters` (Frappe's `frappe.client.get_count`).
+    pub fn count(&self, actor: &Actor, doctype: &str, filters: Option<&Value>) -> Result<i64> {
+        let reg = self.doctypes();
+        let dt = reg.require(doctype)?;
+        actor.require(dt, Action::Read)?;
+        let mut params = vec![Sql::Text(dt.name.clone())];
+        let mut sql = String::from("SELECT COUNT(*) FROM documents WHERE doctype = ?1");
+        for (field, op, value) in parse_filters(dt, filters)? {
+            sql.push_str(" AND ");
+            sql.push_str(&condition(dt, &field, &op, &value, &mut params)?);
+        }
+        self.read(|tx| {
+            Ok(
+                tx.query_row(&sql, rusqlite::params_from_iter(params.iter()), |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+    }
+}
+
 struct Plan {
     sql: String,
     params: Vec<Sql>,

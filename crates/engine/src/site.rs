@@ -14,6 +14,7 @@ use crate::actor::Actor;
 use crate::doctype::{builtin_doctypes, DocField, DocType, Registry, BUILTIN_ROLES};
 use crate::document;
 use crate::error::{Error, Result};
+use crate::secrets::{FileSecretStore, SecretStore};
 
 pub const DB_FILE: &str = "site.db";
 
@@ -34,6 +35,9 @@ pub struct Site {
     /// api_key → SHA-256 of a secret already verified against the slow hash,
     /// so that each request does not pay for Argon2. Memory only.
     pub(crate) verified: Mutex<HashMap<String, [u8; 32]>>,
+    secrets: Box<dyn SecretStore>,
+    /// One sync at a time: a scheduled pull and "Sync now" never interleave.
+    pub(crate) sync_gate: Mutex<()>,
 }
 
 impl std::fmt::Debug for Site {
@@ -55,6 +59,8 @@ impl Site {
             conn: Mutex::new(conn),
             registry: RwLock::new(Arc::new(Registry::default())),
             verified: Mutex::new(HashMap::new()),
+            secrets: Box::new(FileSecretStore::new(dir)),
+            sync_gate: Mutex::new(()),
         };
         site.write(|tx| {
             ensure_site_id(tx)?;
@@ -86,6 +92,11 @@ impl Site {
             Ok(())
         })?;
         Ok(site)
+    }
+
+    /// Where producer secrets are kept (never SQLite).
+    pub fn secrets(&self) -> &dyn SecretStore {
+        self.secrets.as_ref()
     }
 
     pub fn dir(&self) -> &Path {

@@ -57,6 +57,7 @@ pub fn status_of(exc: ExcType) -> StatusCode {
         ExcType::DoesNotExistError => StatusCode::NOT_FOUND,
         ExcType::PermissionError => StatusCode::FORBIDDEN,
         ExcType::AuthenticationError => StatusCode::UNAUTHORIZED,
+        ExcType::ConnectionError => StatusCode::BAD_GATEWAY,
         ExcType::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod routes;
+pub mod scheduler;
 pub mod state;
 
 use axum::extract::DefaultBodyLimit;

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use outpost_engine::{Actor, Site};
 use outpost_server::config::{FileConfig, DEFAULT_LISTEN};
+use outpost_server::scheduler::Scheduler;
 use outpost_server::AppState;
 use serde_json::json;
 
@@ -38,6 +39,9 @@ enum Command {
         /// Address to listen on; port 0 picks a free port. Default: outpost.toml's listen, else 127.0.0.1:8000.
         #[arg(long, env = "OUTPOST_LISTEN")]
         listen: Option<SocketAddr>,
+        /// Seconds between scheduled pulls from Event Producers.
+        #[arg(long, env = "OUTPOST_SYNC_INTERVAL", default_value_t = 5.0)]
+        sync_interval: f64,
     },
     /// Create the site if needed, optionally setting its name and URL; prints the site info.
     Init {
@@ -51,6 +55,18 @@ enum Command {
     /// Users and their API keys.
     #[command(subcommand)]
     User(UserCommand),
+    /// Insert generated documents in bulk (benchmarks, tests, demos): Note or Sales Invoice.
+    Seed {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long)]
+        doctype: String,
+        #[arg(long)]
+        count: u32,
+        /// Documents per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -88,7 +104,11 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { dir, listen } => serve(dir.data_dir, listen),
+        Command::Serve {
+            dir,
+            listen,
+            sync_interval,
+        } => serve(dir.data_dir, listen, sync_interval),
         Command::Init { dir, name, url } => {
             let site = open(&dir.data_dir)?;
             let info = if name.is_some() || url.is_some() {
@@ -123,6 +143,16 @@ fn main() -> Result<()> {
         Command::User(UserCommand::GenerateKeys { dir, email }) => {
             print_keys(&open(&dir.data_dir)?, &email)
         }
+        Command::Seed {
+            dir,
+            doctype,
+            count,
+            batch,
+        } => {
+            let site = open(&dir.data_dir)?;
+            let made = outpost_engine::seed::seed(&site, &doctype, count, batch.max(1))?;
+            print_json(&json!({ "doctype": doctype, "inserted": made }))
+        }
     }
 }
 
@@ -144,7 +174,12 @@ fn print_json(v: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
-fn serve(data_dir: PathBuf, listen: Option<SocketAddr>) -> Result<()> {
+fn serve(data_dir: PathBuf, listen: Option<SocketAddr>, sync_interval: f64) -> Result<()> {
+    if !(0.05..=86_400.0).contains(&sync_interval) {
+        anyhow::bail!(
+            "--sync-interval must be between 0.05 and 86400 seconds, got {sync_interval}"
+        );
+    }
     let file = FileConfig::load(&data_dir)?;
     let addr = match listen.or(file.listen) {
         Some(a) => a,
@@ -163,8 +198,13 @@ fn serve(data_dir: PathBuf, listen: Option<SocketAddr>) -> Result<()> {
             .with_context(|| format!("Cannot listen on {addr}"))?;
         let bound = listener.local_addr()?;
         tracing::info!(%bound, site_id = %info.site_id, "serving");
+        let state = AppState::new(site);
+        Scheduler::start(
+            state.site.clone(),
+            std::time::Duration::from_secs_f64(sync_interval),
+        );
         print_json(&json!({ "listening": bound.to_string(), "site_id": info.site_id }))?;
-        outpost_server::serve(AppState::new(site), listener, shutdown_signal()).await?;
+        outpost_server::serve(state, listener, shutdown_signal()).await?;
         Ok(())
     })
 }

@@ -39,6 +39,22 @@ const SOURCES: &[(&str, &str)] = &[
         "opportunity.json",
         include_str!("../../doctypes/opportunity.json"),
     ),
+    (
+        "event_consumer_document_type.json",
+        include_str!("../../doctypes/event_consumer_document_type.json"),
+    ),
+    (
+        "event_consumer.json",
+        include_str!("../../doctypes/event_consumer.json"),
+    ),
+    (
+        "event_producer_document_type.json",
+        include_str!("../../doctypes/event_producer_document_type.json"),
+    ),
+    (
+        "event_producer.json",
+        include_str!("../../doctypes/event_producer.json"),
+    ),
 ];
 
 /// Roles every site has, created on first open.

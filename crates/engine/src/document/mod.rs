@@ -15,6 +15,7 @@ use crate::doctype::{
 };
 use crate::error::{Error, Result};
 use crate::site::Site;
+use crate::stream::log::{self, UpdateType};
 use store::Link;
 
 /// A document as JSON: standard fields, declared fields, child rows inline.
@@ -26,10 +27,19 @@ pub struct WriteOptions {
     /// Keep the `name` given in the document instead of applying the naming
     /// rule (sync with `use_same_name`).
     pub keep_name: bool,
+    /// The site where the change was first made, when it is not this one
+    /// (a change applied by sync keeps its origin, SPEC F19).
+    pub origin: Option<String>,
+    /// Record Link values without checking that their targets exist
+    /// (dependencies arriving from a producer, possibly in a cycle).
+    pub ignore_links: bool,
 }
 
 impl Site {
     pub fn insert(&self, actor: &Actor, doctype: &str, input: Value) -> Result<Doc> {
+        if doctype == crate::stream::EVENT_PRODUCER {
+            return self.save_event_producer(actor, None, input);
+        }
         let reg = self.doctypes();
         self.write(|tx| insert_in(tx, &reg, actor, doctype, input, WriteOptions::default()))
     }
@@ -42,13 +52,26 @@ impl Site {
     }
 
     pub fn update(&self, actor: &Actor, doctype: &str, name: &str, patch: Value) -> Result<Doc> {
+        if doctype == crate::stream::EVENT_PRODUCER {
+            return self.save_event_producer(actor, Some(name), patch);
+        }
         let reg = self.doctypes();
-        self.write(|tx| update_in(tx, &reg, actor, doctype, name, patch))
+        self.write(|tx| {
+            update_in(
+                tx,
+                &reg,
+                actor,
+                doctype,
+                name,
+                patch,
+                &WriteOptions::default(),
+            )
+        })
     }
 
     pub fn delete(&self, actor: &Actor, doctype: &str, name: &str) -> Result<()> {
         let reg = self.doctypes();
-        self.write(|tx| delete_in(tx, &reg, actor, doctype, name))
+        self.write(|tx| delete_in(tx, &reg, actor, doctype, name, &WriteOptions::default()))
     }
 }
 
@@ -119,7 +142,7 @@ pub fn insert_in(
         _ => {}
     }
     let body = build(reg, dt, &input, None)?;
-    let links = validate(tx, reg, dt, &body, None)?;
+    let links = validate(tx, reg, dt, &body, None, opts.ignore_links)?;
     let name = naming::assign(tx, dt, &body, input.get("name"), opts.keep_name)?;
     if store::exists(tx, doctype, &name)? {
         return Err(Error::Duplicate {
@@ -139,6 +162,15 @@ pub fn insert_in(
     };
     let doc = assemble(dt, &meta, body, None);
     store::insert(tx, doctype, &doc, &links)?;
+    log::record(
+        tx,
+        doctype,
+        &name,
+        UpdateType::Create,
+        Value::Object(doc.clone()),
+        opts.origin.as_deref(),
+    )?;
+    crate::stream::after_write(tx, doctype)?;
     Ok(doc)
 }
 
@@ -151,6 +183,7 @@ pub fn update_in(
     doctype: &str,
     name: &str,
     patch: Value,
+    opts: &WriteOptions,
 ) -> Result<Doc> {
     let dt = parent_doctype(reg, doctype)?;
     actor.require(dt, Action::Write)?;
@@ -180,7 +213,7 @@ pub fn update_in(
     if unchanged_body && new_status == old_status {
         return Ok(old);
     }
-    let links = validate(tx, reg, dt, &body, Some(name))?;
+    let links = validate(tx, reg, dt, &body, Some(name), opts.ignore_links)?;
     let now = values::now_string();
     let meta = Meta {
         doctype: &dt.name,
@@ -196,6 +229,17 @@ pub fn update_in(
     };
     let doc = assemble(dt, &meta, body, Some(&old));
     store::update(tx, doctype, &doc, &links)?;
+    if let Some(d) = log::diff(dt, &old, &doc) {
+        log::record(
+            tx,
+            doctype,
+            name,
+            UpdateType::Update,
+            d,
+            opts.origin.as_deref(),
+        )?;
+    }
+    crate::stream::after_write(tx, doctype)?;
     Ok(doc)
 }
 
@@ -227,6 +271,7 @@ pub fn delete_in(
     actor: &Actor,
     doctype: &str,
     name: &str,
+    opts: &WriteOptions,
 ) -> Result<()> {
     let dt = parent_doctype(reg, doctype)?;
     actor.require(dt, Action::Delete)?;
@@ -244,7 +289,16 @@ pub fn delete_in(
             by_name,
         });
     }
-    store::delete(tx, doctype, name)
+    store::delete(tx, doctype, name)?;
+    log::record(
+        tx,
+        doctype,
+        name,
+        UpdateType::Delete,
+        Value::Null,
+        opts.origin.as_deref(),
+    )?;
+    crate::stream::after_write(tx, doctype)
 }
 
 struct Meta<'a> {
@@ -369,9 +423,10 @@ fn validate(
     dt: &DocType,
     body: &Doc,
     name: Option<&str>,
+    ignore_links: bool,
 ) -> Result<Vec<Link>> {
     let mut links = Vec::new();
-    check_fields(tx, reg, dt, body, "", &mut links)?;
+    check_fields(tx, reg, dt, body, "", ignore_links, &mut links)?;
     for f in dt.table_fields() {
         let child = reg.require(f.options())?;
         let rows = body
@@ -387,6 +442,7 @@ fn validate(
                     child,
                     row,
                     &format!(" row {} of {}", i + 1, f.label()),
+                    ignore_links,
                     &mut links,
                 )?;
             }
@@ -419,6 +475,7 @@ fn check_fields(
     dt: &DocType,
     body: &Doc,
     row: &str,
+    ignore_links: bool,
     links: &mut Vec<Link>,
 ) -> Result<()> {
     for f in &dt.fields {
@@ -457,7 +514,7 @@ fn check_fields(
         let found = if target == DOCTYPE_LINK {
             reg.get(target_name).is_some()
         } else {
-            store::exists(tx, &target, target_name)?
+            ignore_links || store::exists(tx, &target, target_name)?
         };
         if !found {
             return Err(Error::Link {

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::Json;
+use outpost_engine::stream::wire::FetchRequest;
 use outpost_engine::{Actor, Error, ExcType, Site};
 use serde_json::{json, Map, Value};
 
@@ -15,6 +16,7 @@ use crate::state::AppState;
 /// The methods this site answers, with what they take.
 pub const METHODS: &[(&str, &str)] = &[
     ("frappe.auth.get_logged_user", "The signed-in user's name."),
+    ("frappe.client.get_count", "How many documents match. Args: doctype, filters?."),
     ("outpost.site.info", "site_id, site_name, url, version."),
     ("outpost.site.configure", "Set site_name and/or url (System Manager)."),
     ("outpost.doctype.list", "Every DocType: name, module, istable, is_submittable, custom."),
@@ -23,11 +25,19 @@ pub const METHODS: &[(&str, &str)] = &[
     ("outpost.doctype.add_custom_field", "Add a field to a DocType. Args: doctype, field."),
     ("outpost.user.generate_keys", "New api_key and api_secret for a user; the secret is shown only in this answer. Args: user."),
     ("outpost.user.get_api_key", "A user's api_key (never the secret). Args: user."),
+    ("outpost.event.register", "Producer side: a consumer registers (Registration body) → RegistrationReply."),
+    ("outpost.event.pull", "Producer side: a page of the update log for a consumer (PullRequest) → PullReply."),
+    ("outpost.event.fetch", "Producer side: a dependency document (FetchRequest) → the document."),
+    ("outpost.event.update_log", "Producer side: the Event Update Log, newest first. Args: ref_doctype?, before?, limit?."),
+    ("outpost.event.sync_now", "Consumer side: pull now from every Event Producer (or one: producer) → summaries."),
+    ("outpost.event.producer_status", "Consumer side: each Event Producer's online state, cursor, last sync, failures."),
+    ("outpost.event.sync_log", "Consumer side: the Event Sync Log, newest first. Args: status?, limit?."),
+    ("outpost.event.resync", "Consumer side: apply a Failed sync-log entry again. Args: id."),
 ];
 
 /// Call a method. See the description of `method` for the list.
 #[utoipa::path(post, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key")),
+    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.event.register, outpost.event.pull, outpost.event.fetch, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_log, outpost.event.resync")),
     request_body(content = Object, description = "The method's arguments"),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
@@ -47,7 +57,7 @@ pub async fn call_post(
 
 /// Call a read-only method with its arguments in the query string.
 #[utoipa::path(get, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "A read-only method: frappe.auth.get_logged_user, outpost.site.info, outpost.doctype.list, outpost.doctype.get, outpost.user.get_api_key")),
+    params(("method" = String, Path, description = "A read-only method: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.doctype.list, outpost.doctype.get, outpost.user.get_api_key, outpost.event.update_log, outpost.event.producer_status, outpost.event.sync_log")),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
         (status = 401, description = "Not authenticated", body = ErrorSchema),
@@ -66,10 +76,14 @@ pub async fn call_get(
 
 const READ_ONLY: &[&str] = &[
     "frappe.auth.get_logged_user",
+    "frappe.client.get_count",
     "outpost.site.info",
     "outpost.doctype.list",
     "outpost.doctype.get",
     "outpost.user.get_api_key",
+    "outpost.event.update_log",
+    "outpost.event.producer_status",
+    "outpost.event.sync_log",
 ];
 
 async fn call(
@@ -124,6 +138,29 @@ fn opt_str<'a>(args: &'a Map<String, Value>, key: &str) -> outpost_engine::Resul
     }
 }
 
+fn opt_int(args: &Map<String, Value>, key: &str) -> outpost_engine::Result<Option<i64>> {
+    match args.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| Error::invalid(key, format!("{key} must be a whole number"))),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| Error::invalid(key, format!("{key} must be a whole number"))),
+        Some(_) => Err(Error::invalid(key, format!("{key} must be a whole number"))),
+    }
+}
+
+fn from_args<T: serde::de::DeserializeOwned>(
+    args: &Map<String, Value>,
+) -> outpost_engine::Result<T> {
+    serde_json::from_value(Value::Object(args.clone()))
+        .map_err(|e| Error::bad_input(format!("Invalid arguments: {e}")))
+}
+
 fn to_value<T: serde::Serialize>(v: T) -> outpost_engine::Result<Value> {
     serde_json::to_value(v).map_err(|e| Error::Corrupt(e.to_string()))
 }
@@ -136,6 +173,15 @@ fn dispatch(
 ) -> outpost_engine::Result<Value> {
     match method {
         "frappe.auth.get_logged_user" => Ok(Value::from(actor.user.clone())),
+        "frappe.client.get_count" => {
+            let filters = match args.get("filters") {
+                Some(Value::String(s)) => Some(serde_json::from_str(s).map_err(|e| {
+                    Error::invalid("filters", format!("filters is not valid JSON: {e}"))
+                })?),
+                other => other.cloned(),
+            };
+            to_value(site.count(actor, arg_str(args, "doctype")?, filters.as_ref())?)
+        }
         "outpost.site.info" => to_value(site.info()?),
         "outpost.site.configure" => {
             to_value(site.configure(actor, opt_str(args, "site_name")?, opt_str(args, "url")?)?)
@@ -164,6 +210,50 @@ fn dispatch(
             )
         }
         "outpost.user.get_api_key" => to_value(site.api_key_of(actor, arg_str(args, "user")?)?),
+        "outpost.event.register" => to_value(site.register_consumer(actor, from_args(args)?)?),
+        "outpost.event.pull" => to_value(site.pull_updates(actor, &from_args(args)?)?),
+        "outpost.event.fetch" => {
+            let req: FetchRequest = from_args(args)?;
+            to_value(site.fetch_dependency(actor, &req.site_id, &req.doctype, &req.name)?)
+        }
+        "outpost.event.update_log" => {
+            let before = opt_int(args, "before")?;
+            let limit = opt_int(args, "limit")?.unwrap_or(100).clamp(1, 1000) as u32;
+            let entries = site.update_log(actor, opt_str(args, "ref_doctype")?, before, limit)?;
+            let mut out = Vec::with_capacity(entries.len());
+            for e in entries {
+                let received_by = site.consumers_past(e.seq)?;
+                let mut v = to_value(e)?;
+                v["received_by"] = to_value(received_by)?;
+                out.push(v);
+            }
+            Ok(Value::Array(out))
+        }
+        "outpost.event.sync_now" => {
+            actor.require_system_manager("sync")?;
+            let names = match opt_str(args, "producer")? {
+                Some(p) => vec![p.to_owned()],
+                None => site.event_producers()?,
+            };
+            let mut out = Vec::new();
+            for n in names {
+                out.push(site.sync_producer(&n, &mut |_| {})?);
+            }
+            to_value(out)
+        }
+        "outpost.event.producer_status" => {
+            actor.require_system_manager("see sync status")?;
+            to_value(site.producer_statuses()?)
+        }
+        "outpost.event.sync_log" => {
+            let limit = opt_int(args, "limit")?.unwrap_or(100).clamp(1, 1000) as u32;
+            to_value(site.sync_log(actor, opt_str(args, "status")?, limit)?)
+        }
+        "outpost.event.resync" => {
+            let id =
+                opt_int(args, "id")?.ok_or_else(|| Error::invalid("id", "Missing argument id"))?;
+            to_value(site.resync(actor, id)?)
+        }
         _ => Err(Error::bad_input(format!("Unknown method {method}"))),
     }
 }

@@ -1,0 +1,68 @@
+//! Generated documents in bulk, for benchmarks, tests and demos: Notes, or
+//! Sales Invoices of five item rows (with their Customer and Items).
+
+use serde_json::json;
+
+use crate::actor::Actor;
+use crate::document::{self, store, WriteOptions};
+use crate::error::{Error, Result};
+use crate::site::Site;
+
+pub fn seed(site: &Site, doctype: &str, count: u32, batch: u32) -> Result<u32> {
+    let reg = site.doctypes();
+    let actor = Actor::system();
+    if doctype == "Sales Invoice" {
+        site.write(|tx| {
+            if !store::exists(tx, "Customer", "Seed Customer")? {
+                document::insert_in(
+                    tx,
+                    &reg,
+                    &actor,
+                    "Customer",
+                    json!({"customer_name": "Seed Customer"}),
+                    WriteOptions::default(),
+                )?;
+            }
+            for i in 1..=5 {
+                let code = format!("SEED-ITEM-{i}");
+                if !store::exists(tx, "Item", &code)? {
+                    document::insert_in(
+                        tx,
+                        &reg,
+                        &actor,
+                        "Item",
+                        json!({"item_code": code, "standard_rate": i}),
+                        WriteOptions::default(),
+                    )?;
+                }
+            }
+            Ok(())
+        })?;
+    } else if doctype != "Note" {
+        return Err(Error::invalid(
+            "doctype",
+            "seed makes Note or Sales Invoice documents",
+        ));
+    }
+    let mut made = 0;
+    while made < count {
+        let n = batch.min(count - made);
+        site.write(|tx| {
+            for k in 0..n {
+                let i = made + k;
+                let doc = if doctype == "Note" {
+                    json!({"title": format!("Seed note {i}"), "content": format!("Generated note number {i}"), "public": i % 2})
+                } else {
+                    let rows: Vec<_> = (1..=5)
+                        .map(|r| json!({"item_code": format!("SEED-ITEM-{r}"), "qty": r, "rate": 2.5, "amount": 2.5 * f64::from(r)}))
+                        .collect();
+                    json!({"customer": "Seed Customer", "items": rows, "grand_total": 37.5, "remarks": format!("seed {i}")})
+                };
+                document::insert_in(tx, &reg, &actor, doctype, doc, WriteOptions::default())?;
+            }
+            Ok(())
+        })?;
+        made += n;
+    }
+    Ok(made)
+}

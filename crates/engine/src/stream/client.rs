@@ -1,0 +1,107 @@
+//! The consumer's HTTP client for one producer (reqwest, rustls). Network
+//! failures are `Unreachable` (retry later); a producer's error answer is
+//! `Remote`, with the producer's own message.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::wire::{FetchRequest, PullReply, PullRequest, Registration, RegistrationReply};
+use crate::document::Doc;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+pub struct ProducerClient {
+    base: String,
+    api_key: String,
+    api_secret: Secret,
+    http: reqwest::blocking::Client,
+}
+
+impl ProducerClient {
+    pub fn new(base: &str, api_key: &str, api_secret: Secret) -> Result<Self> {
+        let http = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::Unreachable(format!("Cannot set up HTTP: {e}")))?;
+        Ok(ProducerClient {
+            base: base.trim_end_matches('/').to_owned(),
+            api_key: api_key.to_owned(),
+            api_secret,
+            http,
+        })
+    }
+
+    fn call<B: Serialize, T: DeserializeOwned>(&self, method: &str, body: &B) -> Result<T> {
+        let url = format!("{}/api/method/{method}", self.base);
+        let res = self
+            .http
+            .post(&url)
+            .header(
+                "Authorization",
+                format!("token {}:{}", self.api_key, self.api_secret.expose()),
+            )
+            .json(body)
+            .send()
+            .map_err(|e| {
+                Error::Unreachable(format!(
+                    "Producer {} is unreachable: {}",
+                    self.base,
+                    root_cause(&e)
+                ))
+            })?;
+        let status = res.status();
+        let bytes = res.bytes().map_err(|e| {
+            Error::Unreachable(format!(
+                "Producer {} broke off its answer: {}",
+                self.base,
+                root_cause(&e)
+            ))
+        })?;
+        let json: Value = serde_json::from_slice(&bytes).map_err(|_| {
+            Error::Unreachable(format!(
+                "Producer {} answered {status} with something that is not JSON",
+                self.base
+            ))
+        })?;
+        if !status.is_success() {
+            let msg = json
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("no message");
+            if status.is_server_error() {
+                return Err(Error::Unreachable(format!(
+                    "Producer {} failed ({status}): {msg}",
+                    self.base
+                )));
+            }
+            return Err(Error::Remote(format!("Producer refused: {msg}")));
+        }
+        let message = json.get("message").cloned().unwrap_or(Value::Null);
+        serde_json::from_value(message)
+            .map_err(|e| Error::Remote(format!("Producer sent an unexpected answer: {e}")))
+    }
+
+    pub fn register(&self, reg: &Registration) -> Result<RegistrationReply> {
+        self.call("outpost.event.register", reg)
+    }
+
+    pub fn pull(&self, req: &PullRequest) -> Result<PullReply> {
+        self.call("outpost.event.pull", req)
+    }
+
+    pub fn fetch(&self, req: &FetchRequest) -> Result<Doc> {
+        self.call("outpost.event.fetch", req)
+    }
+}
+
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}

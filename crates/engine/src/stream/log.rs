@@ -1,0 +1,277 @@
+//! The Event Update Log (SPEC F10), written in the same transaction as the
+//! change it records, for doctypes some consumer subscribes to.
+//!
+//! Wire format of an entry (pinned by `entry_wire_format` below):
+//! `{"seq": 7, "update_type": "Create"|"Update"|"Delete", "ref_doctype": "Note",
+//!   "docname": "…", "data": <doc> | <diff> | null, "creation": "…", "origin_site": "<site id>"}`
+//! An Update's `data` is `{"changed": {field: new}, "added": {table: [rows]},
+//! "removed": {table: [row names]}, "row_changed": {table: [{"name": row, field: new…}]}}`.
+
+use rusqlite::{OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use ts_rs::TS;
+
+use crate::doctype::{DocType, FieldType};
+use crate::document::{values, Doc};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub enum UpdateType {
+    Create,
+    Update,
+    Delete,
+}
+
+impl UpdateType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateType::Create => "Create",
+            UpdateType::Update => "Update",
+            UpdateType::Delete => "Delete",
+        }
+    }
+
+    fn parse(s: &str) -> Result<UpdateType> {
+        match s {
+            "Create" => Ok(UpdateType::Create),
+            "Update" => Ok(UpdateType::Update),
+            "Delete" => Ok(UpdateType::Delete),
+            other => Err(Error::Corrupt(format!("unknown update type {other:?}"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct LogEntry {
+    #[ts(type = "number")]
+    pub seq: i64,
+    pub update_type: UpdateType,
+    pub ref_doctype: String,
+    pub docname: String,
+    #[ts(type = "unknown")]
+    pub data: Value,
+    pub creation: String,
+    pub origin_site: String,
+}
+
+/// Whether any consumer subscribes to `doctype` (any approval status).
+pub fn is_streamed(tx: &Transaction, doctype: &str) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT 1 FROM stream_doctypes WHERE doctype = ?1")?
+        .query_row([doctype], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+pub fn local_site_id(tx: &Transaction) -> Result<String> {
+    Ok(tx
+        .prepare_cached("SELECT value FROM site_meta WHERE key = 'site_id'")?
+        .query_row([], |r| r.get(0))
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Records a change if the doctype is streamed. `data` is the whole
+/// document (Create), the diff (Update) or null (Delete).
+pub fn record(
+    tx: &Transaction,
+    doctype: &str,
+    name: &str,
+    kind: UpdateType,
+    data: Value,
+    origin: Option<&str>,
+) -> Result<()> {
+    if !is_streamed(tx, doctype)? {
+        return Ok(());
+    }
+    let origin = match origin {
+        Some(o) => o.to_owned(),
+        None => local_site_id(tx)?,
+    };
+    let data = if data.is_null() {
+        None
+    } else {
+        Some(serde_json::to_string(&data).map_err(|e| Error::Corrupt(e.to_string()))?)
+    };
+    tx.prepare_cached(
+        "INSERT INTO update_log (update_type, ref_doctype, docname, data, creation, origin_site) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute((kind.as_str(), doctype, name, data, values::now_string(), origin))?;
+    Ok(())
+}
+
+pub fn row_to_entry(
+    r: &rusqlite::Row,
+) -> rusqlite::Result<(i64, String, String, String, Option<String>, String, String)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+pub const ENTRY_COLUMNS: &str =
+    "seq, update_type, ref_doctype, docname, data, creation, origin_site";
+
+pub fn entry_from(
+    row: (i64, String, String, String, Option<String>, String, String),
+) -> Result<LogEntry> {
+    let (seq, kind, ref_doctype, docname, data, creation, origin_site) = row;
+    let data = match data {
+        Some(d) => serde_json::from_str(&d)
+            .map_err(|e| Error::Corrupt(format!("update log {seq}: {e}")))?,
+        None => Value::Null,
+    };
+    Ok(LogEntry {
+        seq,
+        update_type: UpdateType::parse(&kind)?,
+        ref_doctype,
+        docname,
+        data,
+        creation,
+        origin_site,
+    })
+}
+
+pub fn last_seq(tx: &Transaction) -> Result<i64> {
+    Ok(
+        tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM update_log", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+fn rows_of(doc: &Doc, table: &str) -> Vec<Map<String, Value>> {
+    doc.get(table)
+        .and_then(Value::as_array)
+        .map(|rows| rows.iter().filter_map(Value::as_object).cloned().collect())
+        .unwrap_or_default()
+}
+
+const ROW_META: &[&str] = &[
+    "owner",
+    "creation",
+    "modified",
+    "modified_by",
+    "docstatus",
+    "parent",
+    "parenttype",
+    "parentfield",
+    "doctype",
+];
+
+/// The diff between two versions of a document; None when nothing changed.
+pub fn diff(dt: &DocType, old: &Doc, new: &Doc) -> Option<Value> {
+    let mut changed = Map::new();
+    let (mut added, mut removed, mut row_changed) = (Map::new(), Map::new(), Map::new());
+    if old.get("docstatus") != new.get("docstatus") {
+        changed.insert(
+            "docstatus".into(),
+            new.get("docstatus").cloned().unwrap_or(Value::Null),
+        );
+    }
+    for f in &dt.fields {
+        let key = &f.fieldname;
+        if f.fieldtype != FieldType::Table {
+            let n = new.get(key).cloned().unwrap_or(Value::Null);
+            if old.get(key).cloned().unwrap_or(Value::Null) != n {
+                changed.insert(key.clone(), n);
+            }
+            continue;
+        }
+        let (old_rows, new_rows) = (rows_of(old, key), rows_of(new, key));
+        let name_of = |r: &Map<String, Value>| {
+            r.get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let mut add = Vec::new();
+        let mut change = Vec::new();
+        for row in &new_rows {
+            match old_rows.iter().find(|o| name_of(o) == name_of(row)) {
+                None => add.push(Value::Object(row.clone())),
+                Some(o) => {
+                    let mut delta = Map::new();
+                    for (k, v) in row {
+                        if k != "name" && !ROW_META.contains(&k.as_str()) && o.get(k) != Some(v) {
+                            delta.insert(k.clone(), v.clone());
+                        }
+                    }
+                    if !delta.is_empty() {
+                        delta.insert("name".into(), Value::from(name_of(row)));
+                        change.push(Value::Object(delta));
+                    }
+                }
+            }
+        }
+        let gone: Vec<Value> = old_rows
+            .iter()
+            .filter(|o| !new_rows.iter().any(|n| name_of(n) == name_of(o)))
+            .map(|o| Value::from(name_of(o)))
+            .collect();
+        if !add.is_empty() {
+            added.insert(key.clone(), Value::Array(add));
+        }
+        if !gone.is_empty() {
+            removed.insert(key.clone(), Value::Array(gone));
+        }
+        if !change.is_empty() {
+            row_changed.insert(key.clone(), Value::Array(change));
+        }
+    }
+    if changed.is_empty() && added.is_empty() && removed.is_empty() && row_changed.is_empty() {
+        return None;
+    }
+    Some(
+        serde_json::json!({"changed": changed, "added": added, "removed": removed, "row_changed": row_changed}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn entry_wire_format() {
+        let e = LogEntry {
+            seq: 7,
+            update_type: UpdateType::Delete,
+            ref_doctype: "Note".into(),
+            docname: "n1".into(),
+            data: Value::Null,
+            creation: "2026-01-01 00:00:00.000000".into(),
+            origin_site: "s".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            json!({"seq": 7, "update_type": "Delete", "ref_doctype": "Note", "docname": "n1", "data": null,
+                   "creation": "2026-01-01 00:00:00.000000", "origin_site": "s"})
+        );
+    }
+
+    #[test]
+    fn diff_reports_changed_added_removed_and_row_changed() {
+        let dt: DocType = serde_json::from_value(json!({"name": "T", "fields": [
+            {"fieldname": "title", "fieldtype": "Data"},
+            {"fieldname": "rows", "fieldtype": "Table", "options": "R"}]}))
+        .unwrap();
+        let old = json!({"docstatus": 0, "title": "a", "rows": [{"name": "r1", "x": 1}, {"name": "r2", "x": 2}]});
+        let new = json!({"docstatus": 1, "title": "b", "rows": [{"name": "r1", "x": 5}, {"name": "r3", "x": 3}]});
+        let d = diff(&dt, old.as_object().unwrap(), new.as_object().unwrap()).unwrap();
+        assert_eq!(
+            d,
+            json!({"changed": {"docstatus": 1, "title": "b"}, "added": {"rows": [{"name": "r3", "x": 3}]},
+                   "removed": {"rows": ["r2"]}, "row_changed": {"rows": [{"x": 5, "name": "r1"}]}})
+        );
+        assert!(diff(&dt, old.as_object().unwrap(), old.as_object().unwrap()).is_none());
+    }
+}

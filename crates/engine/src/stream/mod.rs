@@ -1,0 +1,56 @@
+//! Event streaming (SPEC F8–F15, F21): the producer side answers
+//! registrations, pulls and dependency fetches; the consumer side registers,
+//! pulls pages, applies them atomically and keeps the sync log.
+
+pub mod client;
+pub mod consumer;
+pub mod log;
+pub mod producer;
+pub mod wire;
+
+use rusqlite::Transaction;
+use serde_json::Value;
+
+use crate::document::store;
+use crate::error::Result;
+
+pub const EVENT_CONSUMER: &str = "Event Consumer";
+pub const EVENT_PRODUCER: &str = "Event Producer";
+
+/// Keeps derived tables true after a document write.
+pub(crate) fn after_write(tx: &Transaction, doctype: &str) -> Result<()> {
+    if doctype == EVENT_CONSUMER {
+        refresh_stream_doctypes(tx)?;
+    }
+    Ok(())
+}
+
+/// The doctypes some consumer subscribes to, whatever the approval status.
+fn refresh_stream_doctypes(tx: &Transaction) -> Result<()> {
+    tx.execute("DELETE FROM stream_doctypes", [])?;
+    let mut stmt = tx.prepare("SELECT name, data FROM documents WHERE doctype = ?1")?;
+    let rows = stmt.query_map([EVENT_CONSUMER], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    for row in rows {
+        let (name, data) = row?;
+        let doc = store::parse(EVENT_CONSUMER, &name, &data)?;
+        for r in doc
+            .get("consumer_doctypes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if r.get("unsubscribed").and_then(Value::as_i64) == Some(1) {
+                continue;
+            }
+            if let Some(dt) = r.get("ref_doctype").and_then(Value::as_str) {
+                tx.execute(
+                    "INSERT OR IGNORE INTO stream_doctypes (doctype) VALUES (?1)",
+                    [dt],
+                )?;
+            }
+        }
+    }
+    Ok(())
+}

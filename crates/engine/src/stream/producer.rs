@@ -1,0 +1,294 @@
+//! The producer side: registering consumers (Event Consumer documents),
+//! serving pages of the update log filtered by approval, and answering
+//! dependency fetches scoped to what the consumer may receive.
+
+use std::collections::HashSet;
+
+use rusqlite::{params_from_iter, Transaction};
+use serde_json::{json, Value};
+
+use super::log::{self, LogEntry};
+use super::wire::{Approval, PullReply, PullRequest, Registration, RegistrationReply};
+use super::EVENT_CONSUMER;
+use crate::actor::Actor;
+use crate::document::{self, store, values, Doc, WriteOptions};
+use crate::error::{Error, Result};
+use crate::site::Site;
+
+/// The most entries one pull may ask for.
+pub const MAX_PAGE: u32 = 5000;
+
+fn approvals_of(doc: &Doc) -> Vec<Approval> {
+    rows(doc)
+        .map(|r| Approval {
+            ref_doctype: text(r, "ref_doctype"),
+            status: if r.get("unsubscribed").and_then(Value::as_i64) == Some(1) {
+                "Unsubscribed".to_owned()
+            } else {
+                text(r, "status")
+            },
+        })
+        .collect()
+}
+
+fn rows(doc: &Doc) -> impl Iterator<Item = &serde_json::Map<String, Value>> {
+    doc.get("consumer_doctypes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+}
+
+fn text(r: &serde_json::Map<String, Value>, k: &str) -> String {
+    r.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Doctypes this consumer may receive now: approved and subscribed.
+fn approved(doc: &Doc) -> Vec<String> {
+    rows(doc)
+        .filter(|r| {
+            text(r, "status") == "Approved"
+                && r.get("unsubscribed").and_then(Value::as_i64) != Some(1)
+        })
+        .map(|r| text(r, "ref_doctype"))
+        .collect()
+}
+
+impl Site {
+    /// A consumer registers or updates its subscription (SPEC F8/F9).
+    /// Rows that already existed keep their approval status.
+    pub fn register_consumer(&self, actor: &Actor, reg: Registration) -> Result<RegistrationReply> {
+        actor.require_system_manager("subscribe to this site's events")?;
+        let doctypes = self.doctypes();
+        if reg.site_id.trim().is_empty() {
+            return Err(Error::invalid(
+                "site_id",
+                "The consumer's site_id is missing",
+            ));
+        }
+        if reg.site_id == self.info()?.site_id {
+            return Err(Error::invalid(
+                "site_id",
+                "A site cannot subscribe to itself",
+            ));
+        }
+        if reg.doctypes.is_empty() {
+            return Err(Error::invalid(
+                "doctypes",
+                "Subscribe to at least one DocType",
+            ));
+        }
+        for s in &reg.doctypes {
+            let dt = doctypes.get(&s.ref_doctype).ok_or_else(|| {
+                Error::invalid(
+                    "ref_doctype",
+                    format!("DocType {} does not exist on this producer", s.ref_doctype),
+                )
+            })?;
+            if dt.istable {
+                return Err(Error::invalid(
+                    "ref_doctype",
+                    format!("{} is a child table and cannot be subscribed to", dt.name),
+                ));
+            }
+        }
+        let info = self.info()?;
+        let doc = self.write(|tx| {
+            let existing = store::load(tx, EVENT_CONSUMER, &reg.site_id)?;
+            let old_rows: Vec<_> = existing.as_ref().map(|d| rows(d).cloned().collect()).unwrap_or_default();
+            let new_rows: Vec<Value> = reg
+                .doctypes
+                .iter()
+                .map(|s| {
+                    let kept = old_rows.iter().find(|r| text(r, "ref_doctype") == s.ref_doctype);
+                    json!({
+                        "name": kept.and_then(|r| r.get("name").cloned()),
+                        "ref_doctype": s.ref_doctype,
+                        "status": kept.map(|r| text(r, "status")).unwrap_or_else(|| "Pending".into()),
+                        "unsubscribed": i64::from(s.unsubscribed),
+                        "condition": s.condition,
+                    })
+                })
+                .collect();
+            let body = json!({
+                "consumer_site_id": reg.site_id,
+                "consumer_name": reg.site_name,
+                "callback_url": reg.url,
+                "user": actor.user,
+                "consumer_doctypes": new_rows,
+            });
+            let system = Actor::system();
+            match existing {
+                Some(_) => document::update_in(tx, &doctypes, &system, EVENT_CONSUMER, &reg.site_id, body, &WriteOptions::default()),
+                None => document::insert_in(tx, &doctypes, &system, EVENT_CONSUMER, body, WriteOptions::default()),
+            }
+        })?;
+        let last_seq = self.read(|tx| log::last_seq(tx))?;
+        Ok(RegistrationReply {
+            producer_site_id: info.site_id,
+            producer_name: info.site_name,
+            last_seq,
+            approvals: approvals_of(&doc),
+        })
+    }
+
+    fn consumer_for(&self, tx: &Transaction, actor: &Actor, site_id: &str) -> Result<Doc> {
+        let doc = store::load(tx, EVENT_CONSUMER, site_id)?.ok_or_else(|| {
+            Error::Permission(format!(
+                "Site {site_id} is not registered as a consumer here"
+            ))
+        })?;
+        if doc.get("user").and_then(Value::as_str) != Some(actor.user.as_str()) {
+            return Err(Error::Permission(format!(
+                "{} is not the user consumer {site_id} registered with",
+                actor.user
+            )));
+        }
+        Ok(doc)
+    }
+
+    /// A page of the update log for one consumer (SPEC F11): only approved,
+    /// subscribed doctypes, never changes that came from that consumer.
+    pub fn pull_updates(&self, actor: &Actor, req: &PullRequest) -> Result<PullReply> {
+        if req.limit == 0 || req.limit > MAX_PAGE {
+            return Err(Error::invalid(
+                "limit",
+                format!("limit must be between 1 and {MAX_PAGE}"),
+            ));
+        }
+        let reply = self.read(|tx| {
+            let consumer = self.consumer_for(tx, actor, &req.site_id)?;
+            let allowed = approved(&consumer);
+            let last = log::last_seq(tx)?;
+            let mut entries = Vec::new();
+            if !allowed.is_empty() {
+                let marks = (0..allowed.len()).map(|i| format!("?{}", i + 4)).collect::<Vec<_>>().join(", ");
+                let sql = format!(
+                    "SELECT {} FROM update_log WHERE seq > ?1 AND origin_site <> ?2 AND ref_doctype IN ({marks}) ORDER BY seq LIMIT ?3",
+                    log::ENTRY_COLUMNS
+                );
+                let mut params: Vec<rusqlite::types::Value> =
+                    vec![req.after.into(), req.site_id.clone().into(), (i64::from(req.limit) + 1).into()];
+                params.extend(allowed.iter().map(|d| rusqlite::types::Value::from(d.clone())));
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let rows = stmt.query_map(params_from_iter(params.iter()), log::row_to_entry)?;
+                for r in rows {
+                    entries.push(log::entry_from(r?)?);
+                }
+            }
+            let has_more = entries.len() > req.limit as usize;
+            entries.truncate(req.limit as usize);
+            let cursor = match (has_more, entries.last()) {
+                (true, Some(e)) => e.seq,
+                _ => last.max(req.after),
+            };
+            Ok(PullReply { entries, cursor, has_more, approvals: approvals_of(&consumer) })
+        })?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO consumer_progress (consumer, seq, last_seen) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, last_seen = excluded.last_seen",
+                (&req.site_id, reply.cursor, values::now_string()),
+            )?;
+            Ok(())
+        })?;
+        Ok(reply)
+    }
+
+    /// A document a consumer needs as a dependency (SPEC F14). Answered only
+    /// when it is of an approved doctype or linked, directly or through other
+    /// documents, from a document of an approved doctype.
+    pub fn fetch_dependency(
+        &self,
+        actor: &Actor,
+        site_id: &str,
+        doctype: &str,
+        name: &str,
+    ) -> Result<Doc> {
+        self.read(|tx| {
+            let consumer = self.consumer_for(tx, actor, site_id)?;
+            let allowed: HashSet<String> = approved(&consumer).into_iter().collect();
+            if !reachable(tx, &allowed, doctype, name)? {
+                return Err(Error::Permission(format!(
+                    "{doctype} {name} is not linked from anything consumer {site_id} may receive"
+                )));
+            }
+            store::load(tx, doctype, name)?.ok_or_else(|| Error::NotFound {
+                doctype: doctype.into(),
+                name: name.into(),
+            })
+        })
+    }
+
+    /// For each update-log entry, which consumers have pulled past it.
+    pub fn consumers_past(&self, seq: i64) -> Result<Vec<String>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT consumer FROM consumer_progress WHERE seq >= ?1 ORDER BY consumer",
+            )?;
+            let rows = stmt.query_map([seq], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+    }
+
+    /// The update log, newest first (the UI's Event Update Log list).
+    pub fn update_log(
+        &self,
+        actor: &Actor,
+        doctype: Option<&str>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<LogEntry>> {
+        actor.require_system_manager("read the update log")?;
+        let limit = limit.clamp(1, 1000);
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {} FROM update_log WHERE (?1 IS NULL OR ref_doctype = ?1) AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+                log::ENTRY_COLUMNS
+            );
+            let mut stmt = tx.prepare(&sql)?;
+            let rows = stmt.query_map((doctype, before.unwrap_or(i64::MAX), limit), log::row_to_entry)?;
+            rows.map(|r| log::entry_from(r?)).collect()
+        })
+    }
+}
+
+/// Whether (doctype, name) is of an allowed doctype or linked from one,
+/// following links backwards (bounded, cycle-safe).
+fn reachable(
+    tx: &Transaction,
+    allowed: &HashSet<String>,
+    doctype: &str,
+    name: &str,
+) -> Result<bool> {
+    let mut seen = HashSet::new();
+    let mut frontier = vec![(doctype.to_owned(), name.to_owned())];
+    for _depth in 0..6 {
+        let mut next = Vec::new();
+        for (dt, n) in frontier {
+            if allowed.contains(&dt) {
+                return Ok(true);
+            }
+            if !seen.insert((dt.clone(), n.clone())) {
+                continue;
+            }
+            let mut stmt = tx.prepare_cached(
+                "SELECT doctype, name FROM doc_links WHERE link_doctype = ?1 AND link_name = ?2",
+            )?;
+            let rows = stmt.query_map((&dt, &n), |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
+            for r in rows {
+                next.push(r?);
+            }
+        }
+        if next.is_empty() {
+            return Ok(false);
+        }
+        frontier = next;
+    }
+    Ok(false)
+}

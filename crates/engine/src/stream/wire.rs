@@ -1,0 +1,81 @@
+//! Bodies exchanged between a consumer and a producer. Pinned by the
+//! cross-site tests; documented in the OpenAPI description of the methods.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use super::log::LogEntry;
+
+/// One doctype a consumer asks for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS)]
+#[ts(export)]
+pub struct Subscription {
+    pub ref_doctype: String,
+    #[serde(default)]
+    pub unsubscribed: bool,
+    #[serde(default)]
+    #[ts(optional)]
+    pub condition: Option<String>,
+}
+
+/// `outpost.event.register`: the consumer introduces itself.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Registration {
+    pub site_id: String,
+    pub site_name: String,
+    #[serde(default)]
+    #[ts(optional)]
+    pub url: Option<String>,
+    pub doctypes: Vec<Subscription>,
+}
+
+/// Per doctype: what the producer's admin decided.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS)]
+#[ts(export)]
+pub struct Approval {
+    pub ref_doctype: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RegistrationReply {
+    pub producer_site_id: String,
+    pub producer_name: String,
+    /// The producer's latest update: the consumer's starting cursor.
+    #[ts(type = "number")]
+    pub last_seq: i64,
+    pub approvals: Vec<Approval>,
+}
+
+/// `outpost.event.pull`: entries after `after`, at most `limit`.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PullRequest {
+    pub site_id: String,
+    #[ts(type = "number")]
+    pub after: i64,
+    #[ts(type = "number")]
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PullReply {
+    pub entries: Vec<LogEntry>,
+    /// Where the next pull starts (past filtered-out entries too).
+    #[ts(type = "number")]
+    pub cursor: i64,
+    pub has_more: bool,
+    pub approvals: Vec<Approval>,
+}
+
+/// `outpost.event.fetch`: a document the consumer depends on.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FetchRequest {
+    pub site_id: String,
+    pub doctype: String,
+    pub name: String,
+}

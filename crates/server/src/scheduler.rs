@@ -1,0 +1,74 @@
+//! Background sync (SPEC F11 a/b): pulls from every Event Producer on a
+//! schedule, retries pending registrations and failed entries, and wakes
+//! at once when a live channel or "Sync now" asks it to. Runs on its own
+//! thread: all of its work is blocking (SQLite, HTTP client).
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use outpost_engine::Site;
+
+#[derive(Clone)]
+pub struct Scheduler {
+    wake: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl Scheduler {
+    /// Starts the loop; it lives as long as the process.
+    pub fn start(site: Arc<Site>, interval: Duration) -> Scheduler {
+        let wake = Arc::new((Mutex::new(false), Condvar::new()));
+        let s = Scheduler { wake: wake.clone() };
+        let spawned = std::thread::Builder::new()
+            .name("outpost-sync".into())
+            .spawn(move || loop {
+                run_once(&site);
+                let (lock, cv) = &*wake;
+                let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+                let (mut woken, _) = cv
+                    .wait_timeout_while(guard, interval, |w| !*w)
+                    .unwrap_or_else(|p| p.into_inner());
+                *woken = false;
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the sync thread: only Sync now will pull");
+        }
+        s
+    }
+
+    /// Asks for a pull as soon as possible.
+    pub fn wake(&self) {
+        let (lock, cv) = &*self.wake;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        cv.notify_all();
+    }
+}
+
+fn run_once(site: &Site) {
+    let producers = match site.event_producers() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list event producers");
+            return;
+        }
+    };
+    for p in producers {
+        let span = tracing::info_span!("sync", producer = %p);
+        let _g = span.enter();
+        match site.sync_producer(&p, &mut |_| {}) {
+            Ok(s) if s.error.is_some() => {
+                tracing::debug!(error = ?s.error, "sync did not complete")
+            }
+            Ok(s) if s.pulled > 0 => tracing::info!(
+                pulled = s.pulled,
+                synced = s.synced,
+                failed = s.failed,
+                "synced"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sync failed"),
+        }
+    }
+    if let Err(e) = site.retry_failed() {
+        tracing::warn!(error = %e, "retrying failed entries");
+    }
+}

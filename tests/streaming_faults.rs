@@ -1,0 +1,138 @@
+//! Sync surviving faults for real: a consumer killed with SIGKILL in the
+//! middle of a long catch-up, and a producer that goes away and returns.
+
+use outpost_tests::{cli, wait_for, TestSite};
+use serde_json::json;
+
+#[test]
+fn a_consumer_killed_during_a_20000_entry_catch_up_ends_with_exactly_the_producers_documents() {
+    const N: i64 = 20_000;
+    let producer = TestSite::start_with(&["--sync-interval", "3600"]);
+    let mut consumer = TestSite::start_with(&["--sync-interval", "0.2"]);
+    // Local names differ from the producer's, so a duplicate would show as a second document.
+    consumer.subscribe_to(
+        &producer,
+        json!([{"ref_doctype": "Note", "use_same_name": 0}]),
+    );
+    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    let data = producer.data_dir().to_str().unwrap().to_owned();
+    let seeded = cli(&[
+        "seed",
+        "--data-dir",
+        &data,
+        "--doctype",
+        "Note",
+        "--count",
+        &N.to_string(),
+        "--batch",
+        "2000",
+    ]);
+    assert_eq!(seeded["inserted"], N);
+
+    // Kill the consumer while it is part-way through.
+    let part = wait_for("the catch-up to start", 120, || {
+        let n = consumer.count("Note", json!({}));
+        (n > 0).then_some(n)
+    });
+    assert!(
+        part < N,
+        "the kill must land mid-catch-up (had {part} of {N})"
+    );
+    consumer.kill9();
+    consumer.restart();
+    wait_for("the catch-up to finish", 300, || {
+        (consumer.count("Note", json!({})) == N).then_some(())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(800)); // a few more scheduled pulls
+    assert_eq!(
+        consumer.count("Note", json!({})),
+        N,
+        "no duplicates after further pulls"
+    );
+    let distinct_remote = consumer.count("Note", json!([["remote_docname", "is", "set"]]));
+    assert_eq!(distinct_remote, N);
+    let synced = consumer
+        .method("outpost.event.sync_log", json!({"status": "Failed"}))
+        .body["message"]
+        .clone();
+    assert_eq!(synced, json!([]), "nothing failed");
+    // Every producer note is there exactly once (spot-check both ends and the middle).
+    for i in [0, N / 2, N - 1] {
+        assert_eq!(
+            consumer.count("Note", json!({"title": format!("Seed note {i}")})),
+            1,
+            "note {i}"
+        );
+    }
+}
+
+#[test]
+fn a_consumer_reports_the_producer_offline_and_resumes_when_it_returns() {
+    let mut producer = TestSite::start_with(&["--sync-interval", "3600"]);
+    let consumer = TestSite::start_with(&["--sync-interval", "0.3"]);
+    consumer.subscribe_to(&producer, json!([{"ref_doctype": "Note"}]));
+    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    producer.insert("Note", json!({"title": "before"})).data();
+    wait_for("the first note", 30, || {
+        (consumer.count("Note", json!({"title": "before"})) == 1).then_some(())
+    });
+
+    producer.kill9();
+    let s = consumer.sync_now();
+    assert_eq!(s[0]["online"], false, "{s}");
+    assert!(
+        s[0]["error"].as_str().unwrap().contains("unreachable"),
+        "{s}"
+    );
+    let status = consumer
+        .method("outpost.event.producer_status", json!({}))
+        .body["message"][0]
+        .clone();
+    assert_eq!(status["online"], false, "{status}");
+
+    producer.restart();
+    producer.insert("Note", json!({"title": "after"})).data();
+    wait_for("sync to resume by itself", 30, || {
+        (consumer.count("Note", json!({"title": "after"})) == 1).then_some(())
+    });
+    let status = consumer
+        .method("outpost.event.producer_status", json!({}))
+        .body["message"][0]
+        .clone();
+    assert_eq!(status["online"], true, "{status}");
+}
+
+#[test]
+fn an_event_producer_saved_while_the_producer_is_unreachable_registers_itself_later() {
+    let mut producer = TestSite::start_with(&["--sync-interval", "3600"]);
+    let consumer = TestSite::start_with(&["--sync-interval", "0.3"]);
+    let keys = (
+        producer.admin.api_key.clone(),
+        producer.admin.api_secret.clone(),
+        producer.base.clone(),
+    );
+    producer.kill9();
+    let ep = consumer
+        .insert(
+            "Event Producer",
+            json!({"producer_url": keys.2, "user": "admin@example.com", "api_key": keys.0, "api_secret": keys.1,
+                   "producer_doctypes": [{"ref_doctype": "Note"}]}),
+        )
+        .data()
+        .clone();
+    assert_eq!(ep["registration_status"], "Registration Pending");
+    assert!(
+        ep["last_error"].as_str().unwrap().contains("unreachable"),
+        "{ep}"
+    );
+    producer.restart();
+    let name = ep["name"].as_str().unwrap().to_owned();
+    wait_for("registration to be retried", 30, || {
+        (consumer.get("Event Producer", &name).data()["registration_status"] == "Registered")
+            .then_some(())
+    });
+    assert_eq!(
+        producer.get("Event Consumer", &consumer.site_id()).status,
+        200
+    );
+}
