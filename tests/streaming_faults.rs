@@ -136,3 +136,15 @@ fn an_event_producer_saved_while_the_producer_is_unreachable_registers_itself_la
         200
     );
 }
+
+#[test]
+fn a_change_arrives_through_the_live_channel_without_waiting_for_the_schedule() {
+    let producer = TestSite::start_with(&["--sync-interval", "3600"]);
+    // Scheduled pulls are an hour apart: only the live channel can bring the note.
+    let consumer = TestSite::start_with(&["--sync-interval", "3600"]);
+    consumer.subscribe_to(&producer, json!([{"ref_doctype": "Note"}]));
+    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    std::thread::sleep(std::time::Duration::from_secs(3)); // the consumer opens its channel
+    producer.insert("Note", json!({"title": "live"})).data();
+    wait_for("the note over the live channel", 10, || (consumer.count("Note", json!({"title": "live"})) == 1).then_some(()));
+}

@@ -173,6 +173,11 @@ impl TestSite {
         self.child = Some(child);
     }
 
+    /// The serving process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// SIGKILL: the process gets no chance to clean up.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -52,6 +52,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX sync_log_doc ON sync_log (event_producer, ref_doctype, remote_docname, status);
     CREATE INDEX sync_log_status ON sync_log (status, id);
     "#,
+    // 3: finding a synced document by its producer's name (use_same_name off)
+    // must not scan the whole doctype.
+    r#"
+    CREATE INDEX documents_remote_name ON documents (doctype, json_extract(data, '$.remote_docname'))
+        WHERE json_extract(data, '$.remote_docname') IS NOT NULL;
+    "#,
 ];
 
 pub fn open(path: &Path) -> Result<Connection> {

@@ -38,6 +38,8 @@ pub struct Site {
     secrets: Box<dyn SecretStore>,
     /// One sync at a time: a scheduled pull and "Sync now" never interleave.
     pub(crate) sync_gate: Mutex<()>,
+    /// Bumped after every committed write: live channels watch it.
+    writes: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Site {
@@ -61,6 +63,7 @@ impl Site {
             verified: Mutex::new(HashMap::new()),
             secrets: Box::new(FileSecretStore::new(dir)),
             sync_gate: Mutex::new(()),
+            writes: std::sync::atomic::AtomicU64::new(0),
         };
         site.write(|tx| {
             ensure_site_id(tx)?;
@@ -119,7 +122,13 @@ impl Site {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
+        self.writes.fetch_add(1, std::sync::atomic::Ordering::Release);
         Ok(out)
+    }
+
+    /// How many writes this process has committed (cheap to poll).
+    pub fn write_generation(&self) -> u64 {
+        self.writes.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Runs `f` on a read transaction (a consistent snapshot).

@@ -57,6 +57,7 @@ fn api() -> OpenApiRouter<AppState> {
             routes::resource::delete
         ))
         .routes(routes!(routes::method::call_post, routes::method::call_get))
+        .routes(routes!(routes::live::updates))
 }
 
 /// The OpenAPI document of every route [`app`] serves.

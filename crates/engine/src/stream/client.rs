@@ -98,6 +98,36 @@ impl ProducerClient {
     }
 }
 
+impl ProducerClient {
+    /// Holds the producer's live channel open (server-sent events) and calls
+    /// `on_update` for each announcement, until the connection ends.
+    pub fn listen(&self, site_id: &str, on_update: &mut dyn FnMut()) -> Result<()> {
+        use std::io::{BufRead, BufReader};
+        let http = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(None::<Duration>)
+            .build()
+            .map_err(|e| Error::Unreachable(format!("Cannot set up HTTP: {e}")))?;
+        let res = http
+            .get(format!("{}/api/stream/updates", self.base))
+            .query(&[("site_id", site_id)])
+            .header("Authorization", format!("token {}:{}", self.api_key, self.api_secret.expose()))
+            .header("Accept", "text/event-stream")
+            .send()
+            .map_err(|e| Error::Unreachable(format!("Producer {} is unreachable: {}", self.base, root_cause(&e))))?;
+        if !res.status().is_success() {
+            return Err(Error::Remote(format!("Producer refused the live channel ({})", res.status())));
+        }
+        for line in BufReader::new(res).lines() {
+            let line = line.map_err(|e| Error::Unreachable(format!("Live channel closed: {e}")))?;
+            if line.starts_with("data:") {
+                on_update();
+            }
+        }
+        Ok(())
+    }
+}
+
 fn root_cause(e: &dyn std::error::Error) -> String {
     let mut cur = e;
     while let Some(next) = cur.source() {

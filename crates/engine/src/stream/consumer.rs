@@ -750,6 +750,18 @@ impl Site {
         })
     }
 
+    /// Opens the live channel to a registered producer and calls `on_update`
+    /// for each announcement; returns when the channel closes.
+    pub fn listen_to_producer(&self, name: &str, on_update: &mut dyn FnMut()) -> Result<()> {
+        let doc = self.read(|tx| store::load(tx, EVENT_PRODUCER, name))?
+            .ok_or_else(|| Error::NotFound { doctype: EVENT_PRODUCER.into(), name: name.into() })?;
+        if text(&doc, "registration_status") != REGISTERED {
+            return Err(Error::Unreachable(format!("{name} is not registered yet")));
+        }
+        let client = self.producer_client(&doc)?;
+        client.listen(&self.info()?.site_id, on_update)
+    }
+
     /// Names of every Event Producer here.
     pub fn event_producers(&self) -> Result<Vec<String>> {
         self.read(|tx| {

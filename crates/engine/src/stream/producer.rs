@@ -150,6 +150,16 @@ impl Site {
         Ok(doc)
     }
 
+    /// Checks that `actor` speaks for registered consumer `site_id`.
+    pub fn check_consumer(&self, actor: &Actor, site_id: &str) -> Result<()> {
+        self.read(|tx| self.consumer_for(tx, actor, site_id).map(|_| ()))
+    }
+
+    /// The newest update-log sequence number.
+    pub fn last_update_seq(&self) -> Result<i64> {
+        self.read(|tx| log::last_seq(tx))
+    }
+
     /// A page of the update log for one consumer (SPEC F11): only approved,
     /// subscribed doctypes, never changes that came from that consumer.
     pub fn pull_updates(&self, actor: &Actor, req: &PullRequest) -> Result<PullReply> {
