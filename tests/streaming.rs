@@ -442,3 +442,40 @@ fn a_producer_user_who_is_not_a_system_manager_or_a_wrong_secret_is_refused_and_
     assert_eq!(field.as_deref(), Some("producer_url"));
     assert_eq!(consumer.count("Event Producer", json!({})), 0);
 }
+
+#[test]
+fn a_todo_whose_dynamic_link_points_at_an_unsubscribed_note_brings_that_note_first() {
+    let (producer, consumer) = pair();
+    consumer.subscribe_to(&producer, json!([{"ref_doctype": "ToDo"}]));
+    producer.decide(&consumer.site_id(), &[("ToDo", "Approved")]);
+    let note = producer
+        .insert(
+            "Note",
+            json!({"title": "Call list", "content": "Dana, Eli"}),
+        )
+        .data()["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let todo = producer
+        .insert("ToDo", json!({"description": "work the call list", "reference_type": "Note", "reference_name": note}))
+        .data()["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let s = consumer.sync_now();
+    assert_eq!(
+        (s[0]["synced"].as_i64(), s[0]["failed"].as_i64()),
+        (Some(1), Some(0)),
+        "{s}"
+    );
+    assert_eq!(
+        consumer.get("Note", &note).data()["content"],
+        "Dana, Eli",
+        "the Note came as a dependency"
+    );
+    assert_eq!(
+        consumer.get("ToDo", &todo).data()["reference_name"],
+        json!(note)
+    );
+}

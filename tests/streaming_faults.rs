@@ -67,17 +67,31 @@ fn a_consumer_killed_during_a_20000_entry_catch_up_ends_with_exactly_the_produce
 }
 
 #[test]
-fn a_consumer_reports_the_producer_offline_and_resumes_when_it_returns() {
+fn a_producer_stopped_mid_sync_is_reported_offline_and_sync_resumes_when_it_returns() {
+    const N: i64 = 6_000;
     let mut producer = TestSite::start_with(&["--sync-interval", "3600"]);
-    let consumer = TestSite::start_with(&["--sync-interval", "0.3"]);
+    let consumer = TestSite::start_with(&["--sync-interval", "0.2"]);
     consumer.subscribe_to(&producer, json!([{"ref_doctype": "Note"}]));
     producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
-    producer.insert("Note", json!({"title": "before"})).data();
-    wait_for("the first note", 30, || {
-        (consumer.count("Note", json!({"title": "before"})) == 1).then_some(())
-    });
+    let data = producer.data_dir().to_str().unwrap().to_owned();
+    cli(&[
+        "seed",
+        "--data-dir",
+        &data,
+        "--doctype",
+        "Note",
+        "--count",
+        &N.to_string(),
+        "--batch",
+        "2000",
+    ]);
 
+    let part = wait_for("the catch-up to start", 60, || {
+        let n = consumer.count("Note", json!({}));
+        (n > 0).then_some(n)
+    });
     producer.kill9();
+    assert!(part < N, "stopped mid-sync ({part} of {N})");
     let s = consumer.sync_now();
     assert_eq!(s[0]["online"], false, "{s}");
     assert!(
@@ -89,17 +103,23 @@ fn a_consumer_reports_the_producer_offline_and_resumes_when_it_returns() {
         .body["message"][0]
         .clone();
     assert_eq!(status["online"], false, "{status}");
+    let held = consumer.count("Note", json!({}));
+    assert!(held < N);
 
     producer.restart();
     producer.insert("Note", json!({"title": "after"})).data();
-    wait_for("sync to resume by itself", 30, || {
-        (consumer.count("Note", json!({"title": "after"})) == 1).then_some(())
+    wait_for("sync to resume by itself", 120, || {
+        (consumer.count("Note", json!({})) == N + 1).then_some(())
     });
     let status = consumer
         .method("outpost.event.producer_status", json!({}))
         .body["message"][0]
         .clone();
-    assert_eq!(status["online"], true, "{status}");
+    assert_eq!(
+        (status["online"].as_bool(), status["failed"].as_i64()),
+        (Some(true), Some(0)),
+        "{status}"
+    );
 }
 
 #[test]
@@ -146,5 +166,7 @@ fn a_change_arrives_through_the_live_channel_without_waiting_for_the_schedule() 
     producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
     std::thread::sleep(std::time::Duration::from_secs(3)); // the consumer opens its channel
     producer.insert("Note", json!({"title": "live"})).data();
-    wait_for("the note over the live channel", 10, || (consumer.count("Note", json!({"title": "live"})) == 1).then_some(()));
+    wait_for("the note over the live channel", 10, || {
+        (consumer.count("Note", json!({"title": "live"})) == 1).then_some(())
+    });
 }

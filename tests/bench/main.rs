@@ -32,7 +32,17 @@ fn main() {
 
     let data = producer.data_dir().to_str().unwrap_or_default().to_owned();
     let seed_start = Instant::now();
-    cli(&["seed", "--data-dir", &data, "--doctype", "Sales Invoice", "--count", &n.to_string(), "--batch", "5000"]);
+    cli(&[
+        "seed",
+        "--data-dir",
+        &data,
+        "--doctype",
+        "Sales Invoice",
+        "--count",
+        &n.to_string(),
+        "--batch",
+        "5000",
+    ]);
     let seed_s = seed_start.elapsed().as_secs_f64();
 
     let start = Instant::now();
@@ -52,7 +62,12 @@ fn main() {
     }
     let wall = start.elapsed().as_secs_f64();
     peak = peak.max(peak_rss_mb(pid).unwrap_or(0.0));
-    let failed = consumer.method("outpost.event.sync_log", json!({"status": "Failed", "limit": 1})).body["message"]
+    let failed = consumer
+        .method(
+            "outpost.event.sync_log",
+            json!({"status": "Failed", "limit": 1}),
+        )
+        .body["message"]
         .as_array()
         .map_or(0, Vec::len);
     let out = json!({

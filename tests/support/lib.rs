@@ -9,19 +9,22 @@ use serde_json::{json, Value};
 
 /// The `outpostd` built in this workspace's target directory.
 pub fn outpostd() -> PathBuf {
-    // Test binaries live in target/<profile>/deps; outpostd in target/<profile>.
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target profile directory");
-    let bin = dir.join(format!("outpostd{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --workspace` first",
-        bin.display()
-    );
-    bin
+    // Test binaries live in target/<profile>/deps, tools in target/<profile>;
+    // outpostd is in target/<profile>.
+    let exe = std::env::current_exe().expect("own binary path");
+    let name = format!("outpostd{}", std::env::consts::EXE_SUFFIX);
+    let dir = exe.parent().expect("binary directory");
+    let candidates = [
+        dir.join(&name),
+        dir.parent().map(|p| p.join(&name)).unwrap_or_default(),
+    ];
+    let found = candidates.iter().find(|p| p.is_file()).cloned();
+    found.unwrap_or_else(|| {
+        panic!(
+            "outpostd is missing next to {}: run `cargo build --workspace` first",
+            dir.display()
+        )
+    })
 }
 
 /// Runs an `outpostd` subcommand to completion and parses its JSON output.

@@ -122,7 +122,8 @@ impl Site {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
-        self.writes.fetch_add(1, std::sync::atomic::Ordering::Release);
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         Ok(out)
     }
 

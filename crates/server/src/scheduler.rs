@@ -21,24 +21,30 @@ impl Scheduler {
         let s = Scheduler { wake: wake.clone() };
         let me = s.clone();
         let mut listening = HashSet::new();
-        let spawned = std::thread::Builder::new().name("outpost-sync".into()).spawn(move || {
-            let mut due = Instant::now();
-            let mut woken = true;
-            loop {
-                if woken || Instant::now() >= due {
-                    run_once(&site);
-                    due = Instant::now() + interval;
+        let spawned = std::thread::Builder::new()
+            .name("outpost-sync".into())
+            .spawn(move || {
+                let mut due = Instant::now();
+                let mut woken = true;
+                loop {
+                    if woken || Instant::now() >= due {
+                        run_once(&site);
+                        due = Instant::now() + interval;
+                    }
+                    // New producers get their live channel within a couple of seconds.
+                    me.listen_to_new_producers(&site, &mut listening);
+                    let wait = due
+                        .saturating_duration_since(Instant::now())
+                        .min(Duration::from_secs(2));
+                    let (lock, cv) = &*wake;
+                    let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+                    let (mut flag, _) = cv
+                        .wait_timeout_while(guard, wait, |w| !*w)
+                        .unwrap_or_else(|p| p.into_inner());
+                    woken = *flag;
+                    *flag = false;
                 }
-                // New producers get their live channel within a couple of seconds.
-                me.listen_to_new_producers(&site, &mut listening);
-                let wait = due.saturating_duration_since(Instant::now()).min(Duration::from_secs(2));
-                let (lock, cv) = &*wake;
-                let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-                let (mut flag, _) = cv.wait_timeout_while(guard, wait, |w| !*w).unwrap_or_else(|p| p.into_inner());
-                woken = *flag;
-                *flag = false;
-            }
-        });
+            });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the sync thread: only Sync now will pull");
         }
@@ -49,20 +55,24 @@ impl Scheduler {
     /// wakes the loop on each announcement (SPEC F11 b); it reconnects after
     /// a pause when the channel drops, and ends when the producer is removed.
     fn listen_to_new_producers(&self, site: &Arc<Site>, listening: &mut HashSet<String>) {
-        let Ok(names) = site.event_producers() else { return };
+        let Ok(names) = site.event_producers() else {
+            return;
+        };
         for name in names {
             if listening.contains(&name) {
                 continue;
             }
             let (site, me, n) = (site.clone(), self.clone(), name.clone());
-            let spawned = std::thread::Builder::new().name("outpost-live".into()).spawn(move || loop {
-                match site.listen_to_producer(&n, &mut || me.wake()) {
-                    Err(outpost_engine::Error::NotFound { .. }) => return,
-                    Err(e) => tracing::debug!(producer = %n, error = %e, "live channel down"),
-                    Ok(()) => {}
-                }
-                std::thread::sleep(Duration::from_secs(2));
-            });
+            let spawned = std::thread::Builder::new()
+                .name("outpost-live".into())
+                .spawn(move || loop {
+                    match site.listen_to_producer(&n, &mut || me.wake()) {
+                        Err(outpost_engine::Error::NotFound { .. }) => return,
+                        Err(e) => tracing::debug!(producer = %n, error = %e, "live channel down"),
+                        Ok(()) => {}
+                    }
+                    std::thread::sleep(Duration::from_secs(2));
+                });
             if spawned.is_ok() {
                 listening.insert(name);
             }

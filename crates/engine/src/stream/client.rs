@@ -111,12 +111,24 @@ impl ProducerClient {
         let res = http
             .get(format!("{}/api/stream/updates", self.base))
             .query(&[("site_id", site_id)])
-            .header("Authorization", format!("token {}:{}", self.api_key, self.api_secret.expose()))
+            .header(
+                "Authorization",
+                format!("token {}:{}", self.api_key, self.api_secret.expose()),
+            )
             .header("Accept", "text/event-stream")
             .send()
-            .map_err(|e| Error::Unreachable(format!("Producer {} is unreachable: {}", self.base, root_cause(&e))))?;
+            .map_err(|e| {
+                Error::Unreachable(format!(
+                    "Producer {} is unreachable: {}",
+                    self.base,
+                    root_cause(&e)
+                ))
+            })?;
         if !res.status().is_success() {
-            return Err(Error::Remote(format!("Producer refused the live channel ({})", res.status())));
+            return Err(Error::Remote(format!(
+                "Producer refused the live channel ({})",
+                res.status()
+            )));
         }
         for line in BufReader::new(res).lines() {
             let line = line.map_err(|e| Error::Unreachable(format!("Live channel closed: {e}")))?;

@@ -103,6 +103,15 @@ fn producer_rows(doc: &Doc) -> Vec<Map<String, Value>> {
         .collect()
 }
 
+/// State of one page's dependency walk.
+struct Walk<'a> {
+    fetched: &'a mut HashMap<(String, String), Doc>,
+    /// Already here: checked once per page, not once per link.
+    present: &'a mut HashSet<(String, String)>,
+    visiting: &'a mut HashSet<(String, String)>,
+    order: &'a mut Vec<(String, Doc)>,
+}
+
 /// How one producer's documents are applied here.
 struct Context {
     producer: String,
@@ -549,6 +558,7 @@ impl Site {
     ) -> Result<HashMap<i64, Vec<(String, Doc)>>> {
         let mut out = HashMap::new();
         let mut fetched: HashMap<(String, String), Doc> = HashMap::new();
+        let mut present: HashSet<(String, String)> = HashSet::new();
         for entry in entries {
             let Some(dt) = reg.get(&entry.ref_doctype) else {
                 continue;
@@ -565,16 +575,13 @@ impl Site {
             let mut order = Vec::new();
             let mut visiting = HashSet::new();
             for (t, n) in wanted {
-                self.collect_dependency(
-                    client,
-                    reg,
-                    ctx,
-                    &t,
-                    &n,
-                    &mut fetched,
-                    &mut visiting,
-                    &mut order,
-                )?;
+                let mut walk = Walk {
+                    fetched: &mut fetched,
+                    present: &mut present,
+                    visiting: &mut visiting,
+                    order: &mut order,
+                };
+                self.collect_dependency(client, reg, ctx, &t, &n, &mut walk)?;
             }
             if !order.is_empty() {
                 out.insert(entry.seq, order);
@@ -583,7 +590,6 @@ impl Site {
         Ok(out)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn collect_dependency(
         &self,
         client: &ProducerClient,
@@ -591,17 +597,20 @@ impl Site {
         ctx: &Context,
         doctype: &str,
         name: &str,
-        fetched: &mut HashMap<(String, String), Doc>,
-        visiting: &mut HashSet<(String, String)>,
-        order: &mut Vec<(String, Doc)>,
+        walk: &mut Walk,
     ) -> Result<()> {
         let key = (doctype.to_owned(), name.to_owned());
-        if !visiting.insert(key.clone()) || reg.get(doctype).is_none() {
+        if walk.present.contains(&key)
+            || !walk.visiting.insert(key.clone())
+            || reg.get(doctype).is_none()
+        {
             return Ok(());
         }
         if self.read(|tx| store::exists(tx, doctype, name))? {
+            walk.present.insert(key);
             return Ok(());
         }
+        let fetched = &mut *walk.fetched;
         if fetched.len() >= MAX_DEPENDENCIES {
             return Err(Error::Remote(format!(
                 "More than {MAX_DEPENDENCIES} missing dependencies in one page"
@@ -622,10 +631,10 @@ impl Site {
         };
         if let Some(dt) = reg.get(doctype) {
             for (t, n) in links_in(reg, dt, &doc) {
-                self.collect_dependency(client, reg, ctx, &t, &n, fetched, visiting, order)?;
+                self.collect_dependency(client, reg, ctx, &t, &n, walk)?;
             }
         }
-        order.push((doctype.to_owned(), doc));
+        walk.order.push((doctype.to_owned(), doc));
         Ok(())
     }
 
@@ -753,8 +762,12 @@ impl Site {
     /// Opens the live channel to a registered producer and calls `on_update`
     /// for each announcement; returns when the channel closes.
     pub fn listen_to_producer(&self, name: &str, on_update: &mut dyn FnMut()) -> Result<()> {
-        let doc = self.read(|tx| store::load(tx, EVENT_PRODUCER, name))?
-            .ok_or_else(|| Error::NotFound { doctype: EVENT_PRODUCER.into(), name: name.into() })?;
+        let doc = self
+            .read(|tx| store::load(tx, EVENT_PRODUCER, name))?
+            .ok_or_else(|| Error::NotFound {
+                doctype: EVENT_PRODUCER.into(),
+                name: name.into(),
+            })?;
         if text(&doc, "registration_status") != REGISTERED {
             return Err(Error::Unreachable(format!("{name} is not registered yet")));
         }

@@ -103,9 +103,10 @@ pub fn record(
     Ok(())
 }
 
-pub fn row_to_entry(
-    r: &rusqlite::Row,
-) -> rusqlite::Result<(i64, String, String, String, Option<String>, String, String)> {
+/// An update-log row as read: seq, update_type, ref_doctype, docname, data, creation, origin_site.
+pub type RawEntry = (i64, String, String, String, Option<String>, String, String);
+
+pub fn row_to_entry(r: &rusqlite::Row) -> rusqlite::Result<RawEntry> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -120,9 +121,7 @@ pub fn row_to_entry(
 pub const ENTRY_COLUMNS: &str =
     "seq, update_type, ref_doctype, docname, data, creation, origin_site";
 
-pub fn entry_from(
-    row: (i64, String, String, String, Option<String>, String, String),
-) -> Result<LogEntry> {
+pub fn entry_from(row: RawEntry) -> Result<LogEntry> {
     let (seq, kind, ref_doctype, docname, data, creation, origin_site) = row;
     let data = match data {
         Some(d) => serde_json::from_str(&d)

@@ -126,7 +126,7 @@ impl Site {
                 None => document::insert_in(tx, &doctypes, &system, EVENT_CONSUMER, body, WriteOptions::default()),
             }
         })?;
-        let last_seq = self.read(|tx| log::last_seq(tx))?;
+        let last_seq = self.read(log::last_seq)?;
         Ok(RegistrationReply {
             producer_site_id: info.site_id,
             producer_name: info.site_name,
@@ -157,7 +157,7 @@ impl Site {
 
     /// The newest update-log sequence number.
     pub fn last_update_seq(&self) -> Result<i64> {
-        self.read(|tx| log::last_seq(tx))
+        self.read(log::last_seq)
     }
 
     /// A page of the update log for one consumer (SPEC F11): only approved,

@@ -30,24 +30,34 @@ pub async fn updates(
     Caller(actor): Caller,
     q: QueryPairs,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let site_id = q.get("site_id").ok_or_else(|| ApiError::bad_request("site_id is required"))?.to_owned();
-    state.run(move |site| site.check_consumer(&actor, &site_id)).await?;
+    let site_id = q
+        .get("site_id")
+        .ok_or_else(|| ApiError::bad_request("site_id is required"))?
+        .to_owned();
+    state
+        .run(move |site| site.check_consumer(&actor, &site_id))
+        .await?;
     let last = state.run(|site| site.last_update_seq()).await?;
-    let stream = futures_util::stream::unfold((state, last, u64::MAX), |(state, mut last, mut seen)| async move {
-        loop {
-            let generation = state.site.write_generation();
-            if generation != seen {
-                seen = generation;
-                if let Ok(seq) = state.run(|site| site.last_update_seq()).await {
-                    if seq > last {
-                        last = seq;
-                        let event = Event::default().event("update").data(format!("{{\"seq\":{seq}}}"));
-                        return Some((Ok(event), (state, last, seen)));
+    let stream = futures_util::stream::unfold(
+        (state, last, u64::MAX),
+        |(state, mut last, mut seen)| async move {
+            loop {
+                let generation = state.site.write_generation();
+                if generation != seen {
+                    seen = generation;
+                    if let Ok(seq) = state.run(|site| site.last_update_seq()).await {
+                        if seq > last {
+                            last = seq;
+                            let event = Event::default()
+                                .event("update")
+                                .data(format!("{{\"seq\":{seq}}}"));
+                            return Some((Ok(event), (state, last, seen)));
+                        }
                     }
                 }
+                tokio::time::sleep(POLL).await;
             }
-            tokio::time::sleep(POLL).await;
-        }
-    });
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
