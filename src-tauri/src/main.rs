@@ -31,13 +31,7 @@ struct Cli {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OUTPOST_LOG")
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    outpost_server::init_tracing();
     let cli = Cli::parse();
     tauri::Builder::default()
         .setup(move |app| {

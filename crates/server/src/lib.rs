@@ -88,6 +88,17 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Logs to stderr, filtered by `OUTPOST_LOG` (a tracing filter).
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OUTPOST_LOG")
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 /// Serves the API on `listener` until `shutdown` resolves.
 pub async fn serve(
     state: AppState,

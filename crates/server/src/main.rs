@@ -96,13 +96,7 @@ enum UserCommand {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OUTPOST_LOG")
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    outpost_server::init_tracing();
     match Cli::parse().command {
         Command::Serve {
             dir,

@@ -151,13 +151,7 @@ impl Site {
             input.remove(ro);
         }
         let existing = match name {
-            Some(n) => Some(
-                self.read(|tx| store::load(tx, EVENT_PRODUCER, n))?
-                    .ok_or_else(|| Error::NotFound {
-                        doctype: EVENT_PRODUCER.into(),
-                        name: n.into(),
-                    })?,
-            ),
+            Some(n) => Some(self.event_producer(n)?),
             None => None,
         };
         let mut merged = existing.clone().unwrap_or_default();
@@ -426,12 +420,7 @@ impl Site {
         name: &str,
         progress: &mut dyn FnMut(&SyncSummary),
     ) -> Result<SyncSummary> {
-        let doc = self
-            .read(|tx| store::load(tx, EVENT_PRODUCER, name))?
-            .ok_or_else(|| Error::NotFound {
-                doctype: EVENT_PRODUCER.into(),
-                name: name.into(),
-            })?;
+        let doc = self.event_producer(name)?;
         let mut summary = SyncSummary {
             producer: name.to_owned(),
             ..Default::default()
@@ -663,12 +652,7 @@ impl Site {
         if first.status != "Failed" {
             return Ok(first);
         }
-        let doc = self
-            .read(|tx| store::load(tx, EVENT_PRODUCER, &first.event_producer))?
-            .ok_or_else(|| Error::NotFound {
-                doctype: EVENT_PRODUCER.into(),
-                name: first.event_producer.clone(),
-            })?;
+        let doc = self.event_producer(&first.event_producer)?;
         let ctx = self.context(&doc)?;
         let client = self.producer_client(&doc)?;
         let queue: Vec<SyncLogEntry> = self.read(|tx| {
@@ -762,17 +746,21 @@ impl Site {
     /// Opens the live channel to a registered producer and calls `on_update`
     /// for each announcement; returns when the channel closes.
     pub fn listen_to_producer(&self, name: &str, on_update: &mut dyn FnMut()) -> Result<()> {
-        let doc = self
-            .read(|tx| store::load(tx, EVENT_PRODUCER, name))?
-            .ok_or_else(|| Error::NotFound {
-                doctype: EVENT_PRODUCER.into(),
-                name: name.into(),
-            })?;
+        let doc = self.event_producer(name)?;
         if text(&doc, "registration_status") != REGISTERED {
             return Err(Error::Unreachable(format!("{name} is not registered yet")));
         }
         let client = self.producer_client(&doc)?;
         client.listen(&self.info()?.site_id, on_update)
+    }
+
+    /// One Event Producer document, or DoesNotExistError.
+    fn event_producer(&self, name: &str) -> Result<Doc> {
+        self.read(|tx| store::load(tx, EVENT_PRODUCER, name))?
+            .ok_or_else(|| Error::NotFound {
+                doctype: EVENT_PRODUCER.into(),
+                name: name.into(),
+            })
     }
 
     /// Names of every Event Producer here.
