@@ -5,6 +5,11 @@
 
 mod commands;
 
+/// Sync builds and drops many small JSON values; mimalloc handles that
+/// churn far better than the system allocator.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

@@ -1,5 +1,10 @@
 //! `outpostd`: the headless site (SPEC F26) and the CLI steps a script needs.
 
+/// Sync builds and drops many small JSON values; mimalloc handles that
+/// churn far better than the system allocator.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;

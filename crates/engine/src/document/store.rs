@@ -15,22 +15,16 @@ pub struct Link {
 
 pub fn load(tx: &Transaction, doctype: &str, name: &str) -> Result<Option<Doc>> {
     let data: Option<String> = tx
-        .query_row(
-            "SELECT data FROM documents WHERE doctype = ?1 AND name = ?2",
-            (doctype, name),
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT data FROM documents WHERE doctype = ?1 AND name = ?2")?
+        .query_row((doctype, name), |r| r.get(0))
         .optional()?;
     data.map(|d| parse(doctype, name, &d)).transpose()
 }
 
 pub fn exists(tx: &Transaction, doctype: &str, name: &str) -> Result<bool> {
     Ok(tx
-        .query_row(
-            "SELECT 1 FROM documents WHERE doctype = ?1 AND name = ?2",
-            (doctype, name),
-            |_| Ok(()),
-        )
+        .prepare_cached("SELECT 1 FROM documents WHERE doctype = ?1 AND name = ?2")?
+        .query_row((doctype, name), |_| Ok(()))
         .optional()?
         .is_some())
 }
@@ -49,36 +43,30 @@ fn text(doc: &Doc, key: &str) -> String {
 pub fn insert(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Result<()> {
     let name = text(doc, "name");
     let data = serde_json::to_string(doc).map_err(|e| Error::Corrupt(e.to_string()))?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO documents (doctype, name, data, modified) VALUES (?1, ?2, ?3, ?4)",
-        (doctype, &name, &data, text(doc, "modified")),
-    )?;
+    )?
+    .execute((doctype, &name, &data, text(doc, "modified")))?;
     write_links(tx, doctype, &name, links)
 }
 
 pub fn update(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Result<()> {
     let name = text(doc, "name");
     let data = serde_json::to_string(doc).map_err(|e| Error::Corrupt(e.to_string()))?;
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE documents SET data = ?3, modified = ?4 WHERE doctype = ?1 AND name = ?2",
-        (doctype, &name, &data, text(doc, "modified")),
-    )?;
-    tx.execute(
-        "DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2",
-        (doctype, &name),
-    )?;
+    )?
+    .execute((doctype, &name, &data, text(doc, "modified")))?;
+    tx.prepare_cached("DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2")?
+        .execute((doctype, &name))?;
     write_links(tx, doctype, &name, links)
 }
 
 pub fn delete(tx: &Transaction, doctype: &str, name: &str) -> Result<()> {
-    tx.execute(
-        "DELETE FROM documents WHERE doctype = ?1 AND name = ?2",
-        (doctype, name),
-    )?;
-    tx.execute(
-        "DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2",
-        (doctype, name),
-    )?;
+    tx.prepare_cached("DELETE FROM documents WHERE doctype = ?1 AND name = ?2")?
+        .execute((doctype, name))?;
+    tx.prepare_cached("DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2")?
+        .execute((doctype, name))?;
     Ok(())
 }
 
@@ -99,12 +87,11 @@ pub fn first_linker(
     name: &str,
 ) -> Result<Option<(String, String)>> {
     Ok(tx
-        .query_row(
+        .prepare_cached(
             "SELECT doctype, name FROM doc_links WHERE link_doctype = ?1 AND link_name = ?2
              AND NOT (doctype = ?1 AND name = ?2) LIMIT 1",
-            (doctype, name),
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        )?
+        .query_row((doctype, name), |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
 }
 
@@ -125,9 +112,7 @@ pub fn value_taken(
         },
         _ => return Ok(false),
     };
-    Ok(tx
-        .query_row(
-            "SELECT 1 FROM documents WHERE doctype = ?1 AND name <> ?2 AND json_extract(data, ?3) = ?4 LIMIT 1",
+    Ok(tx.prepare_cached("SELECT 1 FROM documents WHERE doctype = ?1 AND name <> ?2 AND json_extract(data, ?3) = ?4 LIMIT 1")?.query_row(
             (doctype, except, path, value),
             |_| Ok(()),
         )

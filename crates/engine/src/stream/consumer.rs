@@ -11,7 +11,7 @@ use ts_rs::TS;
 
 use super::client::ProducerClient;
 use super::log::{LogEntry, UpdateType};
-use super::wire::{Approval, FetchRequest, PullRequest, Registration, Subscription};
+use super::wire::{Approval, FetchRequest, PullReply, PullRequest, Registration, Subscription};
 use super::EVENT_PRODUCER;
 use crate::actor::Actor;
 use crate::doctype::{DocType, FieldType, Registry, DOCTYPE_LINK, STANDARD_FIELDS};
@@ -448,45 +448,82 @@ impl Site {
             .unwrap_or_else(|| doc.clone());
         let client = self.producer_client(&doc)?;
         let ctx = self.context(&doc)?;
-        loop {
-            let cursor = self.read(|tx| cursor_of(tx, &name))?;
-            let reply = client.pull(&PullRequest {
-                site_id: ctx.local_site_id.clone(),
-                after: cursor,
-                limit: PAGE_SIZE,
-            })?;
-            summary.online = true;
-            summary.pulled += reply.entries.len() as u32;
-            self.update_approvals(&name, &doc, &reply.approvals)?;
-            let reg = self.doctypes();
-            let deps = self.dependencies(&client, &reg, &ctx, &reply.entries)?;
-            let (synced, failed) = self.write(|tx| {
-                if cursor_of(tx, &name)? != cursor {
-                    return Err(Error::Unreachable("Another process synced this producer meanwhile; pulling again".into()));
-                }
-                let mut counts = (0, 0);
-                for entry in &reply.entries {
-                    let needed = deps.get(&entry.seq).map(Vec::as_slice).unwrap_or(&[]);
-                    match apply_logged(tx, &reg, &ctx, entry, needed)? {
-                        true => counts.0 += 1,
-                        false => counts.1 += 1,
+        // Pull the next page while this one is applied: the producer's work and
+        // ours overlap. At most one page waits in the channel (bounded memory).
+        let first = self.read(|tx| cursor_of(tx, &name))?;
+        let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Result<(i64, PullReply)>>(1);
+        std::thread::scope(|scope| {
+            let (client, site_id) = (&client, ctx.local_site_id.clone());
+            scope.spawn(move || {
+                let mut after = first;
+                loop {
+                    let page = client.pull(&PullRequest {
+                        site_id: site_id.clone(),
+                        after,
+                        limit: PAGE_SIZE,
+                    });
+                    let next = page.as_ref().ok().filter(|p| p.has_more).map(|p| p.cursor);
+                    if pages_tx.send(page.map(|p| (after, p))).is_err() {
+                        return;
+                    }
+                    match next {
+                        Some(c) => after = c,
+                        None => return,
                     }
                 }
-                tx.execute(
-                    "INSERT INTO producer_state (producer, cursor, last_sync, online, last_error) VALUES (?1, ?2, ?3, 1, NULL)
-                     ON CONFLICT (producer) DO UPDATE SET cursor = excluded.cursor, last_sync = excluded.last_sync, online = 1, last_error = NULL",
-                    (&name, reply.cursor, values::now_string()),
-                )?;
-                Ok(counts)
-            })?;
-            summary.synced += synced;
-            summary.failed += failed;
-            summary.cursor = reply.cursor;
-            progress(summary);
-            if !reply.has_more {
-                break;
+            });
+            for page in pages_rx {
+                let (cursor, reply) = page?;
+                let more = reply.has_more;
+                self.apply_page(&name, &doc, client, &ctx, cursor, reply, summary)?;
+                progress(summary);
+                if !more {
+                    break;
+                }
             }
-        }
+            Ok(())
+        })
+    }
+
+    /// Applies one pulled page: dependencies, entries, cursor — one transaction.
+    #[allow(clippy::too_many_arguments)]
+    fn apply_page(
+        &self,
+        name: &str,
+        doc: &Doc,
+        client: &ProducerClient,
+        ctx: &Context,
+        cursor: i64,
+        reply: PullReply,
+        summary: &mut SyncSummary,
+    ) -> Result<()> {
+        summary.online = true;
+        summary.pulled += reply.entries.len() as u32;
+        self.update_approvals(name, doc, &reply.approvals)?;
+        let reg = self.doctypes();
+        let deps = self.dependencies(client, &reg, ctx, &reply.entries)?;
+        let (synced, failed) = self.write(|tx| {
+            if cursor_of(tx, name)? != cursor {
+                return Err(Error::Unreachable("Another process synced this producer meanwhile; pulling again".into()));
+            }
+            let mut counts = (0, 0);
+            for entry in &reply.entries {
+                let needed = deps.get(&entry.seq).map(Vec::as_slice).unwrap_or(&[]);
+                match apply_logged(tx, &reg, ctx, entry, needed)? {
+                    true => counts.0 += 1,
+                    false => counts.1 += 1,
+                }
+            }
+            tx.prepare_cached(
+                "INSERT INTO producer_state (producer, cursor, last_sync, online, last_error) VALUES (?1, ?2, ?3, 1, NULL)
+                 ON CONFLICT (producer) DO UPDATE SET cursor = excluded.cursor, last_sync = excluded.last_sync, online = 1, last_error = NULL",
+            )?
+            .execute((name, reply.cursor, values::now_string()))?;
+            Ok(counts)
+        })?;
+        summary.synced += synced;
+        summary.failed += failed;
+        summary.cursor = reply.cursor;
         Ok(())
     }
 
@@ -975,12 +1012,15 @@ fn apply_in_savepoint(
     entry: &LogEntry,
     deps: &[(String, Doc)],
 ) -> Result<Option<String>> {
-    tx.execute_batch("SAVEPOINT entry")?;
+    tx.prepare_cached("SAVEPOINT entry")?.execute([])?;
     let result = apply_entry(tx, reg, ctx, entry, deps);
     match &result {
-        Ok(_) => tx.execute_batch("RELEASE entry")?,
-        Err(_) => tx.execute_batch("ROLLBACK TO entry; RELEASE entry")?,
-    }
+        Ok(_) => tx.prepare_cached("RELEASE entry")?.execute([])?,
+        Err(_) => {
+            tx.prepare_cached("ROLLBACK TO entry")?.execute([])?;
+            tx.prepare_cached("RELEASE entry")?.execute([])?
+        }
+    };
     result
 }
 
