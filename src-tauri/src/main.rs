@@ -17,6 +17,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use outpost_engine::Site;
 use outpost_server::config::{FileConfig, DEFAULT_LISTEN};
+use outpost_server::scheduler::Scheduler;
 use outpost_server::AppState;
 use tauri::Manager;
 
@@ -55,6 +56,8 @@ fn main() -> Result<()> {
                 Some(a) => a,
                 None => DEFAULT_LISTEN.parse()?,
             };
+            // The desktop site syncs like the headless one: on a schedule and on live announcements.
+            Scheduler::start(state.site.clone(), std::time::Duration::from_secs(5));
             tauri::async_runtime::spawn(serve_api(state, listen));
             Ok(())
         })

@@ -16,6 +16,9 @@ use crate::state::AppState;
 
 /// How often the channel looks for new writes (an atomic counter, no query).
 const POLL: Duration = Duration::from_millis(20);
+/// Writes by another process (the CLI) do not move the counter: look at the
+/// log itself this often anyway.
+const RECHECK_EVERY: u32 = 50;
 
 /// Live channel: an `update` event whenever the update log grows.
 #[utoipa::path(get, path = "/api/stream/updates", tag = "stream",
@@ -41,10 +44,13 @@ pub async fn updates(
     let stream = futures_util::stream::unfold(
         (state, last, u64::MAX),
         |(state, mut last, mut seen)| async move {
+            let mut ticks = 0u32;
             loop {
                 let generation = state.site.write_generation();
-                if generation != seen {
+                ticks += 1;
+                if generation != seen || ticks >= RECHECK_EVERY {
                     seen = generation;
+                    ticks = 0;
                     if let Ok(seq) = state.run(|site| site.last_update_seq()).await {
                         if seq > last {
                             last = seq;
