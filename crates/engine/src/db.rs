@@ -58,6 +58,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX documents_remote_name ON documents (doctype, json_extract(data, '$.remote_docname'))
         WHERE json_extract(data, '$.remote_docname') IS NOT NULL;
     "#,
+    // 4: which documents of a conditional subscription a consumer has
+    // received (so a late match brings the earlier entries, and a Delete
+    // goes only to consumers that had the document).
+    r#"
+    CREATE TABLE consumer_docs (
+        consumer TEXT NOT NULL, ref_doctype TEXT NOT NULL, docname TEXT NOT NULL,
+        PRIMARY KEY (consumer, ref_doctype, docname)) WITHOUT ROWID;
+    "#,
 ];
 
 pub fn open(path: &Path) -> Result<Connection> {

@@ -208,6 +208,7 @@ impl Site {
         let rows = producer_rows(&merged);
         let reg_dt = self.doctypes();
         for r in &rows {
+            crate::condition::Condition::compile(r.get("condition").and_then(Value::as_str))?;
             let dt = text(r, "ref_doctype");
             if reg_dt.get(&dt).is_none() {
                 return Err(Error::invalid(

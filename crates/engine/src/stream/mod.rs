@@ -35,6 +35,7 @@ fn refresh_stream_doctypes(tx: &Transaction) -> Result<()> {
     for row in rows {
         let (name, data) = row?;
         let doc = store::parse(EVENT_CONSUMER, &name, &data)?;
+        producer::validate_conditions(&doc)?;
         for r in doc
             .get("consumer_doctypes")
             .and_then(Value::as_array)

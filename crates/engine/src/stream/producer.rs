@@ -2,7 +2,7 @@
 //! serving pages of the update log filtered by approval, and answering
 //! dependency fetches scoped to what the consumer may receive.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{params_from_iter, Transaction};
 use serde_json::{json, Value};
@@ -11,6 +11,7 @@ use super::log::{self, LogEntry};
 use super::wire::{Approval, PullReply, PullRequest, Registration, RegistrationReply};
 use super::EVENT_CONSUMER;
 use crate::actor::Actor;
+use crate::condition::Condition;
 use crate::document::{self, store, values, Doc, WriteOptions};
 use crate::error::{Error, Result};
 use crate::site::Site;
@@ -44,6 +45,30 @@ fn text(r: &serde_json::Map<String, Value>, k: &str) -> String {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Approved doctypes with their compiled conditions.
+fn approved_conditions(doc: &Doc) -> Result<HashMap<String, Option<Condition>>> {
+    rows(doc)
+        .filter(|r| {
+            text(r, "status") == "Approved"
+                && r.get("unsubscribed").and_then(Value::as_i64) != Some(1)
+        })
+        .map(|r| {
+            Ok((
+                text(r, "ref_doctype"),
+                Condition::compile(r.get("condition").and_then(Value::as_str))?,
+            ))
+        })
+        .collect()
+}
+
+/// Checks every row's condition of an Event Consumer (run before it is stored).
+pub(crate) fn validate_conditions(doc: &Doc) -> Result<()> {
+    for r in rows(doc) {
+        Condition::compile(r.get("condition").and_then(Value::as_str))?;
+    }
+    Ok(())
 }
 
 /// Doctypes this consumer may receive now: approved and subscribed.
@@ -82,6 +107,7 @@ impl Site {
             ));
         }
         for s in &reg.doctypes {
+            Condition::compile(s.condition.as_deref())?;
             let dt = doctypes.get(&s.ref_doctype).ok_or_else(|| {
                 Error::invalid(
                     "ref_doctype",
@@ -169,11 +195,11 @@ impl Site {
                 format!("limit must be between 1 and {MAX_PAGE}"),
             ));
         }
-        let reply = self.read(|tx| {
+        self.write(|tx| {
             let consumer = self.consumer_for(tx, actor, &req.site_id)?;
-            let allowed = approved(&consumer);
+            let allowed = approved_conditions(&consumer)?;
             let last = log::last_seq(tx)?;
-            let mut entries = Vec::new();
+            let mut candidates = Vec::new();
             if !allowed.is_empty() {
                 let marks = (0..allowed.len()).map(|i| format!("?{}", i + 4)).collect::<Vec<_>>().join(", ");
                 let sql = format!(
@@ -182,30 +208,33 @@ impl Site {
                 );
                 let mut params: Vec<rusqlite::types::Value> =
                     vec![req.after.into(), req.site_id.clone().into(), (i64::from(req.limit) + 1).into()];
-                params.extend(allowed.iter().map(|d| rusqlite::types::Value::from(d.clone())));
+                params.extend(allowed.keys().map(|d| rusqlite::types::Value::from(d.clone())));
                 let mut stmt = tx.prepare_cached(&sql)?;
                 let rows = stmt.query_map(params_from_iter(params.iter()), log::row_to_entry)?;
                 for r in rows {
-                    entries.push(log::entry_from(r?)?);
+                    candidates.push(log::entry_from(r?)?);
                 }
             }
-            let has_more = entries.len() > req.limit as usize;
-            entries.truncate(req.limit as usize);
-            let cursor = match (has_more, entries.last()) {
+            let has_more = candidates.len() > req.limit as usize;
+            candidates.truncate(req.limit as usize);
+            let cursor = match (has_more, candidates.last()) {
                 (true, Some(e)) => e.seq,
                 _ => last.max(req.after),
             };
-            Ok(PullReply { entries, cursor, has_more, approvals: approvals_of(&consumer) })
-        })?;
-        self.write(|tx| {
-            tx.execute(
+            let mut entries = Vec::with_capacity(candidates.len());
+            for e in candidates {
+                match allowed.get(&e.ref_doctype) {
+                    Some(Some(cond)) => deliver_conditional(tx, &req.site_id, cond, e, &mut entries)?,
+                    _ => entries.push(e),
+                }
+            }
+            tx.prepare_cached(
                 "INSERT INTO consumer_progress (consumer, seq, last_seen) VALUES (?1, ?2, ?3)
                  ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, last_seen = excluded.last_seen",
-                (&req.site_id, reply.cursor, values::now_string()),
-            )?;
-            Ok(())
-        })?;
-        Ok(reply)
+            )?
+            .execute((&req.site_id, cursor, values::now_string()))?;
+            Ok(PullReply { entries, cursor, has_more, approvals: approvals_of(&consumer) })
+        })
     }
 
     /// A document a consumer needs as a dependency (SPEC F14). Answered only
@@ -264,6 +293,62 @@ impl Site {
             rows.map(|r| log::entry_from(r?)).collect()
         })
     }
+}
+
+/// Delivers an entry of a conditional subscription (SPEC F17): only while the
+/// document satisfies the condition; the first time it does, every earlier
+/// entry of the document comes first, in order; a Delete only to a consumer
+/// that received the document.
+fn deliver_conditional(
+    tx: &Transaction,
+    consumer: &str,
+    cond: &Condition,
+    e: LogEntry,
+    out: &mut Vec<LogEntry>,
+) -> Result<()> {
+    let received = tx
+        .prepare_cached(
+            "SELECT 1 FROM consumer_docs WHERE consumer = ?1 AND ref_doctype = ?2 AND docname = ?3",
+        )?
+        .exists((consumer, &e.ref_doctype, &e.docname))?;
+    if e.update_type == log::UpdateType::Delete {
+        if received {
+            tx.prepare_cached("DELETE FROM consumer_docs WHERE consumer = ?1 AND ref_doctype = ?2 AND docname = ?3")?
+                .execute((consumer, &e.ref_doctype, &e.docname))?;
+            out.push(e);
+        }
+        return Ok(());
+    }
+    let matches = match store::load(tx, &e.ref_doctype, &e.docname)? {
+        Some(current) => cond.matches(&current).map_err(|err| {
+            Error::invalid(
+                "condition",
+                format!(
+                    "Condition on {} stopped at {} {}: {err}",
+                    e.ref_doctype, e.ref_doctype, e.docname
+                ),
+            )
+        })?,
+        None => false,
+    };
+    if !matches {
+        return Ok(());
+    }
+    if !received {
+        let sql = format!(
+            "SELECT {} FROM update_log WHERE ref_doctype = ?1 AND docname = ?2 AND seq < ?3 ORDER BY seq",
+            log::ENTRY_COLUMNS
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let earlier = stmt.query_map((&e.ref_doctype, &e.docname, e.seq), log::row_to_entry)?;
+        for r in earlier {
+            out.push(log::entry_from(r?)?);
+        }
+        tx.prepare_cached("INSERT OR IGNORE INTO consumer_docs (consumer, ref_doctype, docname) VALUES (?1, ?2, ?3)")?
+            .execute((consumer, &e.ref_doctype, &e.docname))?;
+    }
+    out.push(e);
+    Ok(())
 }
 
 /// Whether (doctype, name) is of an allowed doctype or linked from one,

@@ -1,0 +1,171 @@
+//! Conditional events (SPEC F17, expression form) between two real sites.
+
+use outpost_tests::TestSite;
+use serde_json::{json, Value};
+
+fn pair() -> (TestSite, TestSite) {
+    (
+        TestSite::start_with(&["--sync-interval", "3600"]),
+        TestSite::start_with(&["--sync-interval", "3600"]),
+    )
+}
+
+fn kinds(site: &TestSite) -> Vec<(String, String)> {
+    let log = site
+        .method("outpost.event.sync_log", json!({"limit": 1000}))
+        .body["message"]
+        .clone();
+    let mut v: Vec<(String, String)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["update_type"].as_str().unwrap().to_owned(),
+                l["remote_docname"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    v.reverse();
+    v
+}
+
+fn name(v: &Value) -> String {
+    v["name"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_private_note_is_held_back_and_arrives_with_its_whole_history_once_public() {
+    let (producer, consumer) = pair();
+    consumer.subscribe_to(
+        &producer,
+        json!([{"ref_doctype": "Note", "condition": "doc.public == 1"}]),
+    );
+    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+
+    let note = name(
+        producer
+            .insert(
+                "Note",
+                json!({"title": "Plans", "content": "draft", "public": 0}),
+            )
+            .data(),
+    );
+    producer
+        .update("Note", &note, json!({"content": "second draft"}))
+        .data();
+    let hidden = name(
+        producer
+            .insert("Note", json!({"title": "Secret", "public": 0}))
+            .data(),
+    );
+    consumer.sync_now();
+    consumer.get("Note", &note).error(404);
+
+    producer.update("Note", &note, json!({"public": 1})).data();
+    let s = consumer.sync_now();
+    assert_eq!(s[0]["failed"], 0, "{s}");
+    let got = consumer.get("Note", &note).data().clone();
+    assert_eq!(
+        (got["content"].as_str(), got["public"].as_i64()),
+        (Some("second draft"), Some(1))
+    );
+    let n = |k: &str| (k.to_owned(), note.clone());
+    assert_eq!(
+        kinds(&consumer),
+        [n("Create"), n("Update"), n("Update")],
+        "earlier entries first, in order"
+    );
+
+    // A Delete goes only where the document went.
+    producer.delete("Note", &hidden).data();
+    producer.delete("Note", &note).data();
+    consumer.sync_now();
+    consumer.get("Note", &note).error(404);
+    assert_eq!(kinds(&consumer).last(), Some(&n("Delete")));
+    assert!(
+        !kinds(&consumer).iter().any(|(_, d)| d == &hidden),
+        "nothing of the private note was sent"
+    );
+}
+
+#[test]
+fn invoices_wait_until_submitted() {
+    let (producer, consumer) = pair();
+    consumer.subscribe_to(
+        &producer,
+        json!([{"ref_doctype": "Sales Invoice", "condition": "doc.docstatus == 1"}]),
+    );
+    producer.decide(&consumer.site_id(), &[("Sales Invoice", "Approved")]);
+    producer.seed_sales();
+    let inv = name(
+        producer
+            .insert(
+                "Sales Invoice",
+                json!({"customer": "Acme", "items": [{"item_code": "PEN"}]}),
+            )
+            .data(),
+    );
+    consumer.sync_now();
+    consumer.get("Sales Invoice", &inv).error(404);
+    producer
+        .update("Sales Invoice", &inv, json!({"docstatus": 1}))
+        .data();
+    consumer.sync_now();
+    assert_eq!(consumer.get("Sales Invoice", &inv).data()["docstatus"], 1);
+}
+
+#[test]
+fn invalid_conditions_are_refused_when_saved_and_nothing_is_stored() {
+    let (producer, consumer) = pair();
+    let doc = |cond: &str| {
+        json!({"producer_url": producer.base, "user": "admin@example.com", "api_key": producer.admin.api_key,
+               "api_secret": producer.admin.api_secret, "producer_doctypes": [{"ref_doctype": "Note", "condition": cond}]})
+    };
+    let (_, msg, field) = consumer
+        .insert("Event Producer", doc("doc.public =="))
+        .error(400);
+    assert_eq!(field.as_deref(), Some("condition"));
+    assert!(msg.contains("Invalid condition"), "{msg}");
+    let (_, msg, _) = consumer
+        .insert("Event Producer", doc("cmd: my_custom_app.note.is_odd_note"))
+        .error(400);
+    assert!(msg.contains("cmd:"), "{msg}");
+    assert_eq!(consumer.count("Event Producer", json!({})), 0);
+
+    // On the producer, an admin's edit of a row's condition is checked too.
+    consumer.subscribe_to(&producer, json!([{"ref_doctype": "Note"}]));
+    let sid = consumer.site_id();
+    let ec = producer.get("Event Consumer", &sid).data().clone();
+    let mut rows = ec["consumer_doctypes"].as_array().unwrap().clone();
+    rows[0]["condition"] = json!("doc.public = = 1");
+    let (_, msg, _) = producer
+        .update("Event Consumer", &sid, json!({"consumer_doctypes": rows}))
+        .error(400);
+    assert!(msg.contains("Invalid condition"), "{msg}");
+    assert_eq!(
+        producer.get("Event Consumer", &sid).data()["consumer_doctypes"][0]["condition"],
+        Value::Null
+    );
+}
+
+#[test]
+fn a_greedy_condition_is_stopped_by_the_limits_and_the_producer_keeps_serving() {
+    let (producer, consumer) = pair();
+    let greedy = r#""x".pad(1000000000, "y").len() > 0"#;
+    consumer.subscribe_to(
+        &producer,
+        json!([{"ref_doctype": "Note", "condition": greedy}]),
+    );
+    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    producer.insert("Note", json!({"title": "bait"})).data();
+    let s = consumer.sync_now();
+    let err = s[0]["error"].as_str().unwrap_or_default().to_owned();
+    assert!(err.contains("Condition on Note stopped"), "{s}");
+    assert_eq!(
+        producer.list("Note", &[]).status,
+        200,
+        "the producer still serves"
+    );
+    assert_eq!(consumer.count("Note", json!({})), 0);
+}
