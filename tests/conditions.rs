@@ -128,9 +128,9 @@ fn invalid_conditions_are_refused_when_saved_and_nothing_is_stored() {
     assert_eq!(field.as_deref(), Some("condition"));
     assert!(msg.contains("Invalid condition"), "{msg}");
     let (_, msg, _) = consumer
-        .insert("Event Producer", doc("cmd: my_custom_app.note.is_odd_note"))
+        .insert("Event Producer", doc("cmd: nodot"))
         .error(400);
-    assert!(msg.contains("cmd:"), "{msg}");
+    assert!(msg.contains("cmd: needs <script>.<function>"), "{msg}");
     assert_eq!(consumer.count("Event Producer", json!({})), 0);
 
     // On the producer, an admin's edit of a row's condition is checked too.
@@ -168,4 +168,113 @@ fn a_greedy_condition_is_stopped_by_the_limits_and_the_producer_keeps_serving() 
         "the producer still serves"
     );
     assert_eq!(consumer.count("Note", json!({})), 0);
+}
+
+/// Saves a Condition Script on `site`.
+fn script(site: &TestSite, name: &str, source: &str) {
+    site.insert(
+        "Condition Script",
+        json!({"script_name": name, "script": source}),
+    )
+    .data();
+}
+
+#[test]
+fn the_seeds_only_odd_notes_function_works_as_a_cmd_condition() {
+    let (producer, consumer) = pair();
+    script(
+        &producer,
+        "my_custom_app.note",
+        r#"
+        // The seed's is_odd_note: how many Notes were created up to this one is odd.
+        fn is_odd_note(consumer, doc, update_log) {
+            count("Note", #{ creation: ["<=", doc.creation] }) % 2 != 0
+        }
+        "#,
+    );
+    consumer.subscribe_to(
+        &producer,
+        json!([{"ref_doctype": "Note", "condition": "cmd: my_custom_app.note.is_odd_note"}]),
+    );
+    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    let names: Vec<String> = (1..=4)
+        .map(|i| {
+            name(
+                producer
+                    .insert("Note", json!({"title": format!("note {i}")}))
+                    .data(),
+            )
+        })
+        .collect();
+    let s = consumer.sync_now();
+    assert_eq!(s[0]["failed"], 0, "{s}");
+    let present: Vec<bool> = names
+        .iter()
+        .map(|n| consumer.get("Note", n).status == 200)
+        .collect();
+    assert_eq!(present, [true, false, true, false], "only the odd notes");
+}
+
+#[test]
+fn a_cmd_function_sees_consumer_doc_and_update_log_and_a_late_match_brings_the_history() {
+    let (producer, consumer) = pair();
+    script(
+        &producer,
+        "shop.notes",
+        r#"
+        fn public_for_known_consumers(consumer, doc, update_log) {
+            consumer.consumer_site_id != "" && update_log.ref_doctype == "Note" && doc["public"] == 1
+        }
+        "#,
+    );
+    consumer.subscribe_to(
+        &producer,
+        json!([{"ref_doctype": "Note", "condition": "cmd: shop.notes.public_for_known_consumers"}]),
+    );
+    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    let note = name(
+        producer
+            .insert(
+                "Note",
+                json!({"title": "Menu", "content": "soup", "public": 0}),
+            )
+            .data(),
+    );
+    producer
+        .update("Note", &note, json!({"content": "soup and bread"}))
+        .data();
+    consumer.sync_now();
+    consumer.get("Note", &note).error(404);
+    producer.update("Note", &note, json!({"public": 1})).data();
+    consumer.sync_now();
+    assert_eq!(
+        consumer.get("Note", &note).data()["content"],
+        "soup and bread"
+    );
+    assert_eq!(
+        kinds(&consumer).len(),
+        3,
+        "Create and both Updates, in order"
+    );
+}
+
+#[test]
+fn cmd_conditions_and_scripts_are_checked_when_saved() {
+    let (producer, consumer) = pair();
+    let (_, msg, field) = producer
+        .insert(
+            "Condition Script",
+            json!({"script_name": "broken", "script": "fn nope(a, b, c) { a + }"}),
+        )
+        .error(400);
+    assert_eq!(field.as_deref(), Some("script"));
+    assert!(msg.contains("Invalid script"), "{msg}");
+    assert_eq!(producer.count("Condition Script", json!({})), 0);
+
+    let doc = json!({"producer_url": producer.base, "user": "admin@example.com", "api_key": producer.admin.api_key,
+                     "api_secret": producer.admin.api_secret,
+                     "producer_doctypes": [{"ref_doctype": "Note", "condition": "cmd: nowhere.to_be_found"}]});
+    let (_, msg, _) = consumer.insert("Event Producer", doc).error(400);
+    assert!(msg.contains("No Condition Script named nowhere"), "{msg}");
+    assert_eq!(consumer.count("Event Producer", json!({})), 0);
 }

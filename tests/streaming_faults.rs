@@ -4,6 +4,28 @@
 use outpost_tests::{cli, wait_for, TestSite};
 use serde_json::json;
 
+/// Seeds `n` Notes on the producer and waits until some (not all) have
+/// reached the consumer; returns how many had.
+fn seed_and_wait_for_a_part(producer: &TestSite, consumer: &TestSite, n: i64) -> i64 {
+    let data = producer.data_dir().to_str().unwrap().to_owned();
+    let seeded = cli(&[
+        "seed",
+        "--data-dir",
+        &data,
+        "--doctype",
+        "Note",
+        "--count",
+        &n.to_string(),
+        "--batch",
+        "2000",
+    ]);
+    assert_eq!(seeded["inserted"], n);
+    wait_for("the catch-up to start", 120, || {
+        let got = consumer.count("Note", json!({}));
+        (got > 0).then_some(got)
+    })
+}
+
 #[test]
 fn a_consumer_killed_during_a_20000_entry_catch_up_ends_with_exactly_the_producers_documents() {
     const N: i64 = 20_000;
@@ -15,25 +37,8 @@ fn a_consumer_killed_during_a_20000_entry_catch_up_ends_with_exactly_the_produce
         json!([{"ref_doctype": "Note", "use_same_name": 0}]),
     );
     producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
-    let data = producer.data_dir().to_str().unwrap().to_owned();
-    let seeded = cli(&[
-        "seed",
-        "--data-dir",
-        &data,
-        "--doctype",
-        "Note",
-        "--count",
-        &N.to_string(),
-        "--batch",
-        "2000",
-    ]);
-    assert_eq!(seeded["inserted"], N);
-
     // Kill the consumer while it is part-way through.
-    let part = wait_for("the catch-up to start", 120, || {
-        let n = consumer.count("Note", json!({}));
-        (n > 0).then_some(n)
-    });
+    let part = seed_and_wait_for_a_part(&producer, &consumer, N);
     assert!(
         part < N,
         "the kill must land mid-catch-up (had {part} of {N})"
@@ -73,23 +78,7 @@ fn a_producer_stopped_mid_sync_is_reported_offline_and_sync_resumes_when_it_retu
     let consumer = TestSite::start_with(&["--sync-interval", "0.2"]);
     consumer.subscribe_to(&producer, json!([{"ref_doctype": "Note"}]));
     producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
-    let data = producer.data_dir().to_str().unwrap().to_owned();
-    cli(&[
-        "seed",
-        "--data-dir",
-        &data,
-        "--doctype",
-        "Note",
-        "--count",
-        &N.to_string(),
-        "--batch",
-        "2000",
-    ]);
-
-    let part = wait_for("the catch-up to start", 60, || {
-        let n = consumer.count("Note", json!({}));
-        (n > 0).then_some(n)
-    });
+    let part = seed_and_wait_for_a_part(&producer, &consumer, N);
     producer.kill9();
     assert!(part < N, "stopped mid-sync ({part} of {N})");
     let s = consumer.sync_now();

@@ -5,11 +5,14 @@
 //! saved.
 
 use std::cell::Cell;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, Engine, Scope, AST};
 
+use rusqlite::Connection;
+
+use crate::doctype::Registry;
 use crate::document::Doc;
 use crate::error::{Error, Result};
 
@@ -118,55 +121,196 @@ fn rewrite_reserved(expr: &str) -> String {
     out
 }
 
+pub const CONDITION_SCRIPT: &str = "Condition Script";
+
 /// A checked condition, ready to evaluate.
-pub struct Condition {
-    ast: AST,
+pub enum Condition {
+    /// An expression over `doc`.
+    Expr(AST),
+    /// `cmd: <script>.<function>`: a function of a Condition Script,
+    /// called with `consumer`, `doc` and `update_log`.
+    Cmd { script: String, function: String },
+}
+
+/// What a `cmd:` function may read: the site's documents through a
+/// read-only connection, with the doctypes of the moment.
+#[derive(Clone)]
+pub struct ScriptEnv {
+    pub conn: Arc<Mutex<Connection>>,
+    pub registry: Arc<Registry>,
+}
+
+/// The engine for Condition Scripts: the sandbox, plus store queries.
+fn script_engine(env: &ScriptEnv) -> Engine {
+    let mut e = Engine::new();
+    e.set_max_operations(MAX_OPERATIONS)
+        .set_max_call_levels(16)
+        .set_max_expr_depths(64, 32)
+        .set_max_string_size(64 * 1024)
+        .set_max_array_size(10_000)
+        .set_max_map_size(10_000)
+        .set_max_modules(0)
+        .on_print(|_| {})
+        .on_debug(|_, _, _| {})
+        .on_progress(|ops| {
+            let late =
+                ops % 1024 == 0 && DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() > t));
+            late.then(|| Dynamic::from("time limit"))
+        });
+    let env = env.clone();
+    // count(doctype, filters): Frappe's frappe.db.count — filters as a map
+    // {field: value} or {field: [op, value]}.
+    e.register_fn(
+        "count",
+        move |doctype: &str,
+              filters: rhai::Map|
+              -> std::result::Result<i64, Box<rhai::EvalAltResult>> {
+            let filters: serde_json::Value = rhai::serde::from_dynamic(&Dynamic::from_map(filters))
+                .map_err(|e| e.to_string())?;
+            let conn = env.conn.lock().unwrap_or_else(|p| p.into_inner());
+            crate::query::count_in(&conn, &env.registry, doctype, Some(&filters))
+                .map_err(|e| e.to_string().into())
+        },
+    );
+    e
+}
+
+/// Checks a Condition Script's source (run before it is stored).
+pub fn check_script(source: &str) -> Result<AST> {
+    let env = ScriptEnv {
+        conn: Arc::new(Mutex::new(Connection::open_in_memory()?)),
+        registry: Arc::new(Registry::default()),
+    };
+    script_engine(&env)
+        .compile(source)
+        .map_err(|e| Error::invalid("script", format!("Invalid script: {e}")))
 }
 
 impl Condition {
-    /// Compiles `text`; None when there is no condition. `cmd:` functions are
-    /// refused for now with a message that says so.
+    /// Compiles `text`; None when there is no condition. A `cmd:` names a
+    /// script and a function (`cmd: my_custom_app.note.is_odd_note` is the
+    /// function `is_odd_note` of the Condition Script `my_custom_app.note`).
     pub fn compile(text: Option<&str>) -> Result<Option<Condition>> {
         let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
             return Ok(None);
         };
-        if t.starts_with("cmd:") {
-            return Err(Error::invalid(
-                "condition",
-                "cmd: conditions (custom functions) are not supported by this site yet; use an expression such as doc.public == 1",
-            ));
+        if let Some(path) = t.strip_prefix("cmd:") {
+            let path = path.trim();
+            return match path.rsplit_once('.') {
+                Some((script, function)) if !script.is_empty() && !function.is_empty() => {
+                    Ok(Some(Condition::Cmd {
+                        script: script.to_owned(),
+                        function: function.to_owned(),
+                    }))
+                }
+                _ => Err(Error::invalid(
+                    "condition",
+                    format!("cmd: needs <script>.<function>, got {path:?}"),
+                )),
+            };
         }
         let ast = ENGINE
             .compile_expression(rewrite_reserved(t))
             .map_err(|e| Error::invalid("condition", format!("Invalid condition {t:?}: {e}")))?;
-        Ok(Some(Condition { ast }))
+        Ok(Some(Condition::Expr(ast)))
     }
 
-    /// Whether `doc` satisfies the condition.
-    pub fn matches(&self, doc: &Doc) -> Result<bool> {
-        let value = rhai::serde::to_dynamic(doc)
-            .map_err(|e| Error::Corrupt(format!("document for condition: {e}")))?;
-        let mut scope = Scope::new();
-        scope.push_constant("doc", value);
-        DEADLINE.with(|d| d.set(Some(Instant::now() + MAX_TIME)));
-        let out = ENGINE.eval_ast_with_scope::<Dynamic>(&mut scope, &self.ast);
-        DEADLINE.with(|d| d.set(None));
-        let out =
-            out.map_err(|e| Error::invalid("condition", format!("Condition stopped: {e}")))?;
-        if let Some(b) = out.clone().try_cast::<bool>() {
-            return Ok(b);
+    /// For `cmd:`: checks that the script exists here and defines the
+    /// function with three parameters (consumer, doc, update_log).
+    pub fn check_target(&self, tx: &rusqlite::Transaction) -> Result<()> {
+        let Condition::Cmd { script, function } = self else {
+            return Ok(());
+        };
+        let ast = load_script(tx, script)?;
+        if ast
+            .iter_functions()
+            .any(|f| f.name == function && f.params.len() == 3)
+        {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "condition",
+                format!("Condition Script {script} has no function {function}(consumer, doc, update_log)"),
+            ))
         }
-        if let Some(n) = out.clone().try_cast::<i64>() {
-            return Ok(n != 0);
-        }
-        Err(Error::invalid(
-            "condition",
-            format!(
-                "A condition must give true or false, not {}",
-                out.type_name()
-            ),
-        ))
     }
+
+    /// Whether `doc` satisfies an expression condition.
+    pub fn matches(&self, doc: &Doc) -> Result<bool> {
+        let Condition::Expr(ast) = self else {
+            return Err(Error::invalid(
+                "condition",
+                "A cmd: condition needs its script's environment",
+            ));
+        };
+        let mut scope = Scope::new();
+        scope.push_constant("doc", to_dynamic(doc)?);
+        DEADLINE.with(|d| d.set(Some(Instant::now() + MAX_TIME)));
+        let out = ENGINE.eval_ast_with_scope::<Dynamic>(&mut scope, ast);
+        DEADLINE.with(|d| d.set(None));
+        truthy(out.map_err(|e| Error::invalid("condition", format!("Condition stopped: {e}")))?)
+    }
+
+    /// Whether an entry passes, for either form: a `cmd:` function gets
+    /// `consumer` (the Event Consumer), `doc` and `update_log` (the entry).
+    pub fn passes(
+        &self,
+        tx: &rusqlite::Transaction,
+        env: &ScriptEnv,
+        consumer: &Doc,
+        doc: &Doc,
+        entry: &crate::stream::log::LogEntry,
+    ) -> Result<bool> {
+        let Condition::Cmd { script, function } = self else {
+            return self.matches(doc);
+        };
+        let ast = load_script(tx, script)?;
+        let args = (to_dynamic(consumer)?, to_dynamic(doc)?, to_dynamic(entry)?);
+        let engine = script_engine(env);
+        DEADLINE.with(|d| d.set(Some(Instant::now() + MAX_TIME)));
+        let out = engine.call_fn::<Dynamic>(&mut Scope::new(), &ast, function, args);
+        DEADLINE.with(|d| d.set(None));
+        truthy(out.map_err(|e| {
+            Error::invalid(
+                "condition",
+                format!("Condition stopped in {script}.{function}: {e}"),
+            )
+        })?)
+    }
+}
+
+fn to_dynamic<T: serde::Serialize>(v: &T) -> Result<Dynamic> {
+    rhai::serde::to_dynamic(v).map_err(|e| Error::Corrupt(format!("value for a condition: {e}")))
+}
+
+fn load_script(tx: &rusqlite::Transaction, script: &str) -> Result<AST> {
+    let doc = crate::document::store::load(tx, CONDITION_SCRIPT, script)?.ok_or_else(|| {
+        Error::invalid(
+            "condition",
+            format!("No Condition Script named {script} on this site"),
+        )
+    })?;
+    check_script(
+        doc.get("script")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default(),
+    )
+}
+
+fn truthy(out: Dynamic) -> Result<bool> {
+    if let Some(b) = out.clone().try_cast::<bool>() {
+        return Ok(b);
+    }
+    if let Some(n) = out.clone().try_cast::<i64>() {
+        return Ok(n != 0);
+    }
+    Err(Error::invalid(
+        "condition",
+        format!(
+            "A condition must give true or false, not {}",
+            out.type_name()
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -202,7 +346,7 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(bad.contains("Invalid condition"), "{bad}");
-        assert!(Condition::compile(Some("cmd: app.note.is_odd")).is_err());
+        assert!(Condition::compile(Some("cmd: nodot")).is_err());
         // Loops and statements are not expressions: refused when saved.
         let looping = Condition::compile(Some("{ let x = 0; loop { x += 1; } }"))
             .err()

@@ -9,7 +9,7 @@ use serde_json::Value;
 use ts_rs::TS;
 
 use crate::actor::Actor;
-use crate::doctype::{Action, DocType, FieldType, STANDARD_FIELDS};
+use crate::doctype::{Action, DocType, FieldType, Registry, STANDARD_FIELDS};
 use crate::document::{store, Doc};
 use crate::error::{Error, Result};
 use crate::site::Site;
@@ -71,22 +71,28 @@ impl Site {
     /// How many documents match `filters` (Frappe's `frappe.client.get_count`).
     pub fn count(&self, actor: &Actor, doctype: &str, filters: Option<&Value>) -> Result<i64> {
         let reg = self.doctypes();
-        let dt = reg.require(doctype)?;
-        actor.require(dt, Action::Read)?;
-        let mut params = vec![Sql::Text(dt.name.clone())];
-        let mut sql = String::from("SELECT COUNT(*) FROM documents WHERE doctype = ?1");
-        for (field, op, value) in parse_filters(dt, filters)? {
-            sql.push_str(" AND ");
-            sql.push_str(&condition(dt, &field, &op, &value, &mut params)?);
-        }
-        self.read(|tx| {
-            Ok(
-                tx.query_row(&sql, rusqlite::params_from_iter(params.iter()), |r| {
-                    r.get(0)
-                })?,
-            )
-        })
+        actor.require(reg.require(doctype)?, Action::Read)?;
+        self.read(|tx| count_in(tx, &reg, doctype, filters))
     }
+}
+
+/// How many documents of `doctype` match `filters`, on any connection.
+pub fn count_in(
+    conn: &rusqlite::Connection,
+    reg: &Registry,
+    doctype: &str,
+    filters: Option<&Value>,
+) -> Result<i64> {
+    let dt = reg.require(doctype)?;
+    let mut params = vec![Sql::Text(dt.name.clone())];
+    let mut sql = String::from("SELECT COUNT(*) FROM documents WHERE doctype = ?1");
+    for (field, op, value) in parse_filters(dt, filters)? {
+        sql.push_str(" AND ");
+        sql.push_str(&condition(dt, &field, &op, &value, &mut params)?);
+    }
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?)
 }
 
 struct Plan {

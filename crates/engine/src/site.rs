@@ -38,6 +38,8 @@ pub struct Site {
     secrets: Box<dyn SecretStore>,
     /// One sync at a time: a scheduled pull and "Sync now" never interleave.
     pub(crate) sync_gate: Mutex<()>,
+    /// A read-only connection for Condition Scripts' queries.
+    script_conn: Arc<Mutex<Connection>>,
     /// Bumped after every committed write: live channels watch it.
     writes: std::sync::atomic::AtomicU64,
 }
@@ -56,6 +58,11 @@ impl Site {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("Cannot create data directory {}", dir.display()), e))?;
         let conn = crate::db::open(&dir.join(DB_FILE))?;
+        let script_conn = Connection::open_with_flags(
+            dir.join(DB_FILE),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        script_conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let site = Site {
             dir: dir.to_owned(),
             conn: Mutex::new(conn),
@@ -63,6 +70,7 @@ impl Site {
             verified: Mutex::new(HashMap::new()),
             secrets: Box::new(FileSecretStore::new(dir)),
             sync_gate: Mutex::new(()),
+            script_conn: Arc::new(Mutex::new(script_conn)),
             writes: std::sync::atomic::AtomicU64::new(0),
         };
         site.write(|tx| {
@@ -125,6 +133,14 @@ impl Site {
         self.writes
             .fetch_add(1, std::sync::atomic::Ordering::Release);
         Ok(out)
+    }
+
+    /// What Condition Scripts may read: committed documents, current doctypes.
+    pub fn script_env(&self) -> crate::condition::ScriptEnv {
+        crate::condition::ScriptEnv {
+            conn: self.script_conn.clone(),
+            registry: self.doctypes(),
+        }
     }
 
     /// How many writes this process has committed (cheap to poll).

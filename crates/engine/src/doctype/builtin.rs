@@ -55,6 +55,10 @@ const SOURCES: &[(&str, &str)] = &[
         "event_producer.json",
         include_str!("../../doctypes/event_producer.json"),
     ),
+    (
+        "condition_script.json",
+        include_str!("../../doctypes/condition_script.json"),
+    ),
 ];
 
 /// Roles every site has, created on first open.

@@ -37,22 +37,7 @@ impl ProducerClient {
 
     fn call<B: Serialize, T: DeserializeOwned>(&self, method: &str, body: &B) -> Result<T> {
         let url = format!("{}/api/method/{method}", self.base);
-        let res = self
-            .http
-            .post(&url)
-            .header(
-                "Authorization",
-                format!("token {}:{}", self.api_key, self.api_secret.expose()),
-            )
-            .json(body)
-            .send()
-            .map_err(|e| {
-                Error::Unreachable(format!(
-                    "Producer {} is unreachable: {}",
-                    self.base,
-                    root_cause(&e)
-                ))
-            })?;
+        let res = self.send(self.http.post(&url).json(body))?;
         let status = res.status();
         let bytes = res.bytes().map_err(|e| {
             Error::Unreachable(format!(
@@ -85,6 +70,22 @@ impl ProducerClient {
             .map_err(|e| Error::Remote(format!("Producer sent an unexpected answer: {e}")))
     }
 
+    /// Sends a request with this site's token; a network failure is `Unreachable`.
+    fn send(&self, req: reqwest::blocking::RequestBuilder) -> Result<reqwest::blocking::Response> {
+        req.header(
+            "Authorization",
+            format!("token {}:{}", self.api_key, self.api_secret.expose()),
+        )
+        .send()
+        .map_err(|e| {
+            Error::Unreachable(format!(
+                "Producer {} is unreachable: {}",
+                self.base,
+                root_cause(&e)
+            ))
+        })
+    }
+
     pub fn register(&self, reg: &Registration) -> Result<RegistrationReply> {
         self.call("outpost.event.register", reg)
     }
@@ -108,22 +109,11 @@ impl ProducerClient {
             .timeout(None::<Duration>)
             .build()
             .map_err(|e| Error::Unreachable(format!("Cannot set up HTTP: {e}")))?;
-        let res = http
-            .get(format!("{}/api/stream/updates", self.base))
-            .query(&[("site_id", site_id)])
-            .header(
-                "Authorization",
-                format!("token {}:{}", self.api_key, self.api_secret.expose()),
-            )
-            .header("Accept", "text/event-stream")
-            .send()
-            .map_err(|e| {
-                Error::Unreachable(format!(
-                    "Producer {} is unreachable: {}",
-                    self.base,
-                    root_cause(&e)
-                ))
-            })?;
+        let res = self.send(
+            http.get(format!("{}/api/stream/updates", self.base))
+                .query(&[("site_id", site_id)])
+                .header("Accept", "text/event-stream"),
+        )?;
         if !res.status().is_success() {
             return Err(Error::Remote(format!(
                 "Producer refused the live channel ({})",

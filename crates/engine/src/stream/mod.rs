@@ -22,6 +22,27 @@ pub(crate) fn after_write(tx: &Transaction, doctype: &str) -> Result<()> {
     if doctype == EVENT_CONSUMER {
         refresh_stream_doctypes(tx)?;
     }
+    if doctype == crate::condition::CONDITION_SCRIPT {
+        check_condition_scripts(tx)?;
+    }
+    Ok(())
+}
+
+/// Every Condition Script must compile (checked before a save is committed).
+fn check_condition_scripts(tx: &Transaction) -> Result<()> {
+    let mut stmt = tx.prepare("SELECT name, data FROM documents WHERE doctype = ?1")?;
+    let rows = stmt.query_map([crate::condition::CONDITION_SCRIPT], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    for row in rows {
+        let (name, data) = row?;
+        let doc = store::parse(crate::condition::CONDITION_SCRIPT, &name, &data)?;
+        crate::condition::check_script(
+            doc.get("script")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        )?;
+    }
     Ok(())
 }
 
@@ -35,7 +56,7 @@ fn refresh_stream_doctypes(tx: &Transaction) -> Result<()> {
     for row in rows {
         let (name, data) = row?;
         let doc = store::parse(EVENT_CONSUMER, &name, &data)?;
-        producer::validate_conditions(&doc)?;
+        producer::validate_conditions(tx, &doc)?;
         for r in doc
             .get("consumer_doctypes")
             .and_then(Value::as_array)

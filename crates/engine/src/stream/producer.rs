@@ -11,7 +11,7 @@ use super::log::{self, LogEntry};
 use super::wire::{Approval, PullReply, PullRequest, Registration, RegistrationReply};
 use super::EVENT_CONSUMER;
 use crate::actor::Actor;
-use crate::condition::Condition;
+use crate::condition::{Condition, ScriptEnv};
 use crate::document::{self, store, values, Doc, WriteOptions};
 use crate::error::{Error, Result};
 use crate::site::Site;
@@ -64,9 +64,11 @@ fn approved_conditions(doc: &Doc) -> Result<HashMap<String, Option<Condition>>> 
 }
 
 /// Checks every row's condition of an Event Consumer (run before it is stored).
-pub(crate) fn validate_conditions(doc: &Doc) -> Result<()> {
+pub(crate) fn validate_conditions(tx: &Transaction, doc: &Doc) -> Result<()> {
     for r in rows(doc) {
-        Condition::compile(r.get("condition").and_then(Value::as_str))?;
+        if let Some(c) = Condition::compile(r.get("condition").and_then(Value::as_str))? {
+            c.check_target(tx)?;
+        }
     }
     Ok(())
 }
@@ -107,7 +109,9 @@ impl Site {
             ));
         }
         for s in &reg.doctypes {
-            Condition::compile(s.condition.as_deref())?;
+            if let Some(c) = Condition::compile(s.condition.as_deref())? {
+                self.read(|tx| c.check_target(tx))?;
+            }
             let dt = doctypes.get(&s.ref_doctype).ok_or_else(|| {
                 Error::invalid(
                     "ref_doctype",
@@ -195,6 +199,7 @@ impl Site {
                 format!("limit must be between 1 and {MAX_PAGE}"),
             ));
         }
+        let env = self.script_env();
         self.write(|tx| {
             let consumer = self.consumer_for(tx, actor, &req.site_id)?;
             let allowed = approved_conditions(&consumer)?;
@@ -224,7 +229,10 @@ impl Site {
             let mut entries = Vec::with_capacity(candidates.len());
             for e in candidates {
                 match allowed.get(&e.ref_doctype) {
-                    Some(Some(cond)) => deliver_conditional(tx, &req.site_id, cond, e, &mut entries)?,
+                    Some(Some(cond)) => {
+                        let check = Check { tx, env: &env, consumer: &consumer, consumer_id: &req.site_id, cond };
+                        deliver_conditional(&check, e, &mut entries)?
+                    }
                     _ => entries.push(e),
                 }
             }
@@ -299,13 +307,16 @@ impl Site {
 /// document satisfies the condition; the first time it does, every earlier
 /// entry of the document comes first, in order; a Delete only to a consumer
 /// that received the document.
-fn deliver_conditional(
-    tx: &Transaction,
-    consumer: &str,
-    cond: &Condition,
-    e: LogEntry,
-    out: &mut Vec<LogEntry>,
-) -> Result<()> {
+struct Check<'a> {
+    tx: &'a Transaction<'a>,
+    env: &'a ScriptEnv,
+    consumer: &'a Doc,
+    consumer_id: &'a str,
+    cond: &'a Condition,
+}
+
+fn deliver_conditional(check: &Check, e: LogEntry, out: &mut Vec<LogEntry>) -> Result<()> {
+    let (tx, consumer) = (check.tx, check.consumer_id);
     let received = tx
         .prepare_cached(
             "SELECT 1 FROM consumer_docs WHERE consumer = ?1 AND ref_doctype = ?2 AND docname = ?3",
@@ -320,15 +331,18 @@ fn deliver_conditional(
         return Ok(());
     }
     let matches = match store::load(tx, &e.ref_doctype, &e.docname)? {
-        Some(current) => cond.matches(&current).map_err(|err| {
-            Error::invalid(
-                "condition",
-                format!(
-                    "Condition on {} stopped at {} {}: {err}",
-                    e.ref_doctype, e.ref_doctype, e.docname
-                ),
-            )
-        })?,
+        Some(current) => check
+            .cond
+            .passes(tx, check.env, check.consumer, &current, &e)
+            .map_err(|err| {
+                Error::invalid(
+                    "condition",
+                    format!(
+                        "Condition on {} stopped at {} {}: {err}",
+                        e.ref_doctype, e.ref_doctype, e.docname
+                    ),
+                )
+            })?,
         None => false,
     };
     if !matches {
