@@ -31,14 +31,17 @@ test("the desktop window lists a document created through the API", { timeout: 1
   await until("Xvfb", () => existsSync(`/tmp/.X11-unix/X${display.slice(1)}`));
 
   const driverPort = await freePort();
-  const driver = start("tauri-driver", ["--port", String(driverPort)], {
+  const nativePort = await freePort();
+  const driver = start("tauri-driver", ["--port", String(driverPort), "--native-port", String(nativePort)], {
     env: { ...process.env, DISPLAY: display, WEBKIT_DISABLE_DMABUF_RENDERER: "1", OUTPOST_LOG: "info" },
   });
   t.after(driver.stop);
   t.after(() => { if (process.env.E2E_DEBUG) console.log(driver.log()); });
   const wd = `http://127.0.0.1:${driverPort}`;
-  // tauri-driver answers nothing useful before a session exists: wait for its port.
+  // tauri-driver answers nothing useful before a session exists: wait until it
+  // and the WebKitWebDriver it starts both listen (slow on a loaded machine).
   await until("tauri-driver to listen", () => canConnect(driverPort));
+  await until("WebKitWebDriver to listen", () => canConnect(nativePort), 30000);
 
   const apiPort = await freePort();
   const session = await webdriver(wd, "POST", "/session", {
