@@ -23,7 +23,9 @@ thread_local! {
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
-static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
+/// The sandbox every condition runs in: no modules, no output, bounded
+/// operations, depth, sizes and time (see DEADLINE).
+fn sandboxed() -> Engine {
     let mut e = Engine::new();
     e.set_max_operations(MAX_OPERATIONS)
         .set_max_call_levels(16)
@@ -40,7 +42,9 @@ static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
             late.then(|| Dynamic::from("time limit"))
         });
     e
-});
+}
+
+static ENGINE: LazyLock<Engine> = LazyLock::new(sandboxed);
 
 /// Words rhai reserves that are ordinary field names in doctypes
 /// (`doc.public` is Frappe's own example).
@@ -142,21 +146,7 @@ pub struct ScriptEnv {
 
 /// The engine for Condition Scripts: the sandbox, plus store queries.
 fn script_engine(env: &ScriptEnv) -> Engine {
-    let mut e = Engine::new();
-    e.set_max_operations(MAX_OPERATIONS)
-        .set_max_call_levels(16)
-        .set_max_expr_depths(64, 32)
-        .set_max_string_size(64 * 1024)
-        .set_max_array_size(10_000)
-        .set_max_map_size(10_000)
-        .set_max_modules(0)
-        .on_print(|_| {})
-        .on_debug(|_, _, _| {})
-        .on_progress(|ops| {
-            let late =
-                ops % 1024 == 0 && DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() > t));
-            late.then(|| Dynamic::from("time limit"))
-        });
+    let mut e = sandboxed();
     let env = env.clone();
     // count(doctype, filters): Frappe's frappe.db.count — filters as a map
     // {field: value} or {field: [op, value]}.
