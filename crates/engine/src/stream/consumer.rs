@@ -390,8 +390,28 @@ impl Site {
         })
     }
 
+    /// "Sync now" (SPEC F11 c): pulls from one producer, or from all, and
+    /// answers a summary per producer; `progress` sees each applied page.
+    pub fn sync_now(
+        &self,
+        actor: &Actor,
+        producer: Option<&str>,
+        progress: &mut dyn FnMut(&SyncSummary),
+    ) -> Result<Vec<SyncSummary>> {
+        actor.require_system_manager("sync")?;
+        let names = match producer {
+            Some(p) => vec![p.to_owned()],
+            None => self.event_producers()?,
+        };
+        names
+            .iter()
+            .map(|n| self.sync_producer(n, progress))
+            .collect()
+    }
+
     /// Every Event Producer's health, for the dashboard.
-    pub fn producer_statuses(&self) -> Result<Vec<ProducerStatus>> {
+    pub fn producer_statuses(&self, actor: &Actor) -> Result<Vec<ProducerStatus>> {
+        actor.require_system_manager("see sync status")?;
         self.read(|tx| {
             let mut stmt = tx.prepare(
                 "SELECT d.name, json_extract(d.data, '$.registration_status'), COALESCE(s.online, 0), s.last_sync,

@@ -47,6 +47,17 @@ fn text(r: &serde_json::Map<String, Value>, k: &str) -> String {
         .to_owned()
 }
 
+/// A line of the Event Update Log list: the entry and the consumers that
+/// have pulled past it.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct UpdateLogLine {
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub entry: LogEntry,
+    pub received_by: Vec<String>,
+}
+
 /// Approved doctypes with their compiled conditions.
 fn approved_conditions(doc: &Doc) -> Result<HashMap<String, Option<Condition>>> {
     rows(doc)
@@ -270,17 +281,6 @@ impl Site {
         })
     }
 
-    /// For each update-log entry, which consumers have pulled past it.
-    pub fn consumers_past(&self, seq: i64) -> Result<Vec<String>> {
-        self.read(|tx| {
-            let mut stmt = tx.prepare(
-                "SELECT consumer FROM consumer_progress WHERE seq >= ?1 ORDER BY consumer",
-            )?;
-            let rows = stmt.query_map([seq], |r| r.get(0))?;
-            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
-        })
-    }
-
     /// The update log, newest first (the UI's Event Update Log list).
     pub fn update_log(
         &self,
@@ -288,17 +288,27 @@ impl Site {
         doctype: Option<&str>,
         before: Option<i64>,
         limit: u32,
-    ) -> Result<Vec<LogEntry>> {
+    ) -> Result<Vec<UpdateLogLine>> {
         actor.require_system_manager("read the update log")?;
         let limit = limit.clamp(1, 1000);
         self.read(|tx| {
+            // How far each consumer has pulled: read once for the whole page.
+            let mut progress = tx.prepare("SELECT consumer, seq FROM consumer_progress ORDER BY consumer")?;
+            let pulled = progress
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             let sql = format!(
                 "SELECT {} FROM update_log WHERE (?1 IS NULL OR ref_doctype = ?1) AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
                 log::ENTRY_COLUMNS
             );
             let mut stmt = tx.prepare(&sql)?;
             let rows = stmt.query_map((doctype, before.unwrap_or(i64::MAX), limit), log::row_to_entry)?;
-            rows.map(|r| log::entry_from(r?)).collect()
+            rows.map(|r| {
+                let entry = log::entry_from(r?)?;
+                let received_by = pulled.iter().filter(|(_, seq)| *seq >= entry.seq).map(|(c, _)| c.clone()).collect();
+                Ok(UpdateLogLine { entry, received_by })
+            })
+            .collect()
         })
     }
 }

@@ -219,32 +219,12 @@ fn dispatch(
         "outpost.event.update_log" => {
             let before = opt_int(args, "before")?;
             let limit = opt_int(args, "limit")?.unwrap_or(100).clamp(1, 1000) as u32;
-            let entries = site.update_log(actor, opt_str(args, "ref_doctype")?, before, limit)?;
-            let mut out = Vec::with_capacity(entries.len());
-            for e in entries {
-                let received_by = site.consumers_past(e.seq)?;
-                let mut v = to_value(e)?;
-                v["received_by"] = to_value(received_by)?;
-                out.push(v);
-            }
-            Ok(Value::Array(out))
+            to_value(site.update_log(actor, opt_str(args, "ref_doctype")?, before, limit)?)
         }
         "outpost.event.sync_now" => {
-            actor.require_system_manager("sync")?;
-            let names = match opt_str(args, "producer")? {
-                Some(p) => vec![p.to_owned()],
-                None => site.event_producers()?,
-            };
-            let mut out = Vec::new();
-            for n in names {
-                out.push(site.sync_producer(&n, &mut |_| {})?);
-            }
-            to_value(out)
+            to_value(site.sync_now(actor, opt_str(args, "producer")?, &mut |_| {})?)
         }
-        "outpost.event.producer_status" => {
-            actor.require_system_manager("see sync status")?;
-            to_value(site.producer_statuses()?)
-        }
+        "outpost.event.producer_status" => to_value(site.producer_statuses(actor)?),
         "outpost.event.sync_log" => {
             let limit = opt_int(args, "limit")?.unwrap_or(100).clamp(1, 1000) as u32;
             to_value(site.sync_log(actor, opt_str(args, "status")?, limit)?)
