@@ -84,9 +84,21 @@ const RESERVED: &[&str] = &[
     "global",
 ];
 
-/// Rewrites `.word` into `["word"]` where `word` is reserved by rhai, outside
-/// string literals, so `doc.public` reads the field.
-fn rewrite_reserved(expr: &str) -> String {
+/// Python words of Frappe's expressions and their rhai spelling.
+const PYTHON_WORDS: &[(&str, &str)] = &[
+    ("and", "&&"),
+    ("or", "||"),
+    ("not", "!"),
+    ("None", "()"),
+    ("True", "true"),
+    ("False", "false"),
+];
+
+/// Reads a Frappe (Python-flavoured) expression as rhai, outside string
+/// literals: `.word` where rhai reserves `word` becomes `["word"]` (so
+/// `doc.public` reads the field), `'text'` becomes `"text"`, and `and`,
+/// `or`, `not`, `None`, `True`, `False` become rhai's own.
+fn rewrite(expr: &str) -> String {
     let chars: Vec<char> = expr.chars().collect();
     let mut out = String::with_capacity(expr.len() + 8);
     let mut quote: Option<char> = None;
@@ -94,32 +106,50 @@ fn rewrite_reserved(expr: &str) -> String {
     while i < chars.len() {
         let c = chars[i];
         if let Some(q) = quote {
-            out.push(c);
             if c == '\\' && i + 1 < chars.len() {
+                out.push(c);
                 out.push(chars[i + 1]);
-                i += 1;
-            } else if c == q {
-                quote = None;
+                i += 2;
+                continue;
             }
-        } else if c == '"' || c == '\'' || c == '`' {
+            if c == q {
+                quote = None;
+                out.push(if q == '\'' { '"' } else { c });
+            } else if q == '\'' && c == '"' {
+                out.push_str("\\\"");
+            } else {
+                out.push(c);
+            }
+            i += 1;
+            continue;
+        }
+        if c == '"' || c == '`' || c == '\'' {
             quote = Some(c);
-            out.push(c);
-        } else if c == '.' {
-            let start = i + 1;
-            let mut end = start;
+            out.push(if c == '\'' { '"' } else { c });
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == '_' {
+            let mut end = i;
             while end < chars.len() && (chars[end].is_ascii_alphanumeric() || chars[end] == '_') {
                 end += 1;
             }
-            let word: String = chars[start..end].iter().collect();
-            if RESERVED.contains(&word.as_str()) {
+            let word: String = chars[i..end].iter().collect();
+            let after_dot = out.ends_with('.');
+            if after_dot && RESERVED.contains(&word.as_str()) {
+                out.pop();
                 out.push_str(&format!("[\"{word}\"]"));
-                i = end;
-                continue;
+            } else if let Some((_, rhai)) =
+                PYTHON_WORDS.iter().find(|(w, _)| !after_dot && *w == word)
+            {
+                out.push_str(rhai);
+            } else {
+                out.push_str(&word);
             }
-            out.push(c);
-        } else {
-            out.push(c);
+            i = end;
+            continue;
         }
+        out.push(c);
         i += 1;
     }
     out
@@ -165,6 +195,116 @@ fn script_engine(env: &ScriptEnv) -> Engine {
     e
 }
 
+/// `frappe.db` inside `eval:` expressions.
+#[derive(Clone)]
+struct Db;
+
+/// `get_value(doctype, name, field)`: Frappe's `frappe.db.get_value`. The
+/// name may be `None` (the doctype's one document, as for Global Defaults),
+/// a document name, or a map of filters (the first match).
+fn get_value(
+    env: &ScriptEnv,
+    doctype: &str,
+    name: Dynamic,
+    field: &str,
+) -> std::result::Result<Dynamic, Box<rhai::EvalAltResult>> {
+    let conn = env.conn.lock().unwrap_or_else(|p| p.into_inner());
+    let filters = if name.is_unit() {
+        None
+    } else if let Some(n) = name.clone().try_cast::<rhai::ImmutableString>() {
+        Some(serde_json::json!({ "name": n.as_str() }))
+    } else {
+        Some(rhai::serde::from_dynamic(&name).map_err(|e| e.to_string())?)
+    };
+    let names = crate::query::names_in(&conn, &env.registry, doctype, filters.as_ref(), 1)
+        .map_err(|e| e.to_string())?;
+    let Some(found) = names.first() else {
+        return Ok(Dynamic::UNIT);
+    };
+    let data: String = conn
+        .query_row(
+            "SELECT data FROM documents WHERE doctype = ?1 AND name = ?2",
+            (doctype, found),
+            |r| r.get(0),
+        )
+        .map_err(|e| e.to_string())?;
+    let doc = crate::document::store::parse(doctype, found, &data).map_err(|e| e.to_string())?;
+    match doc.get(field) {
+        Some(v) => rhai::serde::to_dynamic(v),
+        None => Ok(Dynamic::UNIT),
+    }
+}
+
+/// The engine for `eval:` values: Condition Scripts' engine plus
+/// `get_value` and `frappe.db.get_value`.
+fn value_engine(env: &ScriptEnv) -> Engine {
+    let mut e = script_engine(env);
+    e.register_type_with_name::<Db>("Db");
+    let env1 = env.clone();
+    e.register_fn(
+        "get_value",
+        move |doctype: &str, name: Dynamic, field: &str| get_value(&env1, doctype, name, field),
+    );
+    let env2 = env.clone();
+    e.register_fn(
+        "get_value",
+        move |_db: &mut Db, doctype: &str, name: Dynamic, field: &str| {
+            get_value(&env2, doctype, name, field)
+        },
+    );
+    e
+}
+
+/// Evaluates the expression of an `eval:` remote value filter (SPEC F16)
+/// over the incoming `doc`; it may read the local store, as in the seed's
+/// `frappe.db.get_value('Global Defaults', None, 'country')`.
+pub fn eval_value(env: &ScriptEnv, expr: &str, doc: &Doc) -> Result<serde_json::Value> {
+    let engine = value_engine(env);
+    let ast = engine.compile_expression(rewrite(expr)).map_err(|e| {
+        Error::invalid(
+            "remote_value_filters",
+            format!("Invalid eval: expression {expr:?}: {e}"),
+        )
+    })?;
+    let mut scope = Scope::new();
+    scope.push_constant("doc", to_dynamic(doc)?);
+    let mut frappe = rhai::Map::new();
+    frappe.insert("db".into(), Dynamic::from(Db));
+    scope.push("frappe", frappe);
+    DEADLINE.with(|d| d.set(Some(Instant::now() + MAX_TIME)));
+    let out = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast);
+    DEADLINE.with(|d| d.set(None));
+    let out = out.map_err(|e| {
+        Error::invalid(
+            "remote_value_filters",
+            format!("eval: {expr:?} stopped: {e}"),
+        )
+    })?;
+    rhai::serde::from_dynamic(&out).map_err(|e| {
+        Error::invalid(
+            "remote_value_filters",
+            format!("eval: {expr:?} gave no usable value: {e}"),
+        )
+    })
+}
+
+/// Checks an `eval:` expression when a mapping is saved.
+pub fn check_eval(expr: &str) -> Result<()> {
+    let env = ScriptEnv {
+        conn: Arc::new(Mutex::new(Connection::open_in_memory()?)),
+        registry: Arc::new(Registry::default()),
+    };
+    value_engine(&env)
+        .compile_expression(rewrite(expr))
+        .map(|_| ())
+        .map_err(|e| {
+            Error::invalid(
+                "remote_value_filters",
+                format!("Invalid eval: expression {expr:?}: {e}"),
+            )
+        })
+}
+
 /// Checks a Condition Script's source (run before it is stored).
 pub fn check_script(source: &str) -> Result<AST> {
     let env = ScriptEnv {
@@ -200,7 +340,7 @@ impl Condition {
             };
         }
         let ast = ENGINE
-            .compile_expression(rewrite_reserved(t))
+            .compile_expression(rewrite(t))
             .map_err(|e| Error::invalid("condition", format!("Invalid condition {t:?}: {e}")))?;
         Ok(Some(Condition::Expr(ast)))
     }
@@ -324,9 +464,20 @@ mod tests {
             .unwrap();
         assert!(submitted.matches(&doc(json!({"docstatus": 1}))).unwrap());
         assert_eq!(
-            rewrite_reserved(r#"doc.title == "a.public""#),
+            rewrite(r#"doc.title == "a.public""#),
             r#"doc.title == "a.public""#
         );
+        // Python-flavoured conditions read as they do in Frappe.
+        let open = Condition::compile(Some("doc.status == 'Open' and not doc.public"))
+            .unwrap()
+            .unwrap();
+        assert!(open
+            .matches(&doc(json!({"status": "Open", "public": false})))
+            .unwrap());
+        assert!(!open
+            .matches(&doc(json!({"status": "Closed", "public": false})))
+            .unwrap());
+        assert_eq!(rewrite(r#"x == 'it"s'"#), r#"x == "it\"s""#);
     }
 
     #[test]

@@ -66,6 +66,10 @@ const MIGRATIONS: &[&str] = &[
         consumer TEXT NOT NULL, ref_doctype TEXT NOT NULL, docname TEXT NOT NULL,
         PRIMARY KEY (consumer, ref_doctype, docname)) WITHOUT ROWID;
     "#,
+    // 5: the Document Type Mapping a sync-log entry went through (SPEC F13).
+    r#"
+    ALTER TABLE sync_log ADD COLUMN mapping TEXT;
+    "#,
 ];
 
 pub fn open(path: &Path) -> Result<Connection> {

@@ -7,6 +7,7 @@ mod db;
 pub mod doctype;
 pub mod document;
 pub mod error;
+pub mod mapping;
 pub mod query;
 pub mod secret;
 pub mod secrets;

@@ -95,6 +95,28 @@ pub fn count_in(
         .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?)
 }
 
+/// Names of the first `limit` documents of `doctype` matching `filters`,
+/// oldest first, on any connection.
+pub fn names_in(
+    conn: &rusqlite::Connection,
+    reg: &Registry,
+    doctype: &str,
+    filters: Option<&Value>,
+    limit: u32,
+) -> Result<Vec<String>> {
+    let dt = reg.require(doctype)?;
+    let mut params = vec![Sql::Text(dt.name.clone())];
+    let mut sql = String::from("SELECT name FROM documents WHERE doctype = ?1");
+    for (field, op, value) in parse_filters(dt, filters)? {
+        sql.push_str(" AND ");
+        sql.push_str(&condition(dt, &field, &op, &value, &mut params)?);
+    }
+    sql.push_str(&format!(" ORDER BY id LIMIT {limit}"));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+}
+
 struct Plan {
     sql: String,
     params: Vec<Sql>,

@@ -170,7 +170,7 @@ pub fn insert_in(
         Value::Object(doc.clone()),
         opts.origin.as_deref(),
     )?;
-    crate::stream::after_write(tx, doctype)?;
+    crate::stream::after_write(tx, reg, doctype, Some(&doc))?;
     Ok(doc)
 }
 
@@ -239,7 +239,7 @@ pub fn update_in(
             opts.origin.as_deref(),
         )?;
     }
-    crate::stream::after_write(tx, doctype)?;
+    crate::stream::after_write(tx, reg, doctype, Some(&doc))?;
     Ok(doc)
 }
 
@@ -298,7 +298,7 @@ pub fn delete_in(
         Value::Null,
         opts.origin.as_deref(),
     )?;
-    crate::stream::after_write(tx, doctype)
+    crate::stream::after_write(tx, reg, doctype, None)
 }
 
 struct Meta<'a> {

@@ -8,7 +8,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::wire::{FetchRequest, PullReply, PullRequest, Registration, RegistrationReply};
+use super::wire::{
+    FetchRequest, FindRequest, PullReply, PullRequest, Registration, RegistrationReply,
+};
 use crate::document::Doc;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -96,6 +98,10 @@ impl ProducerClient {
 
     pub fn fetch(&self, req: &FetchRequest) -> Result<Doc> {
         self.call("outpost.event.fetch", req)
+    }
+
+    pub fn find(&self, req: &FindRequest) -> Result<Doc> {
+        self.call("outpost.event.find", req)
     }
 }
 

@@ -11,12 +11,15 @@ use ts_rs::TS;
 
 use super::client::ProducerClient;
 use super::log::{LogEntry, UpdateType};
-use super::wire::{Approval, FetchRequest, PullReply, PullRequest, Registration, Subscription};
+use super::wire::{
+    Approval, FetchRequest, FindRequest, PullReply, PullRequest, Registration, Subscription,
+};
 use super::EVENT_PRODUCER;
 use crate::actor::Actor;
 use crate::doctype::{DocType, FieldType, Registry, DOCTYPE_LINK, STANDARD_FIELDS};
 use crate::document::{self, store, values, Doc, WriteOptions};
 use crate::error::{Error, Result};
+use crate::mapping::{DocRequest, Evaluator, MappedDoc, Mappings, MAX_DEPTH};
 use crate::secret::Secret;
 use crate::site::{normalize_url, Site};
 
@@ -65,6 +68,9 @@ pub struct SyncLogEntry {
     pub modified: String,
     #[ts(type = "number")]
     pub attempts: i64,
+    /// The Document Type Mapping the entry went through.
+    #[ts(optional)]
+    pub mapping: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -94,6 +100,19 @@ fn text(m: &Map<String, Value>, k: &str) -> String {
         .to_owned()
 }
 
+fn flag(m: &Map<String, Value>, k: &str) -> bool {
+    matches!(m.get(k), Some(Value::Bool(true))) || m.get(k).and_then(Value::as_i64) == Some(1)
+}
+
+/// The doctype a producer row subscribes to on the producer: the mapping's
+/// remote doctype when the row has one, else its own (SPEC F16).
+fn subscribed(row: &Map<String, Value>) -> String {
+    match text(row, "remote_doctype") {
+        remote if flag(row, "has_mapping") && !remote.is_empty() => remote,
+        _ => text(row, "ref_doctype"),
+    }
+}
+
 fn producer_rows(doc: &Doc) -> Vec<Map<String, Value>> {
     doc.get("producer_doctypes")
         .and_then(Value::as_array)
@@ -112,14 +131,49 @@ struct Walk<'a> {
     order: &'a mut Vec<(String, Doc)>,
 }
 
+/// How one producer row's documents are stored here.
+struct RowCfg {
+    use_same_name: bool,
+    /// The Document Type Mapping they go through, if any.
+    mapping: Option<String>,
+}
+
 /// How one producer's documents are applied here.
 struct Context {
     producer: String,
     producer_site_id: String,
     local_site_id: String,
     actor: Actor,
-    /// ref_doctype → use_same_name
-    rows: HashMap<String, bool>,
+    /// subscribed (remote) doctype → its row
+    rows: HashMap<String, RowCfg>,
+    mappings: Mappings,
+}
+
+impl Context {
+    /// The local doctype an entry of `remote_doctype` is stored as.
+    fn local_doctype<'a>(&'a self, remote_doctype: &'a str) -> &'a str {
+        self.rows
+            .get(remote_doctype)
+            .and_then(|r| r.mapping.as_deref())
+            .and_then(|m| self.mappings.get(m).ok())
+            .map_or(remote_doctype, |m| m.local_doctype.as_str())
+    }
+}
+
+/// An entry made ready outside the transaction: the documents it depends
+/// on (fetched from the producer) and, through a mapping, its local form.
+#[derive(Default)]
+struct Prepared {
+    deps: Vec<(String, Doc)>,
+    mapped: Option<std::result::Result<MappedEntry, String>>,
+}
+
+/// An entry through a Document Type Mapping: the local doctype and data,
+/// and the mapped documents whose names go into its fields first.
+struct MappedEntry {
+    doctype: String,
+    data: Value,
+    deps: Vec<(String, MappedDoc)>,
 }
 
 impl Site {
@@ -205,6 +259,7 @@ impl Site {
                 ))
             }
         };
+        self.resolve_row_mappings(&mut merged)?;
         let rows = producer_rows(&merged);
         let reg_dt = self.doctypes();
         for r in &rows {
@@ -288,6 +343,53 @@ impl Site {
         Ok(doc)
     }
 
+    /// Checks each row's mapping and notes the remote doctype it subscribes
+    /// to; refuses two rows receiving the same remote doctype.
+    fn resolve_row_mappings(&self, doc: &mut Map<String, Value>) -> Result<()> {
+        let mappings = self.read(Mappings::load)?;
+        let mut seen = HashSet::new();
+        if let Some(Value::Array(rows)) = doc.get_mut("producer_doctypes") {
+            for row in rows.iter_mut().filter_map(Value::as_object_mut) {
+                let dt = text(row, "ref_doctype");
+                let remote = if flag(row, "has_mapping") {
+                    let name = text(row, "mapping");
+                    if name.is_empty() {
+                        return Err(Error::invalid(
+                            "mapping",
+                            format!("The {dt} row has a mapping: choose its Document Type Mapping"),
+                        ));
+                    }
+                    let m = mappings.get(&name).map_err(|_| Error::Link {
+                        field: "mapping".into(),
+                        target_doctype: crate::mapping::DOCUMENT_TYPE_MAPPING.into(),
+                        value: name.clone(),
+                    })?;
+                    if m.local_doctype != dt {
+                        return Err(Error::invalid(
+                            "mapping",
+                            format!(
+                                "Mapping {name} stores {} documents, not {dt}",
+                                m.local_doctype
+                            ),
+                        ));
+                    }
+                    Value::from(m.remote_doctype.clone())
+                } else {
+                    Value::Null
+                };
+                row.insert("remote_doctype".into(), remote);
+                let sub = subscribed(row);
+                if !seen.insert(sub.clone()) {
+                    return Err(Error::invalid(
+                        "ref_doctype",
+                        format!("Two rows receive {sub} from this producer: keep one"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn registration(&self, rows: &[Map<String, Value>]) -> Result<Registration> {
         let info = self.info()?;
         Ok(Registration {
@@ -297,7 +399,7 @@ impl Site {
             doctypes: rows
                 .iter()
                 .map(|r| Subscription {
-                    ref_doctype: text(r, "ref_doctype"),
+                    ref_doctype: subscribed(r),
                     unsubscribed: r.get("unsubscribe").and_then(Value::as_i64) == Some(1)
                         || r.get("unsubscribe") == Some(&Value::Bool(true)),
                     condition: r
@@ -522,15 +624,16 @@ impl Site {
         summary.pulled += reply.entries.len() as u32;
         self.update_approvals(name, doc, &reply.approvals)?;
         let reg = self.doctypes();
-        let deps = self.dependencies(client, &reg, ctx, &reply.entries)?;
+        let prepared = self.prepare(client, &reg, ctx, &reply.entries)?;
+        let nothing = Prepared::default();
         let (synced, failed) = self.write(|tx| {
             if cursor_of(tx, name)? != cursor {
                 return Err(Error::Unreachable("Another process synced this producer meanwhile; pulling again".into()));
             }
             let mut counts = (0, 0);
             for entry in &reply.entries {
-                let needed = deps.get(&entry.seq).map(Vec::as_slice).unwrap_or(&[]);
-                match apply_logged(tx, &reg, ctx, entry, needed)? {
+                let ready = prepared.get(&entry.seq).unwrap_or(&nothing);
+                match apply_logged(tx, &reg, ctx, entry, ready)? {
                     true => counts.0 += 1,
                     false => counts.1 += 1,
                 }
@@ -557,14 +660,16 @@ impl Site {
             actor: self.actor_for(&user)?,
             rows: producer_rows(doc)
                 .iter()
-                .filter(|r| r.get("unsubscribe").and_then(Value::as_i64) != Some(1))
+                .filter(|r| !flag(r, "unsubscribe"))
                 .map(|r| {
-                    (
-                        text(r, "ref_doctype"),
-                        r.get("use_same_name").and_then(Value::as_i64) != Some(0),
-                    )
+                    let cfg = RowCfg {
+                        use_same_name: r.get("use_same_name").and_then(Value::as_i64) != Some(0),
+                        mapping: flag(r, "has_mapping").then(|| text(r, "mapping")),
+                    };
+                    (subscribed(r), cfg)
                 })
                 .collect(),
+            mappings: self.read(Mappings::load)?,
         })
     }
 
@@ -594,19 +699,42 @@ impl Site {
         })
     }
 
-    /// Documents the page's entries link to that are missing here, fetched
-    /// from the producer in dependency order (SPEC F14), per entry.
-    fn dependencies(
+    /// Readies a page's entries outside the transaction: entries through a
+    /// mapping get their local form and mapped dependencies (SPEC F16);
+    /// the others, the documents they link to that are missing here,
+    /// fetched from the producer in dependency order (SPEC F14).
+    fn prepare(
         &self,
         client: &ProducerClient,
         reg: &Registry,
         ctx: &Context,
         entries: &[LogEntry],
-    ) -> Result<HashMap<i64, Vec<(String, Doc)>>> {
+    ) -> Result<HashMap<i64, Prepared>> {
         let mut out = HashMap::new();
         let mut fetched: HashMap<(String, String), Doc> = HashMap::new();
         let mut present: HashSet<(String, String)> = HashSet::new();
         for entry in entries {
+            let Some(row) = ctx.rows.get(&entry.ref_doctype) else {
+                continue;
+            };
+            if entry.origin_site == ctx.local_site_id {
+                continue;
+            }
+            if let Some(mapping) = &row.mapping {
+                let mapped = match self.map_entry(client, reg, ctx, mapping, entry) {
+                    Ok(m) => Ok(m),
+                    Err(e @ Error::Unreachable(_)) => return Err(e),
+                    Err(e) => Err(format!("Mapping {mapping}: {e}")),
+                };
+                out.insert(
+                    entry.seq,
+                    Prepared {
+                        deps: Vec::new(),
+                        mapped: Some(mapped),
+                    },
+                );
+                continue;
+            }
             let Some(dt) = reg.get(&entry.ref_doctype) else {
                 continue;
             };
@@ -631,10 +759,85 @@ impl Site {
                 self.collect_dependency(client, reg, ctx, &t, &n, &mut walk)?;
             }
             if !order.is_empty() {
-                out.insert(entry.seq, order);
+                out.insert(
+                    entry.seq,
+                    Prepared {
+                        deps: order,
+                        mapped: None,
+                    },
+                );
             }
         }
         Ok(out)
+    }
+
+    /// An entry through its mapping: the local data, and the documents its
+    /// "Document" rows ask for, found on the producer and mapped in turn.
+    fn map_entry(
+        &self,
+        client: &ProducerClient,
+        reg: &Registry,
+        ctx: &Context,
+        mapping: &str,
+        entry: &LogEntry,
+    ) -> Result<MappedEntry> {
+        let m = ctx.mappings.get(mapping)?;
+        let env = self.script_env();
+        let eval = |expr: &str, doc: &Doc| crate::condition::eval_value(&env, expr, doc);
+        let (data, requests) = match entry.update_type {
+            UpdateType::Create => {
+                let Value::Object(d) = &entry.data else {
+                    return Err(Error::Remote(
+                        "A Create arrived without its document".into(),
+                    ));
+                };
+                let (body, requests) = m.map_doc(&ctx.mappings, reg, d, true, &eval)?;
+                (Value::Object(body), requests)
+            }
+            UpdateType::Update => m.map_diff(&ctx.mappings, reg, &entry.data, &eval)?,
+            UpdateType::Delete => (Value::Null, Vec::new()),
+        };
+        Ok(MappedEntry {
+            doctype: m.local_doctype.clone(),
+            data,
+            deps: self.resolve_requests(client, reg, ctx, requests, &eval, 0)?,
+        })
+    }
+
+    fn resolve_requests(
+        &self,
+        client: &ProducerClient,
+        reg: &Registry,
+        ctx: &Context,
+        requests: Vec<DocRequest>,
+        eval: &Evaluator,
+        depth: usize,
+    ) -> Result<Vec<(String, MappedDoc)>> {
+        if !requests.is_empty() && depth >= MAX_DEPTH {
+            return Err(Error::invalid(
+                "mapping",
+                format!("Document rows nest more than {MAX_DEPTH} deep: do the mappings name each other in a cycle?"),
+            ));
+        }
+        requests
+            .into_iter()
+            .map(|req| {
+                let inner = ctx.mappings.get(&req.mapping)?;
+                let remote = client.find(&FindRequest {
+                    site_id: ctx.local_site_id.clone(),
+                    doctype: inner.remote_doctype.clone(),
+                    filters: req.filters,
+                })?;
+                let (body, more) = inner.map_doc(&ctx.mappings, reg, &remote, true, eval)?;
+                let deps = self.resolve_requests(client, reg, ctx, more, eval, depth + 1)?;
+                let doc = MappedDoc {
+                    doctype: inner.local_doctype.clone(),
+                    body,
+                    deps,
+                };
+                Ok((req.local_field, doc))
+            })
+            .collect()
     }
 
     fn collect_dependency(
@@ -722,6 +925,24 @@ impl Site {
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })?;
         for item in queue {
+            // A mapped entry is kept with its remote data: map it again.
+            let ref_doctype = match &item.mapping {
+                None => item.ref_doctype.clone(),
+                Some(m) => ctx
+                    .rows
+                    .iter()
+                    .find(|(_, r)| r.mapping.as_deref() == Some(m.as_str()))
+                    .map(|(dt, _)| dt.clone())
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "mapping",
+                            format!(
+                                "Event Producer {} no longer uses mapping {m}",
+                                item.event_producer
+                            ),
+                        )
+                    })?,
+            };
             let entry = LogEntry {
                 seq: item.seq,
                 update_type: match item.update_type.as_str() {
@@ -729,17 +950,19 @@ impl Site {
                     "Update" => UpdateType::Update,
                     _ => UpdateType::Delete,
                 },
-                ref_doctype: item.ref_doctype.clone(),
+                ref_doctype,
                 docname: item.remote_docname.clone(),
                 data: item.data.clone(),
                 creation: item.creation.clone(),
                 origin_site: ctx.producer_site_id.clone(),
             };
             let reg = self.doctypes();
-            let deps = self.dependencies(&client, &reg, &ctx, std::slice::from_ref(&entry))?;
-            let needed = deps.get(&entry.seq).cloned().unwrap_or_default();
+            let ready = self
+                .prepare(&client, &reg, &ctx, std::slice::from_ref(&entry))?
+                .remove(&entry.seq)
+                .unwrap_or_default();
             let ok = self.write(|tx| {
-                match apply_in_savepoint(tx, &reg, &ctx, &entry, &needed) {
+                match apply_in_savepoint(tx, &reg, &ctx, &entry, &ready) {
                     Ok(local) => {
                         tx.execute(
                             "UPDATE sync_log SET status = 'Synced', docname = ?2, error = NULL, modified = ?3, attempts = attempts + 1 WHERE id = ?1",
@@ -832,7 +1055,7 @@ impl Site {
     }
 }
 
-const SYNC_LOG_COLUMNS: &str = "id, event_producer, seq, update_type, status, ref_doctype, docname, remote_docname, use_same_name, data, error, creation, modified, attempts";
+const SYNC_LOG_COLUMNS: &str = "id, event_producer, seq, update_type, status, ref_doctype, docname, remote_docname, use_same_name, data, error, creation, modified, attempts, mapping";
 
 fn sync_log_row(r: &rusqlite::Row) -> rusqlite::Result<SyncLogEntry> {
     let data: Option<String> = r.get(9)?;
@@ -853,13 +1076,14 @@ fn sync_log_row(r: &rusqlite::Row) -> rusqlite::Result<SyncLogEntry> {
         creation: r.get(11)?,
         modified: r.get(12)?,
         attempts: r.get(13)?,
+        mapping: r.get(14)?,
     })
 }
 
 fn set_row_statuses(doc: &mut Map<String, Value>, approvals: &[Approval]) {
     if let Some(Value::Array(rows)) = doc.get_mut("producer_doctypes") {
         for row in rows.iter_mut().filter_map(Value::as_object_mut) {
-            let dt = text(row, "ref_doctype");
+            let dt = subscribed(row);
             if let Some(a) = approvals.iter().find(|a| a.ref_doctype == dt) {
                 let status = if a.status == "Unsubscribed" {
                     text(row, "status")
@@ -972,26 +1196,27 @@ fn apply_logged(
     reg: &Registry,
     ctx: &Context,
     entry: &LogEntry,
-    deps: &[(String, Doc)],
+    ready: &Prepared,
 ) -> Result<bool> {
-    let Some(&use_same_name) = ctx.rows.get(&entry.ref_doctype) else {
+    let Some(row) = ctx.rows.get(&entry.ref_doctype) else {
         return Ok(true);
     };
     if entry.origin_site == ctx.local_site_id {
         return Ok(true); // our own change coming back (SPEC F19)
     }
+    let doctype = ctx.local_doctype(&entry.ref_doctype);
     let blocked: Option<i64> = tx
         .prepare_cached(
             "SELECT id FROM sync_log WHERE event_producer = ?1 AND ref_doctype = ?2 AND remote_docname = ?3 AND status = 'Failed' LIMIT 1",
         )?
-        .query_row((&ctx.producer, &entry.ref_doctype, &entry.docname), |r| r.get(0))
+        .query_row((&ctx.producer, doctype, &entry.docname), |r| r.get(0))
         .optional()?;
     let outcome = match blocked {
         Some(id) => Err(Error::Docstatus(format!(
-            "Waiting for an earlier failed update of {} {} (sync log {id}); resync that one first",
-            entry.ref_doctype, entry.docname
+            "Waiting for an earlier failed update of {doctype} {} (sync log {id}); resync that one first",
+            entry.docname
         ))),
-        None => apply_in_savepoint(tx, reg, ctx, entry, deps),
+        None => apply_in_savepoint(tx, reg, ctx, entry, ready),
     };
     let (status, docname, error) = match &outcome {
         Ok(local) => ("Synced", local.clone(), None),
@@ -1005,22 +1230,23 @@ fn apply_logged(
     let now = values::now_string();
     tx.prepare_cached(
         "INSERT INTO sync_log (event_producer, seq, update_type, status, ref_doctype, docname, remote_docname,
-                               use_same_name, data, error, origin_site, creation, modified)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                               use_same_name, data, error, origin_site, creation, modified, mapping)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)",
     )?
     .execute(rusqlite::params![
         ctx.producer,
         entry.seq,
         entry.update_type.as_str(),
         status,
-        entry.ref_doctype,
+        doctype,
         docname,
         entry.docname,
-        use_same_name,
+        row.use_same_name,
         data,
         error,
         entry.origin_site,
-        now
+        now,
+        row.mapping,
     ])?;
     Ok(outcome.is_ok())
 }
@@ -1031,10 +1257,10 @@ fn apply_in_savepoint(
     reg: &Registry,
     ctx: &Context,
     entry: &LogEntry,
-    deps: &[(String, Doc)],
+    ready: &Prepared,
 ) -> Result<Option<String>> {
     tx.prepare_cached("SAVEPOINT entry")?.execute([])?;
-    let result = apply_entry(tx, reg, ctx, entry, deps);
+    let result = apply_entry(tx, reg, ctx, entry, ready);
     match &result {
         Ok(_) => tx.prepare_cached("RELEASE entry")?.execute([])?,
         Err(_) => {
@@ -1080,19 +1306,23 @@ fn apply_entry(
     reg: &Registry,
     ctx: &Context,
     entry: &LogEntry,
-    deps: &[(String, Doc)],
+    ready: &Prepared,
 ) -> Result<Option<String>> {
-    let use_same_name = ctx.rows.get(&entry.ref_doctype).copied().unwrap_or(true);
+    let use_same_name = ctx
+        .rows
+        .get(&entry.ref_doctype)
+        .is_none_or(|r| r.use_same_name);
+    let origin = Some(entry.origin_site.clone());
     let opts = WriteOptions {
         keep_name: use_same_name,
-        origin: Some(entry.origin_site.clone()),
+        origin: origin.clone(),
         ignore_links: false,
     };
-    for (doctype, doc) in deps {
+    for (doctype, doc) in &ready.deps {
         if !store::exists(tx, doctype, &text(doc, "name"))? {
             let dep_opts = WriteOptions {
                 keep_name: true,
-                origin: Some(entry.origin_site.clone()),
+                origin: origin.clone(),
                 ignore_links: true,
             };
             document::insert_in(
@@ -1105,19 +1335,38 @@ fn apply_entry(
             )?;
         }
     }
-    let local = local_name(tx, ctx, &entry.ref_doctype, &entry.docname, use_same_name)?;
+    // Through a mapping: the local doctype and data, and the local names of
+    // the mapped documents it depends on (created first when missing).
+    let mut fill = Map::new();
+    let (doctype, data) = match &ready.mapped {
+        None => (entry.ref_doctype.as_str(), &entry.data),
+        Some(Err(msg)) => return Err(Error::invalid("mapping", msg.clone())),
+        Some(Ok(m)) => {
+            for (field, dep) in &m.deps {
+                fill.insert(
+                    field.clone(),
+                    Value::from(materialize(tx, reg, ctx, dep, &origin, 0)?),
+                );
+            }
+            (m.doctype.as_str(), &m.data)
+        }
+    };
+    let local = local_name(tx, ctx, doctype, &entry.docname, use_same_name)?;
     match entry.update_type {
         UpdateType::Create => {
             if local.is_some() {
                 return Ok(local);
             }
-            let Value::Object(data) = &entry.data else {
+            let Value::Object(data) = data else {
                 return Err(Error::Remote(
                     "A Create arrived without its document".into(),
                 ));
             };
             let mut body = strip_meta(data);
-            if !use_same_name {
+            body.extend(fill);
+            if use_same_name {
+                body.insert("name".into(), Value::from(entry.docname.clone()));
+            } else {
                 body.remove("name");
                 body.insert("remote_docname".into(), Value::from(entry.docname.clone()));
                 body.insert(
@@ -1125,34 +1374,27 @@ fn apply_entry(
                     Value::from(ctx.producer_site_id.clone()),
                 );
             }
-            let doc = document::insert_in(
-                tx,
-                reg,
-                &ctx.actor,
-                &entry.ref_doctype,
-                Value::Object(body),
-                opts,
-            )?;
+            let doc = document::insert_in(tx, reg, &ctx.actor, doctype, Value::Object(body), opts)?;
             Ok(Some(text(&doc, "name")))
         }
         UpdateType::Update => {
             let Some(local) = local else {
                 return Err(Error::NotFound {
-                    doctype: entry.ref_doctype.clone(),
+                    doctype: doctype.to_owned(),
                     name: entry.docname.clone(),
                 });
             };
-            let current =
-                store::load(tx, &entry.ref_doctype, &local)?.ok_or_else(|| Error::NotFound {
-                    doctype: entry.ref_doctype.clone(),
-                    name: local.clone(),
-                })?;
-            let patch = patch_from_diff(&current, &entry.data);
+            let current = store::load(tx, doctype, &local)?.ok_or_else(|| Error::NotFound {
+                doctype: doctype.to_owned(),
+                name: local.clone(),
+            })?;
+            let mut patch = patch_from_diff(&current, data);
+            patch.extend(fill);
             document::update_in(
                 tx,
                 reg,
                 &ctx.actor,
-                &entry.ref_doctype,
+                doctype,
                 &local,
                 Value::Object(patch),
                 &opts,
@@ -1161,11 +1403,73 @@ fn apply_entry(
         }
         UpdateType::Delete => {
             if let Some(local) = &local {
-                document::delete_in(tx, reg, &ctx.actor, &entry.ref_doctype, local, &opts)?;
+                document::delete_in(tx, reg, &ctx.actor, doctype, local, &opts)?;
             }
             Ok(local)
         }
     }
+}
+
+/// Stores a mapped dependency unless it is here already; its local name.
+fn materialize(
+    tx: &Transaction,
+    reg: &Registry,
+    ctx: &Context,
+    doc: &MappedDoc,
+    origin: &Option<String>,
+    depth: usize,
+) -> Result<String> {
+    let mut body = doc.body.clone();
+    for (field, dep) in &doc.deps {
+        if depth >= MAX_DEPTH {
+            break;
+        }
+        body.insert(
+            field.clone(),
+            Value::from(materialize(tx, reg, ctx, dep, origin, depth + 1)?),
+        );
+    }
+    if let Some(name) = same_local(tx, reg, &doc.doctype, &body)? {
+        return Ok(name);
+    }
+    let opts = WriteOptions {
+        keep_name: false,
+        origin: origin.clone(),
+        ignore_links: false,
+    };
+    let stored = document::insert_in(tx, reg, &ctx.actor, &doc.doctype, Value::Object(body), opts)?;
+    Ok(text(&stored, "name"))
+}
+
+/// The local document a mapped dependency already is: by name when its
+/// doctype is named after a field (a Role after its role_name), else the
+/// first one holding the same value in every mapped field. A mapped
+/// dependency has no producer name of its own doctype to go by.
+fn same_local(
+    tx: &Transaction,
+    reg: &Registry,
+    doctype: &str,
+    body: &Doc,
+) -> Result<Option<String>> {
+    let dt = reg.require(doctype)?;
+    if let Some(field) = dt.autoname.strip_prefix("field:") {
+        if let Some(v) = body.get(field).and_then(Value::as_str) {
+            return Ok(store::exists(tx, doctype, v)?.then(|| v.to_owned()));
+        }
+    }
+    let filters: Map<String, Value> = body
+        .iter()
+        .filter(|(k, v)| {
+            matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))
+                && dt.field(k).is_some_and(|f| f.fieldtype != FieldType::Table)
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if filters.is_empty() {
+        return Ok(None);
+    }
+    let found = crate::query::names_in(tx, reg, doctype, Some(&Value::Object(filters)), 1)?;
+    Ok(found.into_iter().next())
 }
 
 /// Turns an Update diff into a PUT-style patch over the local document:

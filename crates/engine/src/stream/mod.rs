@@ -17,8 +17,17 @@ use crate::error::Result;
 pub const EVENT_CONSUMER: &str = "Event Consumer";
 pub const EVENT_PRODUCER: &str = "Event Producer";
 
-/// Keeps derived tables true after a document write.
-pub(crate) fn after_write(tx: &Transaction, doctype: &str) -> Result<()> {
+/// Keeps derived tables true after a document write, and checks what can
+/// only be checked against other documents (refusing the write otherwise).
+pub(crate) fn after_write(
+    tx: &Transaction,
+    reg: &crate::doctype::Registry,
+    doctype: &str,
+    doc: Option<&crate::document::Doc>,
+) -> Result<()> {
+    if let (crate::mapping::DOCUMENT_TYPE_MAPPING, Some(doc)) = (doctype, doc) {
+        crate::mapping::validate(tx, reg, doc)?;
+    }
     if doctype == EVENT_CONSUMER {
         refresh_stream_doctypes(tx)?;
     }

@@ -8,7 +8,7 @@ use rusqlite::{params_from_iter, Transaction};
 use serde_json::{json, Value};
 
 use super::log::{self, LogEntry};
-use super::wire::{Approval, PullReply, PullRequest, Registration, RegistrationReply};
+use super::wire::{Approval, FindRequest, PullReply, PullRequest, Registration, RegistrationReply};
 use super::EVENT_CONSUMER;
 use crate::actor::Actor;
 use crate::condition::{Condition, ScriptEnv};
@@ -278,6 +278,44 @@ impl Site {
                 doctype: doctype.into(),
                 name: name.into(),
             })
+        })
+    }
+
+    /// The document a consumer's mapping depends on, found by filters
+    /// (SPEC F16): the oldest match this consumer may see (scoped as
+    /// [`Site::fetch_dependency`]).
+    pub fn find_dependency(&self, actor: &Actor, req: &FindRequest) -> Result<Doc> {
+        let reg = self.doctypes();
+        let filters = Value::Object(req.filters.clone());
+        self.read(|tx| {
+            let consumer = self.consumer_for(tx, actor, &req.site_id)?;
+            let allowed: HashSet<String> = approved(&consumer).into_iter().collect();
+            let names = crate::query::names_in(tx, &reg, &req.doctype, Some(&filters), 50)?;
+            if names.is_empty() {
+                let wanted: Vec<String> = req
+                    .filters
+                    .iter()
+                    .map(|(k, v)| match v {
+                        Value::Null => format!("{k} empty"),
+                        v => format!("{k} = {v}"),
+                    })
+                    .collect();
+                return Err(Error::NotFound {
+                    doctype: req.doctype.clone(),
+                    name: format!("with {}", wanted.join(" and ")),
+                });
+            }
+            for n in &names {
+                if reachable(tx, &allowed, &req.doctype, n)? {
+                    if let Some(doc) = store::load(tx, &req.doctype, n)? {
+                        return Ok(doc);
+                    }
+                }
+            }
+            Err(Error::Permission(format!(
+                "No {} matching {filters} is linked from anything consumer {} may receive",
+                req.doctype, req.site_id
+            )))
         })
     }
 

@@ -79,3 +79,14 @@ pub struct FetchRequest {
     pub doctype: String,
     pub name: String,
 }
+
+/// `outpost.event.find`: the document a mapping's "Document" row depends
+/// on, found by its remote value filters (SPEC F16).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FindRequest {
+    pub site_id: String,
+    pub doctype: String,
+    #[ts(type = "Record<string, unknown>")]
+    pub filters: serde_json::Map<String, serde_json::Value>,
+}

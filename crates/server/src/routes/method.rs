@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::Json;
-use outpost_engine::stream::wire::FetchRequest;
+use outpost_engine::stream::wire::{FetchRequest, FindRequest};
 use outpost_engine::{Actor, Error, ExcType, Site};
 use serde_json::{json, Map, Value};
 
@@ -28,6 +28,7 @@ pub const METHODS: &[(&str, &str)] = &[
     ("outpost.event.register", "Producer side: a consumer registers (Registration body) → RegistrationReply."),
     ("outpost.event.pull", "Producer side: a page of the update log for a consumer (PullRequest) → PullReply."),
     ("outpost.event.fetch", "Producer side: a dependency document (FetchRequest) → the document."),
+    ("outpost.event.find", "Producer side: the document a mapping depends on, by filters (FindRequest) → the oldest match the consumer may see."),
     ("outpost.event.update_log", "Producer side: the Event Update Log, newest first. Args: ref_doctype?, before?, limit?."),
     ("outpost.event.sync_now", "Consumer side: pull now from every Event Producer (or one: producer) → summaries."),
     ("outpost.event.producer_status", "Consumer side: each Event Producer's online state, cursor, last sync, failures."),
@@ -37,7 +38,7 @@ pub const METHODS: &[(&str, &str)] = &[
 
 /// Call a method. See the description of `method` for the list.
 #[utoipa::path(post, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.event.register, outpost.event.pull, outpost.event.fetch, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_log, outpost.event.resync")),
+    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.event.register, outpost.event.pull, outpost.event.fetch, outpost.event.find, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_log, outpost.event.resync")),
     request_body(content = Object, description = "The method's arguments"),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
@@ -215,6 +216,10 @@ fn dispatch(
         "outpost.event.fetch" => {
             let req: FetchRequest = from_args(args)?;
             to_value(site.fetch_dependency(actor, &req.site_id, &req.doctype, &req.name)?)
+        }
+        "outpost.event.find" => {
+            let req: FindRequest = from_args(args)?;
+            to_value(site.find_dependency(actor, &req)?)
         }
         "outpost.event.update_log" => {
             let before = opt_int(args, "before")?;
