@@ -278,3 +278,31 @@ fn cmd_conditions_and_scripts_are_checked_when_saved() {
     assert!(msg.contains("No Condition Script named nowhere"), "{msg}");
     assert_eq!(consumer.count("Event Producer", json!({})), 0);
 }
+
+#[test]
+fn a_looping_condition_script_is_stopped_and_the_producer_keeps_serving() {
+    let (producer, consumer) = pair();
+    script(
+        &producer,
+        "spin",
+        "fn forever(consumer, doc, update_log) { let n = 0; loop { n += 1; } }",
+    );
+    consumer.subscribe_to(
+        &producer,
+        json!([{"ref_doctype": "Note", "condition": "cmd: spin.forever"}]),
+    );
+    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    producer.insert("Note", json!({"title": "bait"})).data();
+    let s = consumer.sync_now();
+    let err = s[0]["error"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        err.contains("Condition stopped in spin.forever"),
+        "a clear error naming the function: {s}"
+    );
+    assert_eq!(
+        producer.list("Note", &[]).status,
+        200,
+        "the producer still serves"
+    );
+    assert_eq!(consumer.count("Note", json!({})), 0);
+}
