@@ -7,7 +7,8 @@ PACKAGES=(
   build-essential pkg-config curl ca-certificates git
   libwebkit2gtk-4.1-dev librsvg2-dev libssl-dev libayatana-appindicator3-dev  # Tauri
   xvfb xauth webkit2gtk-driver imagemagick                                    # the window under Xvfb
-  dbus dbus-x11 gnome-keyring libsecret-1-dev                                 # OS keyring (Secret Service)
+  dbus dbus-x11 gnome-keyring libsecret-1-dev libdbus-1-dev libsecret-tools   # OS keyring (Secret Service)
+  dunst                                                                       # a notification daemon for tests
   chromium                                                                    # browser tests
 )
 

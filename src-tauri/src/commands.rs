@@ -100,3 +100,25 @@ pub async fn delete_document(
     })
     .await
 }
+
+/// Any site method (the same dispatch table as `/api/method/{method}`).
+#[tauri::command]
+pub async fn call_method(
+    state: State<'_, AppState>,
+    method: String,
+    args: Option<Value>,
+) -> CmdResult<Value> {
+    run(&state, move |site| {
+        let args = match args {
+            None | Some(Value::Null) => serde_json::Map::new(),
+            Some(Value::Object(m)) => m,
+            Some(_) => {
+                return Err(outpost_engine::Error::bad_input(
+                    "Method arguments must be a JSON object",
+                ))
+            }
+        };
+        outpost_server::routes::method::dispatch(site, &local_actor(), &method, &args)
+    })
+    .await
+}

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use outpost_engine::secrets::SecretStoreKind;
 use outpost_engine::Site;
 use outpost_server::config::{FileConfig, DEFAULT_LISTEN};
 use outpost_server::scheduler::Scheduler;
@@ -34,6 +35,10 @@ struct Cli {
     /// Where the site's HTTP API listens. Default: outpost.toml's listen, else 127.0.0.1:8000.
     #[arg(long, env = "OUTPOST_LISTEN")]
     listen: Option<SocketAddr>,
+    /// Where producer secrets are kept: the OS keyring (default), or
+    /// `file` (DATA_DIR/secrets.json, mode 0600) chosen explicitly.
+    #[arg(long, env = "OUTPOST_SECRET_STORE", default_value = "keyring")]
+    secret_store: SecretStoreKind,
 }
 
 fn main() -> Result<()> {
@@ -48,8 +53,9 @@ fn main() -> Result<()> {
                     .app_data_dir()
                     .context("No data directory for this user")?,
             };
-            let site = Site::open(&data_dir)
+            let site = Site::open_with(&data_dir, cli.secret_store)
                 .with_context(|| format!("Cannot open the site in {}", data_dir.display()))?;
+            site.set_notice_sink(outpost_server::notify::desktop_notifications());
             let state = AppState::new(site);
             app.manage(state.clone());
             let listen = match cli.listen.or(FileConfig::load(&data_dir)?.listen) {
@@ -70,6 +76,7 @@ fn main() -> Result<()> {
             commands::insert_document,
             commands::update_document,
             commands::delete_document,
+            commands::call_method,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"))
         .context("The window could not be opened")

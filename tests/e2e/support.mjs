@@ -102,3 +102,26 @@ export async function api(base, keys, method, path, body) {
   if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(json)}`);
   return json;
 }
+
+/** Sets a user's password through the real CLI (browser sign-in). */
+export function setPassword(dataDir, email, password) {
+  execFileSync(binary("outpostd"), ["user", "set-password", "--data-dir", dataDir, "--email", email], {
+    input: `${password}\n`,
+    encoding: "utf8",
+    env: { ...process.env, OUTPOST_LOG: "warn" },
+  });
+}
+
+/** A real headless site: `outpostd serve` on a free port; resolves once it listens. */
+export async function serveSite(dataDir, extraArgs = [], env = {}) {
+  const proc = start(
+    binary("outpostd"),
+    ["serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--secret-store", "file", ...extraArgs],
+    { env: { ...process.env, OUTPOST_LOG: "warn", ...env } },
+  );
+  const ready = await until("outpostd to listen", () => {
+    const line = proc.log().split("\n").find((l) => l.startsWith("{"));
+    return line ? JSON.parse(line) : null;
+  });
+  return { ...proc, base: `http://${ready.listening}`, siteId: ready.site_id };
+}

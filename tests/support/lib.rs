@@ -140,7 +140,11 @@ impl TestSite {
             .timeout(std::time::Duration::from_secs(120))
             .build()
             .expect("http client");
-        let args = args.iter().map(|a| a.to_string()).collect();
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        if !args.iter().any(|a| a == "--secret-store") {
+            // The explicit headless choice; the keyring has its own test.
+            args.extend(["--secret-store".into(), "file".into()]);
+        }
         let mut site = TestSite {
             dir,
             base: String::new(),

@@ -1,28 +1,79 @@
-import { useCallback, useEffect, useState } from "react";
-import { backend, BackendError } from "./api";
+import { useCallback, useEffect, useState, type ReactNode } from "react";
+import { backend, BackendError, outpost } from "./api";
 import type { SiteInfo } from "./bindings/SiteInfo";
-import { Documents } from "./screens/Documents";
+import { Dashboard } from "./screens/Dashboard";
+import { DocScreen, Documents } from "./screens/DocScreen";
+import { Settings } from "./screens/Settings";
 import { SignIn } from "./screens/SignIn";
-import { SitePanel } from "./screens/SitePanel";
+import { SyncLog } from "./screens/SyncLog";
+import { UpdateLog } from "./screens/UpdateLog";
+import { Users } from "./screens/Users";
+
+const SCREENS = [
+  ["dashboard", "Dashboard"],
+  ["documents", "Documents"],
+  ["producers", "Event Producers"],
+  ["consumers", "Event Consumers"],
+  ["mappings", "Document Type Mappings"],
+  ["update-log", "Event Update Log"],
+  ["sync-log", "Event Sync Log"],
+  ["users", "Users & keys"],
+  ["settings", "Settings"],
+] as const;
+
+type Screen = (typeof SCREENS)[number][0];
+
+function screenFromHash(): Screen {
+  const h = window.location.hash.replace(/^#\/?/, "");
+  return (SCREENS.find(([id]) => id === h)?.[0] ?? "dashboard") as Screen;
+}
 
 export function App() {
   const [info, setInfo] = useState<SiteInfo | null>(null);
+  const [user, setUser] = useState<string | null>(null);
   const [error, setError] = useState<BackendError | null>(null);
+  const [screen, setScreen] = useState<Screen>(screenFromHash);
+  // Choosing a screen again starts it afresh (back to its list).
+  const [visit, setVisit] = useState(0);
 
   const load = useCallback(() => {
-    backend
-      .siteInfo()
-      .then((i) => {
+    Promise.all([backend.siteInfo(), outpost(backend).loggedUser()])
+      .then(([i, u]) => {
         setInfo(i);
+        setUser(u);
         setError(null);
       })
       .catch((e: BackendError) => setError(e));
   }, []);
   useEffect(load, [load]);
+  useEffect(() => {
+    const on = () => setScreen(screenFromHash());
+    window.addEventListener("hashchange", on);
+    return () => window.removeEventListener("hashchange", on);
+  }, []);
 
   if (error?.excType === "AuthenticationError" && backend.kind === "http") {
     return <SignIn onSignedIn={load} message={error.message} />;
   }
+
+  const views: Record<Screen, ReactNode> = {
+    dashboard: <Dashboard />,
+    documents: <Documents />,
+    producers: (
+      <DocScreen
+        doctype="Event Producer"
+        intro="Sites this one receives documents from. Paste the API key and secret generated on the producer; the secret goes to the OS keyring, never to the database."
+        extra={[{ key: "api_secret", label: "API Secret", hint: "kept in the keyring — paste a new one to replace it" }]}
+      />
+    ),
+    consumers: <DocScreen doctype="Event Consumer" intro="Sites subscribed to this one. Open one and set each DocType to Approved or Rejected." />,
+    mappings: <DocScreen doctype="Document Type Mapping" intro="Store a remote DocType as a local one whose fields differ." />,
+    "update-log": <UpdateLog />,
+    "sync-log": <SyncLog />,
+    users: <Users />,
+    settings: info ? <Settings info={info} onChanged={setInfo} /> : <p className="muted">Loading…</p>,
+  };
+
   return (
     <div className="app">
       <header className="topbar">
@@ -30,17 +81,38 @@ export function App() {
         <span className="site-name" id="site-name">
           {info?.site_name ?? "…"}
         </span>
-        <span className="muted">{backend.kind === "tauri" ? "desktop" : "browser"}</span>
+        <span className="muted who">
+          {backend.kind === "tauri" ? "desktop" : user ?? ""}
+        </span>
+        {backend.kind === "http" && user && (
+          <button type="button" className="secondary" onClick={() => void backend.logout().then(load)}>
+            Sign out
+          </button>
+        )}
       </header>
-      {error && (
-        <div role="alert" className="error">
-          {error.message}
-        </div>
-      )}
-      <main className="content">
-        {info && <SitePanel info={info} />}
-        <Documents />
-      </main>
+      <div className="body">
+        <nav aria-label="Screens">
+          <ul>
+            {SCREENS.map(([id, label]) => (
+              <li key={id}>
+                <a href={`#/${id}`} aria-current={screen === id ? "page" : undefined} onClick={() => setVisit((v) => v + 1)}>
+                  {label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <main className="content">
+          {error && (
+            <div role="alert" className="error">
+              {error.message}
+            </div>
+          )}
+          <div key={`${screen}-${visit}`} className="stack">
+            {views[screen]}
+          </div>
+        </main>
+      </div>
     </div>
   );
 }

@@ -70,6 +70,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE sync_log ADD COLUMN mapping TEXT;
     "#,
+    // 6: browser sign-in: password hashes and sessions (token digests).
+    r#"
+    CREATE TABLE user_passwords (user TEXT PRIMARY KEY, hash TEXT NOT NULL);
+    CREATE TABLE sessions (token_sha256 BLOB PRIMARY KEY, user TEXT NOT NULL, expires INTEGER NOT NULL);
+    CREATE INDEX sessions_by_user ON sessions (user);
+    "#,
 ];
 
 pub fn open(path: &Path) -> Result<Connection> {

@@ -96,6 +96,9 @@ pub enum Error {
     },
     #[error("Stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The secret store (OS keyring or file) failed.
+    #[error("{0}")]
+    SecretStore(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -135,9 +138,11 @@ impl Error {
             Error::Authentication(_) => ExcType::AuthenticationError,
             Error::Unreachable(_) => ExcType::ConnectionError,
             Error::Remote(_) => ExcType::ValidationError,
-            Error::Storage(_) | Error::Migration(_) | Error::Io { .. } | Error::Corrupt(_) => {
-                ExcType::InternalError
-            }
+            Error::Storage(_)
+            | Error::Migration(_)
+            | Error::Io { .. }
+            | Error::Corrupt(_)
+            | Error::SecretStore(_) => ExcType::InternalError,
         }
     }
 

@@ -1,10 +1,10 @@
 //! Where a site keeps the secrets it must know (SPEC F24): producer API
 //! secrets pasted into Event Producers. Never SQLite.
 //!
-//! This file store is the explicit choice for a headless site: a JSON file
-//! `secrets.json` in the data directory, readable by its owner only
-//! (mode 0600), outside the database and never logged. The OS keyring
-//! store for the desktop implements the same trait.
+//! Two stores, chosen explicitly: the OS keyring ([`KeyringSecretStore`],
+//! the desktop's), and for a headless site with no keyring daemon a JSON
+//! file `secrets.json` in the data directory, readable by its owner only
+//! (mode 0600), outside the database and never logged.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -93,5 +93,83 @@ impl SecretStore for FileSecretStore {
             self.save(&map)?;
         }
         Ok(())
+    }
+}
+
+/// The operating system's keyring (Secret Service on Linux, Keychain,
+/// Credential Manager): the desktop's store, and a headless site's when a
+/// keyring daemon runs. Entries are named `outpost:<site id>` / key, so
+/// two sites of one user never share a secret.
+pub struct KeyringSecretStore {
+    service: String,
+}
+
+fn keyring_error(e: keyring::Error) -> Error {
+    Error::SecretStore(format!("The OS keyring failed: {e}"))
+}
+
+impl KeyringSecretStore {
+    /// Opens the keyring for `site_id`, failing at once with a clear error
+    /// when there is no keyring service to talk to.
+    pub fn open(site_id: &str) -> Result<Self> {
+        let store = KeyringSecretStore {
+            service: format!("outpost:{site_id}"),
+        };
+        match keyring::Entry::new(&store.service, "outpost:probe").and_then(|e| e.get_password()) {
+            Ok(_) | Err(keyring::Error::NoEntry) => Ok(store),
+            Err(e) => Err(Error::SecretStore(format!(
+                "The OS keyring is not available ({e}). Start a Secret Service (e.g. gnome-keyring) in this session, \
+                 or choose the file store explicitly (outpostd serve --secret-store file)"
+            ))),
+        }
+    }
+
+    fn entry(&self, key: &str) -> Result<keyring::Entry> {
+        keyring::Entry::new(&self.service, key).map_err(keyring_error)
+    }
+}
+
+impl SecretStore for KeyringSecretStore {
+    fn get(&self, key: &str) -> Result<Option<Secret>> {
+        match self.entry(key)?.get_password() {
+            Ok(s) => Ok(Some(Secret::new(s))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(keyring_error(e)),
+        }
+    }
+
+    fn set(&self, key: &str, value: &Secret) -> Result<()> {
+        self.entry(key)?
+            .set_password(value.expose())
+            .map_err(keyring_error)
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        match self.entry(key)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(keyring_error(e)),
+        }
+    }
+}
+
+/// Which store a site keeps its secrets in: chosen explicitly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretStoreKind {
+    /// The OS keyring.
+    Keyring,
+    /// `secrets.json` in the data directory, mode 0600 (headless servers).
+    File,
+}
+
+impl std::str::FromStr for SecretStoreKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "keyring" => Ok(SecretStoreKind::Keyring),
+            "file" => Ok(SecretStoreKind::File),
+            other => Err(format!(
+                "unknown secret store {other:?}: use keyring or file"
+            )),
+        }
     }
 }

@@ -14,7 +14,7 @@ use crate::actor::Actor;
 use crate::doctype::{builtin_doctypes, DocField, DocType, Registry, BUILTIN_ROLES};
 use crate::document;
 use crate::error::{Error, Result};
-use crate::secrets::{FileSecretStore, SecretStore};
+use crate::secrets::{FileSecretStore, KeyringSecretStore, SecretStore, SecretStoreKind};
 
 pub const DB_FILE: &str = "site.db";
 
@@ -26,6 +26,10 @@ pub struct SiteInfo {
     #[ts(optional)]
     pub url: Option<String>,
     pub version: String,
+    /// Seconds between scheduled pulls, when set in Settings (else the
+    /// site's start-up value applies).
+    #[ts(optional)]
+    pub sync_interval: Option<f64>,
 }
 
 pub struct Site {
@@ -42,6 +46,10 @@ pub struct Site {
     script_conn: Arc<Mutex<Connection>>,
     /// Bumped after every committed write: live channels watch it.
     writes: std::sync::atomic::AtomicU64,
+    /// Where notices go (desktop notifications), if anywhere.
+    pub(crate) notice_sink: RwLock<Option<crate::notice::NoticeSink>>,
+    /// What "Sync now" is doing, for its progress bar.
+    pub(crate) progress: Mutex<crate::stream::consumer::SyncProgress>,
 }
 
 impl std::fmt::Debug for Site {
@@ -53,8 +61,23 @@ impl std::fmt::Debug for Site {
 }
 
 impl Site {
-    /// Opens (creating if needed) the site in `dir`.
+    /// Opens (creating if needed) the site in `dir`, keeping producer
+    /// secrets in the file store (see [`Site::open_with`]).
     pub fn open(dir: &Path) -> Result<Site> {
+        Site::open_with(dir, SecretStoreKind::File)
+    }
+
+    /// Opens the site with secrets kept where `secrets` says: the OS
+    /// keyring fails here, clearly, when no keyring service runs.
+    pub fn open_with(dir: &Path, secrets: SecretStoreKind) -> Result<Site> {
+        let mut site = Site::open_file_store(dir)?;
+        if secrets == SecretStoreKind::Keyring {
+            site.secrets = Box::new(KeyringSecretStore::open(&site.info()?.site_id)?);
+        }
+        Ok(site)
+    }
+
+    fn open_file_store(dir: &Path) -> Result<Site> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("Cannot create data directory {}", dir.display()), e))?;
         let conn = crate::db::open(&dir.join(DB_FILE))?;
@@ -72,6 +95,8 @@ impl Site {
             sync_gate: Mutex::new(()),
             script_conn: Arc::new(Mutex::new(script_conn)),
             writes: std::sync::atomic::AtomicU64::new(0),
+            notice_sink: RwLock::new(None),
+            progress: Mutex::new(Default::default()),
         };
         site.write(|tx| {
             ensure_site_id(tx)?;
@@ -175,6 +200,7 @@ impl Site {
                 site_name: meta(tx, "site_name")?.unwrap_or_default(),
                 url: meta(tx, "url")?,
                 version: env!("CARGO_PKG_VERSION").to_owned(),
+                sync_interval: meta(tx, "sync_interval")?.and_then(|v| v.parse().ok()),
             })
         })
     }
@@ -204,6 +230,29 @@ impl Site {
                     None => {
                         tx.execute("DELETE FROM site_meta WHERE key = 'url'", [])?;
                     }
+                }
+            }
+            Ok(())
+        })?;
+        self.info()
+    }
+
+    /// Sets the seconds between scheduled pulls (Settings); None clears it.
+    pub fn set_sync_interval(&self, actor: &Actor, seconds: Option<f64>) -> Result<SiteInfo> {
+        actor.require_system_manager("change site settings")?;
+        if let Some(s) = seconds {
+            if !(1.0..=86_400.0).contains(&s) {
+                return Err(Error::invalid(
+                    "sync_interval",
+                    "The sync interval must be between 1 second and 1 day (86400 seconds)",
+                ));
+            }
+        }
+        self.write(|tx| {
+            match seconds {
+                Some(s) => set_meta(tx, "sync_interval", &s.to_string())?,
+                None => {
+                    tx.execute("DELETE FROM site_meta WHERE key = 'sync_interval'", [])?;
                 }
             }
             Ok(())

@@ -15,14 +15,31 @@ use crate::state::AppState;
 /// The authenticated caller (`Authorization: token <api_key>:<api_secret>`).
 pub struct Caller(pub Actor);
 
+/// The browser's session cookie (set by `/api/method/login`).
+pub const SESSION_COOKIE: &str = "sid";
+/// Sent by the UI with every request; a cross-site form cannot send it, so
+/// a session cookie alone never authorises a change (CSRF).
+pub const UI_HEADER: &str = "x-outpost-ui";
+
+/// The session token in a Cookie header, if any.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty())
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError::unauthorized(
-                "Not signed in: send the header Authorization: token <api_key>:<api_secret>",
-            ));
+            return session_caller(parts, state).await;
         };
         let header = header
             .to_str()
@@ -44,6 +61,30 @@ impl FromRequestParts<AppState> for Caller {
             .await?;
         Ok(Caller(actor))
     }
+}
+
+/// A browser signed in with a password: the session cookie, plus the UI's
+/// header on anything that is not a plain read.
+async fn session_caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let Some(token) = session_cookie(&parts.headers) else {
+        return Err(ApiError::unauthorized(
+            "Not signed in: sign in, or send the header Authorization: token <api_key>:<api_secret>",
+        ));
+    };
+    let safe = matches!(
+        parts.method,
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    if !safe && !parts.headers.contains_key(UI_HEADER) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            outpost_engine::ExcType::PermissionError,
+            format!("A signed-in browser must send the {UI_HEADER} header with changes"),
+        ));
+    }
+    let token = Secret::new(token);
+    let actor = state.run(move |site| site.session_actor(&token)).await?;
+    Ok(Caller(actor))
 }
 
 /// A JSON body, any shape; the engine checks its content.

@@ -5,13 +5,14 @@
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod notify;
 pub mod routes;
 pub mod scheduler;
 pub mod state;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Json, Router};
 use outpost_engine::ExcType;
 use utoipa::OpenApi;
@@ -26,7 +27,7 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Outpost site API", description = "Frappe-shaped REST API of an Outpost site. Authenticate with `Authorization: token <api_key>:<api_secret>`."),
+    info(title = "Outpost site API", description = "Frappe-shaped REST API of an Outpost site. Authenticate with `Authorization: token <api_key>:<api_secret>`, or in a browser sign in with `/api/method/login` (session cookie; changes also need the header `X-Outpost-UI: 1`)."),
     modifiers(&TokenAuth),
     security(("token" = []))
 )]
@@ -56,6 +57,8 @@ fn api() -> OpenApiRouter<AppState> {
             routes::resource::update,
             routes::resource::delete
         ))
+        .routes(routes!(routes::session::login))
+        .routes(routes!(routes::session::logout))
         .routes(routes!(routes::method::call_post, routes::method::call_get))
         .routes(routes!(routes::live::updates))
 }
@@ -65,17 +68,29 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api().split_for_parts().1
 }
 
+async fn no_endpoint() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ExcType::DoesNotExistError,
+        "No such endpoint: see /api/openapi.json",
+    )
+}
+
 pub fn app(state: AppState) -> Router {
     let (router, doc) = api().split_for_parts();
-    router
+    let router = router
         .route("/api/openapi.json", get(move || async move { Json(doc) }))
-        .fallback(|| async {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                ExcType::DoesNotExistError,
-                "No such endpoint: see /api/openapi.json",
-            )
-        })
+        .route("/api", any(no_endpoint))
+        .route("/api/{*rest}", any(no_endpoint));
+    // The UI (SPEC F26): the same screens as the desktop, for a browser.
+    let router = match &state.ui_dir {
+        Some(dir) => router.fallback_service(
+            tower_http::services::ServeDir::new(dir)
+                .fallback(tower_http::services::ServeFile::new(dir.join("index.html"))),
+        ),
+        None => router.fallback(no_endpoint),
+    };
+    router
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

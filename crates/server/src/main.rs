@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use outpost_engine::secrets::SecretStoreKind;
 use outpost_engine::{Actor, Site};
 use outpost_server::config::{FileConfig, DEFAULT_LISTEN};
 use outpost_server::scheduler::Scheduler;
@@ -44,9 +45,22 @@ enum Command {
         /// Address to listen on; port 0 picks a free port. Default: outpost.toml's listen, else 127.0.0.1:8000.
         #[arg(long, env = "OUTPOST_LISTEN")]
         listen: Option<SocketAddr>,
-        /// Seconds between scheduled pulls from Event Producers.
+        /// Seconds between scheduled pulls from Event Producers (Settings may change it).
         #[arg(long, env = "OUTPOST_SYNC_INTERVAL", default_value_t = 5.0)]
         sync_interval: f64,
+        /// Where producer secrets are kept: the OS keyring (needs a Secret
+        /// Service, e.g. gnome-keyring), or `file`: DATA_DIR/secrets.json,
+        /// mode 0600, for a server with no keyring. Never SQLite.
+        #[arg(long, env = "OUTPOST_SECRET_STORE", default_value = "keyring")]
+        secret_store: SecretStoreKind,
+        /// Show desktop notifications (failed syncs, subscriptions awaiting
+        /// approval…) through the session's notification daemon.
+        #[arg(long, env = "OUTPOST_NOTIFY")]
+        notify: bool,
+        /// The built UI to serve to browsers. Default: the ui/dist this
+        /// binary was built next to, when present.
+        #[arg(long, env = "OUTPOST_UI_DIR")]
+        ui_dir: Option<PathBuf>,
     },
     /// Create the site if needed, optionally setting its name and URL; prints the site info.
     Init {
@@ -98,6 +112,13 @@ enum UserCommand {
         #[arg(long)]
         email: String,
     },
+    /// Set the password for browser sign-in, read from standard input (one line).
+    SetPassword {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long)]
+        email: String,
+    },
 }
 
 fn main() -> Result<()> {
@@ -107,7 +128,17 @@ fn main() -> Result<()> {
             dir,
             listen,
             sync_interval,
-        } => serve(dir.data_dir, listen, sync_interval),
+            secret_store,
+            notify,
+            ui_dir,
+        } => serve(Serve {
+            data_dir: dir.data_dir,
+            listen,
+            sync_interval,
+            secret_store,
+            notify,
+            ui_dir,
+        }),
         Command::Init { dir, name, url } => {
             let site = open(&dir.data_dir)?;
             let info = if name.is_some() || url.is_some() {
@@ -142,6 +173,15 @@ fn main() -> Result<()> {
         Command::User(UserCommand::GenerateKeys { dir, email }) => {
             print_keys(&open(&dir.data_dir)?, &email)
         }
+        Command::User(UserCommand::SetPassword { dir, email }) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("Cannot read the password from standard input")?;
+            let password = outpost_engine::Secret::new(line.trim_end_matches(['\r', '\n']));
+            open(&dir.data_dir)?.set_password(&Actor::system(), &email, &password)?;
+            print_json(&json!({ "user": email, "password": "set" }))
+        }
         Command::Seed {
             dir,
             doctype,
@@ -173,7 +213,30 @@ fn print_json(v: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
-fn serve(data_dir: PathBuf, listen: Option<SocketAddr>, sync_interval: f64) -> Result<()> {
+struct Serve {
+    data_dir: PathBuf,
+    listen: Option<SocketAddr>,
+    sync_interval: f64,
+    secret_store: SecretStoreKind,
+    notify: bool,
+    ui_dir: Option<PathBuf>,
+}
+
+/// The UI next to the sources this binary was built from, if built.
+fn default_ui_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui/dist"));
+    dir.join("index.html").is_file().then_some(dir)
+}
+
+fn serve(opts: Serve) -> Result<()> {
+    let Serve {
+        data_dir,
+        listen,
+        sync_interval,
+        secret_store,
+        notify,
+        ui_dir,
+    } = opts;
     if !(0.05..=86_400.0).contains(&sync_interval) {
         anyhow::bail!(
             "--sync-interval must be between 0.05 and 86400 seconds, got {sync_interval}"
@@ -184,7 +247,22 @@ fn serve(data_dir: PathBuf, listen: Option<SocketAddr>, sync_interval: f64) -> R
         Some(a) => a,
         None => DEFAULT_LISTEN.parse().context("default listen address")?,
     };
-    let site = open(&data_dir)?;
+    let site = Site::open_with(&data_dir, secret_store)
+        .with_context(|| format!("Cannot open the site in {}", data_dir.display()))?;
+    if notify {
+        site.set_notice_sink(outpost_server::notify::desktop_notifications());
+    }
+    let ui_dir = match ui_dir {
+        Some(d) if d.join("index.html").is_file() => Some(d),
+        Some(d) => anyhow::bail!(
+            "--ui-dir {}: no index.html there (build the UI first)",
+            d.display()
+        ),
+        None => default_ui_dir(),
+    };
+    if ui_dir.is_none() {
+        tracing::warn!("no built UI found: serving the API only (build ui/ or pass --ui-dir)");
+    }
     let info = site.info()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -197,7 +275,10 @@ fn serve(data_dir: PathBuf, listen: Option<SocketAddr>, sync_interval: f64) -> R
             .with_context(|| format!("Cannot listen on {addr}"))?;
         let bound = listener.local_addr()?;
         tracing::info!(%bound, site_id = %info.site_id, "serving");
-        let state = AppState::new(site);
+        let mut state = AppState::new(site);
+        if let Some(dir) = ui_dir {
+            state = state.with_ui(dir);
+        }
         Scheduler::start(
             state.site.clone(),
             std::time::Duration::from_secs_f64(sync_interval),

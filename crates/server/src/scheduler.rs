@@ -29,7 +29,13 @@ impl Scheduler {
                 loop {
                     if woken || Instant::now() >= due {
                         run_once(&site);
-                        due = Instant::now() + interval;
+                        // Settings may change the interval while the site runs.
+                        let every = site
+                            .info()
+                            .ok()
+                            .and_then(|i| i.sync_interval)
+                            .map_or(interval, Duration::from_secs_f64);
+                        due = Instant::now() + every;
                     }
                     // New producers get their live channel within a couple of seconds.
                     me.listen_to_new_producers(&site, &mut listening);

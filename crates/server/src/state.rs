@@ -10,13 +10,22 @@ use crate::error::{ApiError, ApiResult};
 #[derive(Clone)]
 pub struct AppState {
     pub site: Arc<Site>,
+    /// The built UI (`ui/dist`) served to browsers, if any.
+    pub ui_dir: Option<std::path::PathBuf>,
 }
 
 impl AppState {
     pub fn new(site: Site) -> Self {
         AppState {
             site: Arc::new(site),
+            ui_dir: None,
         }
+    }
+
+    /// Serves the UI in `dir` to browsers (paths outside `/api`).
+    pub fn with_ui(mut self, dir: std::path::PathBuf) -> Self {
+        self.ui_dir = Some(dir);
+        self
     }
 
     /// Runs engine work on tokio's blocking pool (SQLite and Argon2 block).

@@ -20,6 +20,11 @@ export interface Backend {
   insertDocument(doctype: string, doc: Record<string, unknown>): Promise<Doc>;
   updateDocument(doctype: string, name: string, patch: Record<string, unknown>): Promise<Doc>;
   deleteDocument(doctype: string, name: string): Promise<void>;
+  /** Any site method (`/api/method/{name}` or the same dispatch over IPC). */
+  method<T>(name: string, args?: Record<string, unknown>): Promise<T>;
+  /** Browser sign-in; the desktop window needs none. */
+  login(usr: string, pwd: string): Promise<void>;
+  logout(): Promise<void>;
 }
 
 /** Every failure, from either backend, in the site's error shape. */

@@ -4,22 +4,21 @@ import type { DocTypeSummary } from "../bindings/DocTypeSummary";
 import type { ListQuery } from "../bindings/ListQuery";
 import type { SiteInfo } from "../bindings/SiteInfo";
 
-const TOKEN_KEY = "outpost.token";
-
-/** `api_key:api_secret` kept by the browser for this site. */
-export function setToken(token: string | null): void {
-  if (token) localStorage.setItem(TOKEN_KEY, token);
-  else localStorage.removeItem(TOKEN_KEY);
-}
+/** The browser is signed in by an HttpOnly session cookie; this header
+ * (which no cross-site form can send) lets it make changes. */
+const UI_HEADER = "X-Outpost-UI";
 
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
-  const token = localStorage.getItem(TOKEN_KEY);
-  if (token) headers.Authorization = `token ${token}`;
+  const headers: Record<string, string> = { Accept: "application/json", [UI_HEADER]: "1" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let res: Response;
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch (e) {
     throw new BackendError({ exc_type: "NetworkError", message: `The site cannot be reached: ${String(e)}` });
   }
@@ -61,5 +60,12 @@ export const httpBackend: Backend = {
     (await request<{ data: Doc }>("PUT", resource(doctype, name), patch)).data,
   deleteDocument: async (doctype, name) => {
     await request<{ data: string }>("DELETE", resource(doctype, name));
+  },
+  method,
+  login: async (usr, pwd) => {
+    await request("POST", "/api/method/login", { usr, pwd });
+  },
+  logout: async () => {
+    await request("POST", "/api/method/logout");
   },
 };

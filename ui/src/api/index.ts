@@ -3,6 +3,7 @@ import { httpBackend } from "./http";
 import { tauriBackend } from "./tauri";
 
 export * from "./backend";
+export * from "./outpost";
 
 /** Inside the desktop app: IPC. In a browser: the site's HTTP API. */
 export const backend: Backend = "__TAURI_INTERNALS__" in window ? tauriBackend : httpBackend;

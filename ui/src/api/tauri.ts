@@ -24,4 +24,8 @@ export const tauriBackend: Backend = {
   insertDocument: (doctype, doc) => call<Doc>("insert_document", { doctype, doc }),
   updateDocument: (doctype, name, patch) => call<Doc>("update_document", { doctype, name, patch }),
   deleteDocument: (doctype, name) => call<void>("delete_document", { doctype, name }),
+  method: (name, args) => call("call_method", { method: name, args: args ?? {} }),
+  // The window is the site's own: whoever opens the app owns its data.
+  login: async () => {},
+  logout: async () => {},
 };

@@ -6,4 +6,8 @@ export type PullReply = { entries: Array<LogEntry>,
 /**
  * Where the next pull starts (past filtered-out entries too).
  */
-cursor: number, has_more: boolean, approvals: Array<Approval>, };
+cursor: number, has_more: boolean, approvals: Array<Approval>, 
+/**
+ * The producer's newest update when it answered (for progress bars).
+ */
+last_seq: number, };

@@ -20,6 +20,7 @@ use crate::doctype::{DocType, FieldType, Registry, DOCTYPE_LINK, STANDARD_FIELDS
 use crate::document::{self, store, values, Doc, WriteOptions};
 use crate::error::{Error, Result};
 use crate::mapping::{DocRequest, Evaluator, MappedDoc, Mappings, MAX_DEPTH};
+use crate::notice::NoticeKind;
 use crate::secret::Secret;
 use crate::site::{normalize_url, Site};
 
@@ -41,9 +42,29 @@ pub struct SyncSummary {
     pub failed: u32,
     #[ts(type = "number")]
     pub cursor: i64,
+    /// Where this sync started, and the producer's newest update: the
+    /// progress bar runs from one to the other.
+    #[ts(type = "number")]
+    pub start: i64,
+    #[ts(type = "number")]
+    pub target: i64,
     #[ts(optional)]
     pub error: Option<String>,
 }
+
+/// What "Sync now" is doing: the producer being synced and those done.
+#[derive(Debug, Clone, Default, Serialize, TS)]
+#[ts(export)]
+pub struct SyncProgress {
+    pub running: bool,
+    #[ts(optional)]
+    pub current: Option<SyncSummary>,
+    pub done: Vec<SyncSummary>,
+}
+
+/// A sync this long or this big is announced when it ends.
+const LONG_SYNC: std::time::Duration = std::time::Duration::from_secs(10);
+const BIG_SYNC: u32 = 1000;
 
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
@@ -505,10 +526,48 @@ impl Site {
             Some(p) => vec![p.to_owned()],
             None => self.event_producers()?,
         };
-        names
-            .iter()
-            .map(|n| self.sync_producer(n, progress))
-            .collect()
+        self.set_progress(|p| {
+            *p = SyncProgress {
+                running: true,
+                ..Default::default()
+            }
+        });
+        let mut out = Vec::new();
+        for n in &names {
+            let mut track = |s: &SyncSummary| {
+                self.set_progress(|p| p.current = Some(s.clone()));
+                progress(s);
+            };
+            match self.sync_producer(n, &mut track) {
+                Ok(s) => {
+                    self.set_progress(|p| {
+                        p.current = None;
+                        p.done.push(s.clone());
+                    });
+                    out.push(s);
+                }
+                Err(e) => {
+                    self.set_progress(|p| p.running = false);
+                    return Err(e);
+                }
+            }
+        }
+        self.set_progress(|p| p.running = false);
+        Ok(out)
+    }
+
+    /// What "Sync now" is doing (or last did).
+    pub fn sync_progress(&self, actor: &Actor) -> Result<SyncProgress> {
+        actor.require_system_manager("see sync progress")?;
+        Ok(self
+            .progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone())
+    }
+
+    fn set_progress(&self, f: impl FnOnce(&mut SyncProgress)) {
+        f(&mut self.progress.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
     /// Every Event Producer's health, for the dashboard.
@@ -549,11 +608,49 @@ impl Site {
             ..Default::default()
         };
         let _one_at_a_time = self.sync_gate.lock().unwrap_or_else(|p| p.into_inner());
+        let began = std::time::Instant::now();
         let outcome = self.sync_inner(&doc, &mut summary, progress);
         if let Err(e) = &outcome {
             summary.online = !matches!(e, Error::Unreachable(_));
             summary.error = Some(e.to_string());
+            let before = self.read(|tx| {
+                Ok(tx
+                    .query_row(
+                        "SELECT last_error FROM producer_state WHERE producer = ?1",
+                        [name],
+                        |r| r.get::<_, Option<String>>(0),
+                    )
+                    .optional()?
+                    .flatten())
+            })?;
             self.record_producer_error(name, e)?;
+            // Offline is normal; a refusal is news, once per new message.
+            if summary.online && before.as_deref() != summary.error.as_deref() {
+                self.announce(
+                    NoticeKind::SyncFailed,
+                    format!("Sync from {name} failed"),
+                    e.to_string(),
+                );
+            }
+        }
+        if summary.failed > 0 {
+            let first = self
+                .sync_log(&Actor::system(), Some("Failed"), 1)?
+                .into_iter()
+                .next()
+                .and_then(|l| l.error)
+                .unwrap_or_default();
+            self.announce(
+                NoticeKind::SyncFailed,
+                format!("Sync from {name} failed"),
+                format!("{} update(s) could not be applied: {first}", summary.failed),
+            );
+        } else if outcome.is_ok() && (began.elapsed() >= LONG_SYNC || summary.pulled >= BIG_SYNC) {
+            self.announce(
+                NoticeKind::SyncFinished,
+                format!("Sync from {name} finished"),
+                format!("{} update(s) received", summary.synced),
+            );
         }
         Ok(summary)
     }
@@ -574,6 +671,8 @@ impl Site {
         // Pull the next page while this one is applied: the producer's work and
         // ours overlap. At most one page waits in the channel (bounded memory).
         let first = self.read(|tx| cursor_of(tx, &name))?;
+        summary.start = first;
+        summary.cursor = first;
         let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Result<(i64, PullReply)>>(1);
         std::thread::scope(|scope| {
             let (client, site_id) = (&client, ctx.local_site_id.clone());
@@ -622,6 +721,7 @@ impl Site {
     ) -> Result<()> {
         summary.online = true;
         summary.pulled += reply.entries.len() as u32;
+        summary.target = reply.last_seq.max(reply.cursor);
         self.update_approvals(name, doc, &reply.approvals)?;
         let reg = self.doctypes();
         let prepared = self.prepare(client, &reg, ctx, &reply.entries)?;
@@ -679,6 +779,25 @@ impl Site {
         set_row_statuses(&mut patched, approvals);
         if patched.get("producer_doctypes") == doc.get("producer_doctypes") {
             return Ok(());
+        }
+        let (old, new) = (producer_rows(doc), producer_rows(&patched));
+        for (before, after) in old.iter().zip(&new) {
+            let status = text(after, "status");
+            if text(before, "status") != status && status != "Pending" {
+                let word = if status == "Approved" {
+                    "approved"
+                } else {
+                    "rejected"
+                };
+                self.announce(
+                    NoticeKind::ApprovalReceived,
+                    format!("{name} {word} {}", text(after, "ref_doctype")),
+                    format!(
+                        "The producer {word} your subscription to {}",
+                        subscribed(after)
+                    ),
+                );
+            }
         }
         let reg = self.doctypes();
         let rows = patched

@@ -137,8 +137,12 @@ impl Site {
             }
         }
         let info = self.info()?;
+        let mut is_new = false;
+        let mut had: Vec<String> = Vec::new();
         let doc = self.write(|tx| {
             let existing = store::load(tx, EVENT_CONSUMER, &reg.site_id)?;
+            is_new = existing.is_none();
+            had = existing.as_ref().map(|d| rows(d).map(|r| text(r, "ref_doctype")).collect()).unwrap_or_default();
             let old_rows: Vec<_> = existing.as_ref().map(|d| rows(d).cloned().collect()).unwrap_or_default();
             let new_rows: Vec<Value> = reg
                 .doctypes
@@ -167,6 +171,24 @@ impl Site {
                 None => document::insert_in(tx, &doctypes, &system, EVENT_CONSUMER, body, WriteOptions::default()),
             }
         })?;
+        let pending: Vec<String> = rows(&doc)
+            .filter(|r| {
+                text(r, "status") == "Pending"
+                    && r.get("unsubscribed").and_then(Value::as_i64) != Some(1)
+            })
+            .map(|r| text(r, "ref_doctype"))
+            .collect();
+        if !pending.is_empty() && (is_new || pending.iter().any(|d| !had.contains(d))) {
+            self.announce(
+                crate::notice::NoticeKind::SubscriptionRequest,
+                format!(
+                    "{} asks to subscribe to {}",
+                    reg.site_name,
+                    pending.join(", ")
+                ),
+                "Approve or reject it under Event Consumers".to_owned(),
+            );
+        }
         let last_seq = self.read(log::last_seq)?;
         Ok(RegistrationReply {
             producer_site_id: info.site_id,
@@ -252,7 +274,7 @@ impl Site {
                  ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, last_seen = excluded.last_seen",
             )?
             .execute((&req.site_id, cursor, values::now_string()))?;
-            Ok(PullReply { entries, cursor, has_more, approvals: approvals_of(&consumer) })
+            Ok(PullReply { entries, cursor, has_more, approvals: approvals_of(&consumer), last_seq: last })
         })
     }
 

@@ -69,6 +69,10 @@ pub struct PullReply {
     pub cursor: i64,
     pub has_more: bool,
     pub approvals: Vec<Approval>,
+    /// The producer's newest update when it answered (for progress bars).
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub last_seq: i64,
 }
 
 /// `outpost.event.fetch`: a document the consumer depends on.

@@ -25,6 +25,8 @@ pub const METHODS: &[(&str, &str)] = &[
     ("outpost.doctype.add_custom_field", "Add a field to a DocType. Args: doctype, field."),
     ("outpost.user.generate_keys", "New api_key and api_secret for a user; the secret is shown only in this answer. Args: user."),
     ("outpost.user.get_api_key", "A user's api_key (never the secret). Args: user."),
+    ("outpost.user.set_password", "Set a user's password for browser sign-in (System Manager, or yourself). Args: user, password."),
+    ("outpost.site.set_sync_interval", "Seconds between scheduled pulls (System Manager); null returns to the start-up value. Args: sync_interval."),
     ("outpost.event.register", "Producer side: a consumer registers (Registration body) → RegistrationReply."),
     ("outpost.event.pull", "Producer side: a page of the update log for a consumer (PullRequest) → PullReply."),
     ("outpost.event.fetch", "Producer side: a dependency document (FetchRequest) → the document."),
@@ -32,13 +34,14 @@ pub const METHODS: &[(&str, &str)] = &[
     ("outpost.event.update_log", "Producer side: the Event Update Log, newest first. Args: ref_doctype?, before?, limit?."),
     ("outpost.event.sync_now", "Consumer side: pull now from every Event Producer (or one: producer) → summaries."),
     ("outpost.event.producer_status", "Consumer side: each Event Producer's online state, cursor, last sync, failures."),
+    ("outpost.event.sync_progress", "Consumer side: what Sync now is doing: running, the producer being synced (cursor, start, target) and those done."),
     ("outpost.event.sync_log", "Consumer side: the Event Sync Log, newest first. Args: status?, limit?."),
     ("outpost.event.resync", "Consumer side: apply a Failed sync-log entry again. Args: id."),
 ];
 
 /// Call a method. See the description of `method` for the list.
 #[utoipa::path(post, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.event.register, outpost.event.pull, outpost.event.fetch, outpost.event.find, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_log, outpost.event.resync")),
+    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.fetch, outpost.event.find, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync")),
     request_body(content = Object, description = "The method's arguments"),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
@@ -58,7 +61,7 @@ pub async fn call_post(
 
 /// Call a read-only method with its arguments in the query string.
 #[utoipa::path(get, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "A read-only method: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.doctype.list, outpost.doctype.get, outpost.user.get_api_key, outpost.event.update_log, outpost.event.producer_status, outpost.event.sync_log")),
+    params(("method" = String, Path, description = "A read-only method: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.doctype.list, outpost.doctype.get, outpost.user.get_api_key, outpost.event.update_log, outpost.event.producer_status, outpost.event.sync_log, outpost.event.sync_progress")),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
         (status = 401, description = "Not authenticated", body = ErrorSchema),
@@ -85,6 +88,7 @@ const READ_ONLY: &[&str] = &[
     "outpost.event.update_log",
     "outpost.event.producer_status",
     "outpost.event.sync_log",
+    "outpost.event.sync_progress",
 ];
 
 async fn call(
@@ -166,7 +170,9 @@ fn to_value<T: serde::Serialize>(v: T) -> outpost_engine::Result<Value> {
     serde_json::to_value(v).map_err(|e| Error::Corrupt(e.to_string()))
 }
 
-fn dispatch(
+/// Runs a method: the one place both the HTTP route and the desktop's IPC
+/// command go through.
+pub fn dispatch(
     site: &Site,
     actor: &Actor,
     method: &str,
@@ -211,6 +217,21 @@ fn dispatch(
             )
         }
         "outpost.user.get_api_key" => to_value(site.api_key_of(actor, arg_str(args, "user")?)?),
+        "outpost.user.set_password" => {
+            let password = outpost_engine::Secret::new(arg_str(args, "password")?);
+            site.set_password(actor, arg_str(args, "user")?, &password)?;
+            Ok(Value::from("Password set"))
+        }
+        "outpost.site.set_sync_interval" => {
+            let seconds = match args.get("sync_interval") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_f64().ok_or_else(|| {
+                    Error::invalid("sync_interval", "sync_interval must be a number of seconds")
+                })?),
+            };
+            to_value(site.set_sync_interval(actor, seconds)?)
+        }
+        "outpost.event.sync_progress" => to_value(site.sync_progress(actor)?),
         "outpost.event.register" => to_value(site.register_consumer(actor, from_args(args)?)?),
         "outpost.event.pull" => to_value(site.pull_updates(actor, &from_args(args)?)?),
         "outpost.event.fetch" => {

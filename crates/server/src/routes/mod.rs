@@ -4,6 +4,7 @@
 pub mod live;
 pub mod method;
 pub mod resource;
+pub mod session;
 
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -1,0 +1,182 @@
+// The browser UI against two real headless sites (SPEC F23, F26): the seed
+// walk-through, driven by Playwright in Debian's Chromium. Screenshots go
+// to target/e2e/ (and to docs/screenshots/ with UPDATE_SCREENSHOTS=1).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { ROOT, api, createAdmin, serveSite, setPassword, tempDir } from "./support.mjs";
+
+const PASSWORD = "correct horse battery";
+const SHOTS = join(ROOT, "target", "e2e");
+
+async function shot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  const file = join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  if (process.env.UPDATE_SCREENSHOTS === "1") {
+    mkdirSync(join(ROOT, "docs", "screenshots"), { recursive: true });
+    copyFileSync(file, join(ROOT, "docs", "screenshots", `${name}.png`));
+  }
+}
+
+async function site(t, prefix) {
+  const data = tempDir(prefix);
+  t.after(data.remove);
+  const keys = createAdmin(data.dir);
+  setPassword(data.dir, "admin@example.com", PASSWORD);
+  const s = await serveSite(data.dir, ["--sync-interval", "3600"]);
+  t.after(s.stop);
+  return { ...s, keys, data: data.dir };
+}
+
+/** Every page opened, so a failure leaves a picture of each behind. */
+const pages = [];
+
+async function signIn(browser, base) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  pages.push(page);
+  await page.goto(base);
+  await page.getByLabel("Email").fill("admin@example.com");
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("navigation", { name: "Screens" }).waitFor();
+  return page;
+}
+
+const go = (page, screen) => page.getByRole("navigation", { name: "Screens" }).getByRole("link", { name: screen, exact: true }).click();
+
+test("the seed walk-through in a browser, against two real sites", { timeout: 180000 }, async (t) => {
+  const producer = await site(t, "outpost-producer-");
+  const consumer = await site(t, "outpost-consumer-");
+  await api(producer.base, producer.keys, "POST", "/api/method/outpost.site.configure", { site_name: "Hub" });
+  await api(consumer.base, consumer.keys, "POST", "/api/method/outpost.site.configure", { site_name: "Shop 12" });
+
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  t.after(() => browser.close());
+  try {
+    await walkThrough(browser, producer, consumer);
+  } catch (e) {
+    for (const [i, p] of pages.entries()) await shot(p, `failure-page-${i + 1}`).catch(() => {});
+    throw e;
+  }
+});
+
+async function walkThrough(browser, producer, consumer) {
+  // A wrong password is refused with a clear message; nothing is shown.
+  const stranger = await (await browser.newContext()).newPage();
+  await stranger.goto(producer.base);
+  await stranger.getByLabel("Email").fill("admin@example.com");
+  await stranger.getByLabel("Password").fill("not the password");
+  await stranger.getByRole("button", { name: "Sign in" }).click();
+  await stranger.getByRole("alert").getByText("Wrong email or password").waitFor();
+
+  // 1. On the producer: generate keys for the user the consumer will use.
+  const hub = await signIn(browser, producer.base);
+  await go(hub, "Users & keys");
+  await hub.getByRole("button", { name: "Generate keys for admin@example.com" }).click();
+  const apiKey = (await hub.locator("#new-api-key").textContent()).trim();
+  const apiSecret = (await hub.locator("#new-api-secret").textContent()).trim();
+  assert.match(apiSecret, /^[A-Za-z0-9]{32}$/);
+  producer.keys = { api_key: apiKey, api_secret: apiSecret }; // the new pair replaced the CLI's
+  await shot(hub, "browser-1-generate-keys");
+
+  // 2. On the consumer: an Event Producer for Notes, with those keys.
+  const shop = await signIn(browser, consumer.base);
+  await go(shop, "Event Producers");
+  await shop.getByRole("button", { name: "New Event Producer" }).click();
+  await shop.getByLabel("Producer URL", { exact: true }).fill(producer.base);
+  await shop.getByLabel("Event Subscriber", { exact: true }).fill("admin@example.com");
+  await shop.getByLabel("API Key", { exact: true }).fill(apiKey);
+  await shop.getByLabel("API Secret", { exact: true }).fill(apiSecret);
+  await shop.getByRole("button", { name: "Add row to Event Producer Document Types" }).click();
+  await shop.getByLabel("Document Type row 1", { exact: true }).fill("Note");
+  await shop.getByRole("button", { name: "Save" }).click();
+  await shop.getByRole("status").getByText("Saved").waitFor();
+  const form = shop.getByRole("form", { name: /^Event Producer / });
+  await form.getByText("Registered", { exact: true }).waitFor();
+  await form.locator(".chip-pending").first().waitFor();
+  await shot(shop, "browser-2-event-producer");
+  // The secret never comes back to the page.
+  assert.equal(await shop.getByLabel("API Secret", { exact: true }).inputValue(), "");
+  assert.ok(!(await shop.content()).includes(apiSecret), "the secret is not in the page");
+
+  // 3. On the producer: approve Notes for this consumer.
+  await go(hub, "Event Consumers");
+  await hub.getByRole("link", { name: consumer.siteId }).click();
+  await hub.getByLabel("Approval Status row 1", { exact: true }).selectOption("Approved");
+  await hub.getByRole("button", { name: "Save" }).click();
+  await hub.getByRole("status").getByText("Saved").waitFor();
+  await shot(hub, "browser-3-approve");
+
+  // 4. On the producer: a Note.
+  await go(hub, "Documents");
+  await hub.locator("#doctype-select").selectOption("Note");
+  await hub.getByRole("button", { name: "New Note" }).click();
+  await hub.getByLabel("Title", { exact: true }).fill("Opening hours");
+  await hub.getByLabel("Content", { exact: true }).fill("Open 8 to 18, closed on Sundays");
+  await hub.getByRole("button", { name: "Save" }).click();
+  await hub.getByRole("status").getByText("Saved").waitFor();
+
+  // 5. On the consumer: Sync now, and the note is here.
+  await go(shop, "Dashboard");
+  await shop.getByRole("button", { name: "Sync now" }).click();
+  // (The live channel may have brought the note already: then it is "up to date".)
+  const result = shop.getByRole("status", { name: "Sync result" });
+  await result.getByText(/(1 synced, 0 failed|up to date)/).waitFor();
+  await shop.getByRole("region", { name: "Producers" }).getByText("online").waitFor();
+  await shot(shop, "browser-4-sync-now");
+  await go(shop, "Documents");
+  await shop.locator("#doctype-select").selectOption("Note");
+  await shop.getByRole("cell", { name: /./ }).first().waitFor();
+  const row = shop.locator("#documents-table tbody tr").filter({ hasText: "Opening hours" });
+  await row.waitFor();
+  await row.getByRole("link").click();
+  assert.equal(await shop.getByLabel("Content", { exact: true }).inputValue(), "Open 8 to 18, closed on Sundays");
+  await shot(shop, "browser-5-note-arrived");
+
+  // 6. A real failure: the producer's Notes gain a field the consumer lacks.
+  await api(producer.base, producer.keys, "POST", "/api/method/outpost.doctype.add_custom_field", {
+    doctype: "Note",
+    field: { fieldname: "shelf", fieldtype: "Data", label: "Shelf" },
+  });
+  await go(hub, "Documents");
+  await hub.locator("#doctype-select").selectOption("Note");
+  await hub.getByRole("button", { name: "New Note" }).click();
+  await hub.getByLabel("Title", { exact: true }).fill("Stock count");
+  await hub.getByLabel("Shelf", { exact: true }).fill("B3");
+  await hub.getByRole("button", { name: "Save" }).click();
+  await hub.getByRole("status").getByText("Saved").waitFor();
+
+  await go(shop, "Dashboard");
+  await shop.getByRole("button", { name: "Sync now" }).click();
+  await shop.getByRole("status", { name: "Sync result" }).waitFor();
+  await shop.getByRole("region", { name: "Producers" }).locator("td.bad").getByText("1", { exact: true }).waitFor();
+  await go(shop, "Event Sync Log");
+  await shop.getByLabel("Status filter").selectOption("Failed");
+  const failed = shop.locator("tr[data-status=Failed]");
+  await failed.first().waitFor();
+  assert.equal(await failed.count(), 1);
+  await failed.first().getByRole("link").click();
+  const detail = shop.getByRole("region", { name: /^Sync log / });
+  await detail.getByLabel("Sync error").getByText(/shelf/).waitFor();
+  await detail.locator("pre.json").getByText(/"Stock count"/).waitFor();
+  await shot(shop, "browser-6-failed-sync-log");
+
+  // 7. The consumer gains the field; Resync turns the entry Synced.
+  await api(consumer.base, consumer.keys, "POST", "/api/method/outpost.doctype.add_custom_field", {
+    doctype: "Note",
+    field: { fieldname: "shelf", fieldtype: "Data", label: "Shelf" },
+  });
+  await detail.getByRole("button", { name: "Resync" }).click();
+  await detail.locator(".chip-synced").waitFor();
+  await shot(shop, "browser-7-resynced");
+  const notes = await api(consumer.base, consumer.keys, "GET", `/api/resource/Note?fields=${encodeURIComponent('["title","shelf"]')}&filters=${encodeURIComponent('{"title":"Stock count"}')}`);
+  assert.deepEqual(notes.data.map((n) => n.shelf), ["B3"]);
+}

@@ -1,0 +1,36 @@
+// Typed calls of the site's methods, over whichever backend is in use.
+import type { Backend } from "./backend";
+import type { ProducerStatus } from "../bindings/ProducerStatus";
+import type { SiteInfo } from "../bindings/SiteInfo";
+import type { SyncLogEntry } from "../bindings/SyncLogEntry";
+import type { SyncProgress } from "../bindings/SyncProgress";
+import type { SyncSummary } from "../bindings/SyncSummary";
+import type { UpdateLogLine } from "../bindings/UpdateLogLine";
+
+export interface GeneratedKeys {
+  user: string;
+  api_key: string;
+  api_secret: string;
+}
+
+export function outpost(b: Backend) {
+  return {
+    loggedUser: () => b.method<string>("frappe.auth.get_logged_user"),
+    producerStatus: () => b.method<ProducerStatus[]>("outpost.event.producer_status"),
+    syncNow: (producer?: string) => b.method<SyncSummary[]>("outpost.event.sync_now", producer ? { producer } : {}),
+    syncProgress: () => b.method<SyncProgress>("outpost.event.sync_progress"),
+    syncLog: (status: string | null, limit = 200) =>
+      b.method<SyncLogEntry[]>("outpost.event.sync_log", { status, limit }),
+    resync: (id: number) => b.method<SyncLogEntry>("outpost.event.resync", { id }),
+    updateLog: (refDoctype: string | null, limit = 200) =>
+      b.method<UpdateLogLine[]>("outpost.event.update_log", { ref_doctype: refDoctype, limit }),
+    generateKeys: (user: string) => b.method<GeneratedKeys>("outpost.user.generate_keys", { user }),
+    apiKeyOf: (user: string) => b.method<string | null>("outpost.user.get_api_key", { user }),
+    setPassword: (user: string, password: string) =>
+      b.method<string>("outpost.user.set_password", { user, password }),
+    configure: (siteName: string, url: string) =>
+      b.method<SiteInfo>("outpost.site.configure", { site_name: siteName, url }),
+    setSyncInterval: (seconds: number | null) =>
+      b.method<SiteInfo>("outpost.site.set_sync_interval", { sync_interval: seconds }),
+  };
+}

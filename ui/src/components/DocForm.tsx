@@ -1,0 +1,194 @@
+import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { backend, BackendError, type Doc } from "../api";
+import type { DocField } from "../bindings/DocField";
+import type { DocType } from "../bindings/DocType";
+import { ChildTable } from "./ChildTable";
+import { FieldInput, labelOf } from "./Field";
+
+/** A write-only input beside the declared fields (e.g. a pasted secret). */
+export interface ExtraField {
+  key: string;
+  label: string;
+  hint: string;
+}
+
+const STATUS = ["Draft", "Submitted", "Cancelled"];
+
+function defaults(meta: DocType): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of meta.fields) {
+    if (f.fieldtype === "Table") out[f.fieldname] = [];
+    else if (f.default !== undefined && f.default !== "Today") {
+      out[f.fieldname] = ["Check", "Int"].includes(f.fieldtype) ? Number(f.default) : f.default;
+    }
+  }
+  return out;
+}
+
+/** What the user may send: declared, editable fields (rows included). */
+function editable(meta: DocType, doc: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of meta.fields) {
+    if (f.read_only && f.fieldtype !== "Table") continue;
+    if (f.fieldname in doc) out[f.fieldname] = doc[f.fieldname];
+  }
+  return out;
+}
+
+/** A form generated from a doctype's declaration: new or existing document. */
+export function DocForm(props: {
+  doctype: string;
+  name: string | null;
+  onSaved: (doc: Doc) => void;
+  onClose: () => void;
+  extra?: ExtraField[];
+}) {
+  const { doctype, name } = props;
+  const [meta, setMeta] = useState<DocType | null>(null);
+  const [doc, setDoc] = useState<Record<string, unknown>>({});
+  const [extra, setExtra] = useState<Record<string, string>>({});
+  const [error, setError] = useState<BackendError | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [doctypes, setDoctypes] = useState<string[]>([]);
+
+  const load = useCallback(async () => {
+    const m = await backend.getDoctype(doctype);
+    const d = name === null ? defaults(m) : await backend.getDocument(doctype, name);
+    // Together: a form never shows its fields empty before the document arrives.
+    setDoc(d);
+    setMeta(m);
+  }, [doctype, name]);
+
+  useEffect(() => {
+    setError(null);
+    load().catch((e: BackendError) => setError(e));
+    backend.listDoctypes().then((all) => setDoctypes(all.map((d) => d.name))).catch(() => {});
+  }, [load]);
+
+  if (!meta) return error ? <div role="alert" className="error">{error.message}</div> : <p className="muted">Loading…</p>;
+
+  const docstatus = Number(doc.docstatus ?? 0);
+  const locked = docstatus !== 0;
+  const set = (f: DocField, v: unknown) => setDoc((d) => ({ ...d, [f.fieldname]: v }));
+
+  const act = async (what: string, op: () => Promise<Doc | void>) => {
+    setBusy(true);
+    setError(null);
+    setNotice(null);
+    try {
+      const saved = await op();
+      if (saved) {
+        setDoc(saved);
+        setExtra({});
+        props.onSaved(saved);
+      }
+      setNotice(what);
+    } catch (e) {
+      setError(e as BackendError);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const save = (e: FormEvent) => {
+    e.preventDefault();
+    const body = { ...editable(meta, doc), ...Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== "")) };
+    if (name === null) {
+      if (meta.autoname === "prompt" && doc.name) body.name = doc.name;
+      void act("Saved", () => backend.insertDocument(doctype, body));
+    } else {
+      void act("Saved", () => backend.updateDocument(doctype, name, body));
+    }
+  };
+
+  const title = name === null ? `New ${doctype}` : `${doctype} ${name}`;
+  return (
+    <form className="card doc-form" onSubmit={save} aria-label={title}>
+      <div className="toolbar">
+        <h2>{title}</h2>
+        {name !== null && meta.is_submittable && <span className={`chip chip-${STATUS[docstatus]?.toLowerCase()}`}>{STATUS[docstatus]}</span>}
+        <button type="button" className="secondary" onClick={props.onClose}>
+          Back to list
+        </button>
+      </div>
+      {error && (
+        <div role="alert" className="error">
+          {error.message}
+        </div>
+      )}
+      {notice && (
+        <div role="status" className="ok">
+          {notice}
+        </div>
+      )}
+      <div className="fields">
+        {name === null && meta.autoname === "prompt" && (
+          <label className="field">
+            <span>Name</span>
+            <input aria-label="Name" value={String(doc.name ?? "")} required onChange={(e) => setDoc((d) => ({ ...d, name: e.target.value }))} />
+          </label>
+        )}
+        {meta.fields
+          .filter((f) => f.fieldtype !== "Table")
+          .map((f) => (
+            <label key={f.fieldname} className={`field${error?.field === f.fieldname ? " invalid" : ""}`}>
+              <span>
+                {labelOf(f)}
+                {f.reqd && <span aria-hidden="true"> *</span>}
+              </span>
+              <FieldInput field={f} value={doc[f.fieldname]} readOnly={locked} invalid={error?.field === f.fieldname} onChange={(v) => set(f, v)} doctypes={doctypes} />
+            </label>
+          ))}
+        {props.extra?.map((x) => (
+          <label key={x.key} className={`field${error?.field === x.key ? " invalid" : ""}`}>
+            <span>{x.label}</span>
+            <input type="password" aria-label={x.label} autoComplete="off" placeholder={name === null ? "" : x.hint} value={extra[x.key] ?? ""} onChange={(e) => setExtra((v) => ({ ...v, [x.key]: e.target.value }))} />
+          </label>
+        ))}
+      </div>
+      {meta.fields
+        .filter((f) => f.fieldtype === "Table")
+        .map((f) => (
+          <section key={f.fieldname} className={`table-field${error?.field === f.fieldname ? " invalid" : ""}`}>
+            <h3>{labelOf(f)}</h3>
+            <ChildTable field={f} rows={(doc[f.fieldname] as Record<string, unknown>[]) ?? []} readOnly={locked} onChange={(rows) => set(f, rows)} doctypes={doctypes} />
+          </section>
+        ))}
+      <div className="actions">
+        {!locked && (
+          <button type="submit" disabled={busy}>
+            Save
+          </button>
+        )}
+        {name !== null && meta.is_submittable && docstatus === 0 && (
+          <button type="button" disabled={busy} onClick={() => void act("Submitted", () => backend.updateDocument(doctype, name, { docstatus: 1 }))}>
+            Submit
+          </button>
+        )}
+        {name !== null && meta.is_submittable && docstatus === 1 && (
+          <button type="button" disabled={busy} onClick={() => void act("Cancelled", () => backend.updateDocument(doctype, name, { docstatus: 2 }))}>
+            Cancel document
+          </button>
+        )}
+        {name !== null && docstatus !== 1 && (
+          <button
+            type="button"
+            className="danger"
+            disabled={busy}
+            onClick={() => {
+              if (window.confirm(`Delete ${doctype} ${name}?`)) {
+                void act("Deleted", async () => {
+                  await backend.deleteDocument(doctype, name);
+                  props.onClose();
+                });
+              }
+            }}
+          >
+            Delete
+          </button>
+        )}
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,183 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { backend, BackendError, outpost } from "../api";
+import type { ProducerStatus } from "../bindings/ProducerStatus";
+import type { SyncProgress } from "../bindings/SyncProgress";
+import type { SyncSummary } from "../bindings/SyncSummary";
+
+const api = outpost(backend);
+
+interface ConsumerLine {
+  name: string;
+  consumer_name: string;
+  pending: number;
+  approved: number;
+}
+
+function fraction(s: SyncSummary | undefined): number | null {
+  if (!s || s.target <= s.start) return null;
+  return Math.min(1, Math.max(0, (s.cursor - s.start) / (s.target - s.start)));
+}
+
+function resultLine(s: SyncSummary): string {
+  if (s.error) return `${s.producer}: ${s.online ? "failed" : "offline"} — ${s.error}`;
+  if (s.pulled === 0) return `${s.producer}: up to date`;
+  return `${s.producer}: ${s.synced} synced, ${s.failed} failed (${s.pulled} received)`;
+}
+
+/** Each producer's and consumer's health, and the big Sync now (SPEC F23). */
+export function Dashboard() {
+  const [producers, setProducers] = useState<ProducerStatus[] | null>(null);
+  const [consumers, setConsumers] = useState<ConsumerLine[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [progress, setProgress] = useState<SyncProgress | null>(null);
+  const [result, setResult] = useState<SyncSummary[] | null>(null);
+  const [syncing, setSyncing] = useState(false);
+  const poll = useRef<number | undefined>(undefined);
+
+  const refresh = useCallback(async () => {
+    try {
+      setProducers(await api.producerStatus());
+      const names = await backend.listDocuments("Event Consumer", { fields: ["name"], limit_page_length: 50 });
+      const docs = await Promise.all(names.map((n) => backend.getDocument("Event Consumer", n.name)));
+      setConsumers(
+        docs.map((d) => {
+          const rows = (d.consumer_doctypes as { status?: string }[] | undefined) ?? [];
+          return {
+            name: d.name,
+            consumer_name: String(d.consumer_name ?? d.name),
+            pending: rows.filter((r) => r.status === "Pending").length,
+            approved: rows.filter((r) => r.status === "Approved").length,
+          };
+        }),
+      );
+      setError(null);
+    } catch (e) {
+      setError((e as BackendError).message);
+    }
+  }, []);
+
+  useEffect(() => {
+    void refresh();
+    const t = window.setInterval(() => void refresh(), 5000);
+    return () => window.clearInterval(t);
+  }, [refresh]);
+
+  const syncNow = async () => {
+    setSyncing(true);
+    setResult(null);
+    setError(null);
+    setProgress({ running: true, done: [] });
+    poll.current = window.setInterval(() => {
+      api.syncProgress().then(setProgress).catch(() => {});
+    }, 250);
+    try {
+      setResult(await api.syncNow());
+    } catch (e) {
+      setError((e as BackendError).message);
+    } finally {
+      window.clearInterval(poll.current);
+      setSyncing(false);
+      setProgress(null);
+      void refresh();
+    }
+  };
+
+  const current = progress?.current;
+  const frac = fraction(current);
+  return (
+    <div className="stack">
+      <section className="card sync-card" aria-label="Sync">
+        <div className="toolbar">
+          <h2>Sync</h2>
+        </div>
+        <button type="button" className="big" onClick={() => void syncNow()} disabled={syncing}>
+          {syncing ? "Syncing…" : "Sync now"}
+        </button>
+        {syncing && (
+          <div className="progress" aria-live="polite">
+            <progress aria-label="Sync progress" max={1} value={frac ?? undefined} />
+            <span className="muted">
+              {current ? `${current.producer}: ${current.synced} synced, ${current.failed} failed` : "Contacting producers…"}
+              {frac !== null && ` — ${Math.round(frac * 100)}%`}
+            </span>
+          </div>
+        )}
+        {result && (
+          <ul className="sync-result" role="status" aria-label="Sync result">
+            {result.length === 0 && <li>No Event Producer is set up yet.</li>}
+            {result.map((s) => (
+              <li key={s.producer} className={s.error || s.failed > 0 ? "bad" : "good"}>
+                {resultLine(s)}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+      {error && (
+        <div role="alert" className="error">
+          {error}
+        </div>
+      )}
+      <section className="card" aria-label="Producers">
+        <h2>Producers (this site receives from)</h2>
+        {producers === null ? (
+          <p className="muted">Loading…</p>
+        ) : producers.length === 0 ? (
+          <p className="muted">None yet: set one up under Event Producers.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th>Producer</th>
+                <th>State</th>
+                <th>Registration</th>
+                <th>Last sync</th>
+                <th>Failed</th>
+                <th>Last error</th>
+              </tr>
+            </thead>
+            <tbody>
+              {producers.map((p) => (
+                <tr key={p.producer} data-producer={p.producer}>
+                  <td>{p.producer}</td>
+                  <td>
+                    <span className={`chip ${p.online ? "chip-online" : "chip-offline"}`}>{p.online ? "online" : "offline"}</span>
+                  </td>
+                  <td>{p.registration_status}</td>
+                  <td className="muted">{p.last_sync?.slice(0, 19) ?? "never"}</td>
+                  <td className={p.failed > 0 ? "bad" : ""}>{p.failed}</td>
+                  <td className="muted">{p.last_error ?? ""}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      <section className="card" aria-label="Consumers">
+        <h2>Consumers (this site sends to)</h2>
+        {consumers.length === 0 ? (
+          <p className="muted">No site has subscribed yet.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th>Consumer</th>
+                <th>Approved</th>
+                <th>Awaiting approval</th>
+              </tr>
+            </thead>
+            <tbody>
+              {consumers.map((c) => (
+                <tr key={c.name}>
+                  <td>{c.consumer_name}</td>
+                  <td>{c.approved}</td>
+                  <td className={c.pending > 0 ? "bad" : ""}>{c.pending}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,148 @@
+import { useCallback, useEffect, useState } from "react";
+import { backend, BackendError, outpost } from "../api";
+import type { SyncLogEntry } from "../bindings/SyncLogEntry";
+
+const api = outpost(backend);
+
+/** Event Sync Log (SPEC F13/F23): every received update, Failed ones with their error and Resync. */
+export function SyncLog() {
+  const [status, setStatus] = useState<string>("");
+  const [lines, setLines] = useState<SyncLogEntry[] | null>(null);
+  const [open, setOpen] = useState<SyncLogEntry | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const refresh = useCallback(() => {
+    api
+      .syncLog(status || null)
+      .then((l) => {
+        setLines(l);
+        setError(null);
+      })
+      .catch((e: BackendError) => setError(e.message));
+  }, [status]);
+  useEffect(() => {
+    refresh();
+    const t = window.setInterval(refresh, 4000);
+    return () => window.clearInterval(t);
+  }, [refresh]);
+
+  const resync = async (entry: SyncLogEntry) => {
+    setBusy(true);
+    try {
+      const after = await api.resync(entry.id);
+      setOpen(after);
+      setError(after.status === "Failed" ? `Still failing: ${after.error ?? ""}` : null);
+      refresh();
+    } catch (e) {
+      setError((e as BackendError).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="split">
+      <section className="card" aria-label="Event Sync Log">
+        <div className="toolbar">
+          <h2>Event Sync Log</h2>
+          <label>
+            Status{" "}
+            <select aria-label="Status filter" value={status} onChange={(e) => setStatus(e.target.value)}>
+              <option value="">All</option>
+              <option value="Synced">Synced</option>
+              <option value="Failed">Failed</option>
+            </select>
+          </label>
+        </div>
+        {error && (
+          <div role="alert" className="error">
+            {error}
+          </div>
+        )}
+        {lines === null ? (
+          <p className="muted">Loading…</p>
+        ) : lines.length === 0 ? (
+          <p className="muted">Nothing received yet.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th>#</th>
+                <th>Status</th>
+                <th>Type</th>
+                <th>DocType</th>
+                <th>Document</th>
+                <th>Producer</th>
+                <th>When</th>
+              </tr>
+            </thead>
+            <tbody>
+              {lines.map((l) => (
+                <tr key={l.id} data-status={l.status} className={open?.id === l.id ? "selected" : ""}>
+                  <td>
+                    <a href={`#sync-${l.id}`} onClick={(e) => { e.preventDefault(); setOpen(l); }}>
+                      {l.id}
+                    </a>
+                  </td>
+                  <td>
+                    <span className={`chip chip-${l.status.toLowerCase()}`}>{l.status}</span>
+                  </td>
+                  <td>{l.update_type}</td>
+                  <td>{l.ref_doctype}</td>
+                  <td>{l.docname ?? l.remote_docname}</td>
+                  <td className="muted">{l.event_producer}</td>
+                  <td className="muted">{l.modified.slice(0, 19)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      {open && (
+        <section className="card detail" aria-label={`Sync log ${open.id}`}>
+          <div className="toolbar">
+            <h2>Sync log {open.id}</h2>
+            <button type="button" className="secondary" onClick={() => setOpen(null)}>
+              Close
+            </button>
+          </div>
+          <dl className="facts">
+            <dt>Status</dt>
+            <dd>
+              <span className={`chip chip-${open.status.toLowerCase()}`}>{open.status}</span>
+            </dd>
+            <dt>Update</dt>
+            <dd>
+              {open.update_type} of {open.ref_doctype} {open.docname ?? ""}
+            </dd>
+            <dt>Producer's name</dt>
+            <dd>{open.remote_docname}</dd>
+            <dt>Producer</dt>
+            <dd>{open.event_producer}</dd>
+            {open.mapping && (
+              <>
+                <dt>Mapping</dt>
+                <dd>{open.mapping}</dd>
+              </>
+            )}
+            <dt>Attempts</dt>
+            <dd>{open.attempts}</dd>
+          </dl>
+          {open.error && (
+            <div className="error" aria-label="Sync error">
+              {open.error}
+            </div>
+          )}
+          {open.status === "Failed" && (
+            <button type="button" disabled={busy} onClick={() => void resync(open)}>
+              Resync
+            </button>
+          )}
+          <h3>Data</h3>
+          <pre className="json">{JSON.stringify(open.data, null, 2)}</pre>
+        </section>
+      )}
+    </div>
+  );
+}
