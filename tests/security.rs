@@ -167,3 +167,96 @@ fn the_openapi_document_describes_every_route() {
     let (exc, _, _) = site.call(None, "GET", "/api/nothing-here", None).error(404);
     assert_eq!(exc, "DoesNotExistError");
 }
+
+#[test]
+fn a_browser_signs_in_with_a_password_and_its_session_cannot_be_used_cross_site() {
+    let site = TestSite::start();
+    let data = site.data_dir().to_str().unwrap().to_owned();
+    let set = std::process::Command::new(outpost_tests::outpostd())
+        .args([
+            "user",
+            "set-password",
+            "--data-dir",
+            &data,
+            "--email",
+            "admin@example.com",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"long enough pw\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(set.status.success());
+    let http = reqwest::blocking::Client::new();
+    let login = |pwd: &str| {
+        http.post(format!("{}/api/method/login", site.base))
+            .json(&json!({"usr": "admin@example.com", "pwd": pwd}))
+            .send()
+            .unwrap()
+    };
+    let bad = login("wrong password");
+    assert_eq!(bad.status(), 401);
+    assert!(bad.headers().get("set-cookie").is_none());
+    assert!(bad.text().unwrap().contains("Wrong email or password"));
+
+    let ok = login("long enough pw");
+    assert_eq!(ok.status(), 200);
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let sid = cookie.split(';').next().unwrap().to_owned();
+
+    // Reads work with the cookie; a change needs the UI's header too (a
+    // cross-site form cannot send it).
+    let who = http
+        .get(format!(
+            "{}/api/method/frappe.auth.get_logged_user",
+            site.base
+        ))
+        .header("Cookie", &sid)
+        .send()
+        .unwrap();
+    assert_eq!(
+        who.json::<serde_json::Value>().unwrap()["message"],
+        "admin@example.com"
+    );
+    let post = |ui: bool| {
+        let mut r = http
+            .post(format!("{}/api/resource/Note", site.base))
+            .header("Cookie", &sid)
+            .json(&json!({"title": "from the browser"}));
+        if ui {
+            r = r.header("X-Outpost-UI", "1");
+        }
+        r.send().unwrap().status().as_u16()
+    };
+    assert_eq!(post(false), 403);
+    assert_eq!(site.count("Note", json!({})), 0, "nothing was written");
+    assert_eq!(post(true), 200);
+
+    // The token is not in the database in a usable form.
+    let token = sid.split_once('=').unwrap().1;
+    let db = std::fs::read(site.data_dir().join("site.db")).unwrap();
+    assert!(!db.windows(token.len()).any(|w| w == token.as_bytes()));
+
+    // Signing out ends the session.
+    http.post(format!("{}/api/method/logout", site.base))
+        .header("Cookie", &sid)
+        .send()
+        .unwrap();
+    let after = http
+        .get(format!(
+            "{}/api/method/frappe.auth.get_logged_user",
+            site.base
+        ))
+        .header("Cookie", &sid)
+        .send()
+        .unwrap();
+    assert_eq!(after.status(), 401);
+}

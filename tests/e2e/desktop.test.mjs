@@ -1,12 +1,13 @@
 // Desktop smoke test: the real Tauri window under Xvfb, driven through
-// tauri-driver and WebKitWebDriver. A document created through the app's
-// own HTTP API must appear in the window's documents list.
+// tauri-driver and WebKitWebDriver, with its secrets in a real keyring.
+// The window opens on the dashboard; Sync now there brings a producer's
+// note into the desktop site.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, api, binary, canConnect, createAdmin, freePort, start, tempDir, until } from "./support.mjs";
+import { ROOT, api, binary, canConnect, createAdmin, freePort, serveSite, sessionWithKeyring, start, tempDir, until } from "./support.mjs";
 
 async function webdriver(base, method, path, body) {
   const res = await fetch(base + path, {
@@ -20,10 +21,18 @@ async function webdriver(base, method, path, body) {
   return json.value;
 }
 
-test("the desktop window lists a document created through the API", { timeout: 120000 }, async (t) => {
+test("the desktop window shows the dashboard and Sync now brings a producer's note", { timeout: 150000 }, async (t) => {
   const data = tempDir("outpost-desktop-");
   t.after(data.remove);
   const keys = createAdmin(data.dir);
+  const env = await sessionWithKeyring(t);
+
+  // A producer (headless) with a note the desktop will subscribe to.
+  const producerData = tempDir("outpost-desktop-producer-");
+  t.after(producerData.remove);
+  const producerKeys = createAdmin(producerData.dir);
+  const producer = await serveSite(producerData.dir, ["--sync-interval", "3600"]);
+  t.after(producer.stop);
 
   const display = `:${90 + Math.floor(Math.random() * 100)}`;
   const xvfb = start("Xvfb", [display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"]);
@@ -33,7 +42,7 @@ test("the desktop window lists a document created through the API", { timeout: 1
   const driverPort = await freePort();
   const nativePort = await freePort();
   const driver = start("tauri-driver", ["--port", String(driverPort), "--native-port", String(nativePort)], {
-    env: { ...process.env, DISPLAY: display, WEBKIT_DISABLE_DMABUF_RENDERER: "1", OUTPOST_LOG: "info" },
+    env: { ...env, DISPLAY: display, WEBKIT_DISABLE_DMABUF_RENDERER: "1", OUTPOST_LOG: "info" },
   });
   t.after(driver.stop);
   t.after(() => { if (process.env.E2E_DEBUG) console.log(driver.log()); });
@@ -57,30 +66,49 @@ test("the desktop window lists a document created through the API", { timeout: 1
   const s = `/session/${session.sessionId}`;
   t.after(() => webdriver(wd, "DELETE", s).catch(() => {}));
 
-  // The app serves the site's API; create a customer through it.
+  // Subscribe the desktop site to the producer through the app's own API
+  // (the secret goes to the keyring), and approve on the producer.
   const base = `http://127.0.0.1:${apiPort}`;
   const info = await until("the app's HTTP API", async () => (await api(base, keys, "GET", "/api/method/outpost.site.info")).message);
-  const customer = `Desktop Smoke ${Date.now()}`;
-  await api(base, keys, "POST", "/api/resource/Customer", { customer_name: customer, territory: "North" });
+  await api(base, keys, "POST", "/api/resource/Event Producer", {
+    producer_url: producer.base,
+    user: "admin@example.com",
+    api_key: producerKeys.api_key,
+    api_secret: producerKeys.api_secret,
+    producer_doctypes: [{ ref_doctype: "Note" }],
+  });
+  const consumerDoc = `/api/resource/Event Consumer/${encodeURIComponent(info.site_id)}`;
+  const ec = (await api(producer.base, producerKeys, "GET", consumerDoc)).data;
+  await api(producer.base, producerKeys, "PUT", consumerDoc, {
+    consumer_doctypes: ec.consumer_doctypes.map((r) => ({ ...r, status: "Approved" })),
+  });
+  const title = `Desktop note ${Date.now()}`;
+  const note = (await api(producer.base, producerKeys, "POST", "/api/resource/Note", { title })).data;
 
-  // The window shows it (the list refreshes by itself every few seconds).
   const find = async (css) => {
     const el = await webdriver(wd, "POST", `${s}/element`, { using: "css selector", value: css });
     return Object.values(el)[0];
   };
-  const row = await until("the customer row in the window", () => find(`tr[data-name="${customer}"]`), 30000, 500);
-  const text = await webdriver(wd, "GET", `${s}/element/${row}/text`);
-  assert.match(text, new RegExp(customer));
-  const siteId = await webdriver(wd, "GET", `${s}/element/${await find("#site-id")}/text`);
-  assert.equal(siteId.trim(), info.site_id, "the window shows this site's id");
+  const text = async (css) => webdriver(wd, "GET", `${s}/element/${await find(css)}/text`);
+
+  // The dashboard, with this producer online, and the big Sync now.
+  await until("the producer on the dashboard", async () => (await text(`tr[data-producer="${producer.base}"]`)).includes("Registered"), 30000, 500);
+  const button = await until("the Sync now button", () => find("button.big"), 30000, 500);
+  assert.equal((await webdriver(wd, "GET", `${s}/element/${button}/text`)).trim(), "Sync now");
+  await webdriver(wd, "POST", `${s}/element/${button}/click`, {});
+  const result = await until("the Sync now result", () => text(".sync-result"), 30000, 300);
+  assert.match(result, new RegExp(`${producer.base.replace(/[.]/g, "\\.")}: (1 synced, 0 failed|up to date)`));
+  const arrived = await api(base, keys, "GET", `/api/resource/Note/${note.name}`);
+  assert.equal(arrived.data.title, title, "the note is in the desktop site");
+  assert.match(await text(`tr[data-producer="${producer.base}"]`), /online/);
 
   // WebKitWebDriver's own screenshot hangs under Xvfb; grab the X screen instead.
   const dir = join(ROOT, "target", "e2e");
   mkdirSync(dir, { recursive: true });
-  const shot = join(dir, "desktop-documents.png");
+  const shot = join(dir, "desktop-dashboard.png");
   execFileSync("import", ["-display", display, "-window", "root", shot]);
   if (process.env.UPDATE_SCREENSHOTS === "1") {
     mkdirSync(join(ROOT, "docs", "screenshots"), { recursive: true });
-    copyFileSync(shot, join(ROOT, "docs", "screenshots", "desktop-documents.png"));
+    copyFileSync(shot, join(ROOT, "docs", "screenshots", "desktop-dashboard.png"));
   }
 });

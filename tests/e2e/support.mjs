@@ -125,3 +125,24 @@ export async function serveSite(dataDir, extraArgs = [], env = {}) {
   });
   return { ...proc, base: `http://${ready.listening}`, siteId: ready.site_id };
 }
+
+/** A private session bus with a real Secret Service (gnome-keyring), for the
+ * desktop app's keyring. Returns the environment to run programs in. */
+export async function sessionWithKeyring(t) {
+  const home = tempDir("outpost-home-");
+  t.after(home.remove);
+  const bus = start("dbus-daemon", ["--session", "--nofork", "--print-address=1"]);
+  t.after(bus.stop);
+  const address = await until("the session bus", () => bus.log().split("\n")[0].includes("unix:") && bus.log().split("\n")[0].trim());
+  const env = { ...process.env, DBUS_SESSION_BUS_ADDRESS: address, HOME: home.dir, XDG_DATA_HOME: home.dir };
+  const keyring = spawn("gnome-keyring-daemon", ["--foreground", "--unlock", "--components=secrets"], {
+    env,
+    stdio: ["pipe", "ignore", "ignore"],
+  });
+  keyring.stdin.end("desktop-test-password");
+  t.after(() => keyring.kill("SIGKILL"));
+  await until("the Secret Service", () =>
+    execFileSync("dbus-send", ["--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
+      "org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.secrets"], { env, encoding: "utf8" }).includes("boolean true"));
+  return env;
+}

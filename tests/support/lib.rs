@@ -76,6 +76,7 @@ pub struct TestSite {
     child: Option<Child>,
     listen: String,
     args: Vec<String>,
+    env: Vec<(String, String)>,
     http: reqwest::blocking::Client,
 }
 
@@ -121,6 +122,12 @@ impl TestSite {
 
     /// Like [`TestSite::start`], with extra `outpostd serve` arguments.
     pub fn start_with(args: &[&str]) -> TestSite {
+        Self::start_in(args, &[])
+    }
+
+    /// Like [`TestSite::start_with`], with extra environment for `outpostd serve`
+    /// (a session bus, say).
+    pub fn start_in(args: &[&str], env: &[(&str, &str)]) -> TestSite {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().to_str().expect("utf-8 path").to_owned();
         let admin = Keys::from_json(&cli(&[
@@ -152,6 +159,10 @@ impl TestSite {
             child: None,
             listen: "127.0.0.1:0".into(),
             args,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             http,
         };
         site.serve();
@@ -164,6 +175,7 @@ impl TestSite {
             .args(["serve", "--data-dir", &data, "--listen", &self.listen])
             .args(&self.args)
             .env("OUTPOST_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -394,4 +406,149 @@ pub fn enc(s: &str) -> String {
         }
     }
     out
+}
+
+/// A private D-Bus session bus (and what runs on it) for one test; every
+/// process it started is killed when it is dropped.
+pub struct SessionBus {
+    pub address: String,
+    pub home: tempfile::TempDir,
+    pub display: Option<String>,
+    children: Vec<Child>,
+}
+
+impl SessionBus {
+    pub fn start() -> SessionBus {
+        let home = tempfile::tempdir().expect("temp home");
+        let mut daemon = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("dbus-daemon (package dbus) must be installed");
+        let mut line = String::new();
+        BufReader::new(daemon.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("bus address");
+        SessionBus {
+            address: line.trim().to_owned(),
+            home,
+            display: None,
+            children: vec![daemon],
+        }
+    }
+
+    /// The environment a process needs to use this bus (and display).
+    pub fn env(&self) -> Vec<(&str, &str)> {
+        let mut v = vec![
+            ("DBUS_SESSION_BUS_ADDRESS", self.address.as_str()),
+            ("HOME", self.home.path().to_str().expect("utf-8 home")),
+            (
+                "XDG_DATA_HOME",
+                self.home.path().to_str().expect("utf-8 home"),
+            ),
+        ];
+        if let Some(d) = &self.display {
+            v.push(("DISPLAY", d.as_str()));
+        }
+        v
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env_remove("DISPLAY").envs(self.env());
+        c
+    }
+
+    /// Starts `program` on this bus and waits until it owns `name`.
+    fn service(&mut self, mut cmd: Command, name: &str, input: Option<&str>) {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting the owner of {name}: {e}"));
+        if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+            use std::io::Write;
+            let _ = stdin.write_all(text.as_bytes());
+        }
+        self.children.push(child);
+        wait_for(&format!("{name} on the session bus"), 30, || {
+            let out = self
+                .command("dbus-send")
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    &format!("string:{name}"),
+                ])
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&out.stdout)
+                .contains("boolean true")
+                .then_some(())
+        });
+    }
+
+    /// A real Secret Service: gnome-keyring, its login keyring unlocked.
+    pub fn with_keyring(mut self) -> SessionBus {
+        let mut cmd = self.command("gnome-keyring-daemon");
+        cmd.args(["--foreground", "--unlock", "--components=secrets"]);
+        self.service(
+            cmd,
+            "org.freedesktop.secrets",
+            Some("test-keyring-password"),
+        );
+        self
+    }
+
+    /// A real notification daemon (dunst) on its own Xvfb display.
+    pub fn with_notifications(mut self) -> SessionBus {
+        let n = 200 + std::process::id() % 300;
+        let display = format!(":{n}");
+        let xvfb = Command::new("Xvfb")
+            .args([
+                display.as_str(),
+                "-screen",
+                "0",
+                "800x600x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb (package xvfb) must be installed");
+        self.children.push(xvfb);
+        wait_for("Xvfb", 20, || {
+            Path::new(&format!("/tmp/.X11-unix/X{n}"))
+                .exists()
+                .then_some(())
+        });
+        self.display = Some(display);
+        let cmd = self.command("dunst");
+        self.service(cmd, "org.freedesktop.Notifications", None);
+        self
+    }
+
+    /// Runs a command on this bus; its standard output.
+    pub fn run(&self, program: &str, args: &[&str]) -> String {
+        let out = self
+            .command(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        for c in self.children.iter_mut().rev() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
