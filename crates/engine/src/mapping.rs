@@ -322,17 +322,8 @@ impl Mapping {
                     out.insert(row.local.clone(), v.clone());
                 }
                 (RowKind::ChildTable { mapping }, Some(v)) => {
-                    let inner = all.get(mapping)?;
-                    let mut rows = Vec::new();
-                    for r in v
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_object)
-                    {
-                        rows.push(Value::Object(inner.map_row(all, reg, r, true, eval)?));
-                    }
-                    out.insert(row.local.clone(), Value::Array(rows));
+                    let rows = all.get(mapping)?.map_rows(all, reg, v, true, eval)?;
+                    out.insert(row.local.clone(), rows);
                 }
                 (RowKind::Document { .. }, Some(_)) if row.default.is_some() => {
                     out.insert(row.local.clone(), Value::from(row.default.clone()));
@@ -347,6 +338,24 @@ impl Mapping {
             }
         }
         Ok((out, requests))
+    }
+
+    /// Maps a list of child-table rows.
+    fn map_rows(
+        &self,
+        all: &Mappings,
+        reg: &Registry,
+        rows: &Value,
+        fresh: bool,
+        eval: &Evaluator,
+    ) -> Result<Value> {
+        rows.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object)
+            .map(|r| self.map_row(all, reg, r, fresh, eval).map(Value::Object))
+            .collect::<Result<Vec<_>>>()
+            .map(Value::Array)
     }
 
     /// Maps one child-table row, keeping its name and position.
@@ -406,25 +415,9 @@ impl Mapping {
                 };
                 let mapped = match part {
                     "removed" => rows.clone(),
-                    _ => {
-                        let inner = all.get(inner)?;
-                        let mut v = Vec::new();
-                        for r in rows
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(Value::as_object)
-                        {
-                            v.push(Value::Object(inner.map_row(
-                                all,
-                                reg,
-                                r,
-                                part == "added",
-                                eval,
-                            )?));
-                        }
-                        Value::Array(v)
-                    }
+                    _ => all
+                        .get(inner)?
+                        .map_rows(all, reg, rows, part == "added", eval)?,
                 };
                 tables.insert(row.local.clone(), mapped);
             }

@@ -76,6 +76,24 @@ impl Site {
     }
 }
 
+/// `SELECT <what> FROM documents` of one doctype, narrowed by `filters`
+/// (checked against the doctype), with its bound parameters.
+fn select_where(
+    reg: &Registry,
+    what: &str,
+    doctype: &str,
+    filters: Option<&Value>,
+) -> Result<(String, Vec<Sql>)> {
+    let dt = reg.require(doctype)?;
+    let mut params = vec![Sql::Text(dt.name.clone())];
+    let mut sql = format!("SELECT {what} FROM documents WHERE doctype = ?1");
+    for (field, op, value) in parse_filters(dt, filters)? {
+        sql.push_str(" AND ");
+        sql.push_str(&condition(dt, &field, &op, &value, &mut params)?);
+    }
+    Ok((sql, params))
+}
+
 /// How many documents of `doctype` match `filters`, on any connection.
 pub fn count_in(
     conn: &rusqlite::Connection,
@@ -83,13 +101,7 @@ pub fn count_in(
     doctype: &str,
     filters: Option<&Value>,
 ) -> Result<i64> {
-    let dt = reg.require(doctype)?;
-    let mut params = vec![Sql::Text(dt.name.clone())];
-    let mut sql = String::from("SELECT COUNT(*) FROM documents WHERE doctype = ?1");
-    for (field, op, value) in parse_filters(dt, filters)? {
-        sql.push_str(" AND ");
-        sql.push_str(&condition(dt, &field, &op, &value, &mut params)?);
-    }
+    let (sql, params) = select_where(reg, "COUNT(*)", doctype, filters)?;
     Ok(conn
         .prepare_cached(&sql)?
         .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?)
@@ -104,13 +116,7 @@ pub fn names_in(
     filters: Option<&Value>,
     limit: u32,
 ) -> Result<Vec<String>> {
-    let dt = reg.require(doctype)?;
-    let mut params = vec![Sql::Text(dt.name.clone())];
-    let mut sql = String::from("SELECT name FROM documents WHERE doctype = ?1");
-    for (field, op, value) in parse_filters(dt, filters)? {
-        sql.push_str(" AND ");
-        sql.push_str(&condition(dt, &field, &op, &value, &mut params)?);
-    }
+    let (mut sql, params) = select_where(reg, "name", doctype, filters)?;
     sql.push_str(&format!(" ORDER BY id LIMIT {limit}"));
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?;

@@ -2,10 +2,6 @@
 //! kept) and sessions. A session token is random, handed out once, and
 //! stored as its SHA-256 so the database never holds a usable token.
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
 use rand::distributions::{Alphanumeric, DistString};
 use rusqlite::OptionalExtension;
 use sha2::{Digest, Sha256};
@@ -15,6 +11,7 @@ use crate::document::store;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::site::Site;
+use crate::users::{matches_slow_hash, slow_hash};
 
 /// How long a session lasts without signing in again.
 pub const SESSION_DAYS: i64 = 7;
@@ -42,11 +39,7 @@ impl Site {
                 format!("A password needs at least {MIN_PASSWORD} characters"),
             ));
         }
-        let salt = SaltString::generate(&mut OsRng);
-        let hash = Argon2::default()
-            .hash_password(password.expose().as_bytes(), &salt)
-            .map_err(|e| Error::Corrupt(format!("cannot hash password: {e}")))?
-            .to_string();
+        let hash = slow_hash(password)?;
         self.write(|tx| {
             if store::load(tx, "User", user)?.is_none() {
                 return Err(Error::NotFound {
@@ -79,11 +72,9 @@ impl Site {
         let Some(hash) = hash else {
             return Err(Error::Authentication(BAD_LOGIN.into()));
         };
-        let parsed = PasswordHash::new(&hash)
-            .map_err(|e| Error::Corrupt(format!("stored password hash: {e}")))?;
-        Argon2::default()
-            .verify_password(password.expose().as_bytes(), &parsed)
-            .map_err(|_| Error::Authentication(BAD_LOGIN.into()))?;
+        if !matches_slow_hash(password, &hash)? {
+            return Err(Error::Authentication(BAD_LOGIN.into()));
+        }
         let actor = self.actor_for(user)?;
         let token = Secret::new(Alphanumeric.sample_string(&mut rand::thread_rng(), 40));
         self.write(|tx| {

@@ -26,6 +26,25 @@ pub struct GeneratedKeys {
 
 const BAD_CREDENTIALS: &str = "Invalid API key or secret";
 
+/// The only form in which a site keeps its users' secrets and passwords:
+/// a salted Argon2id hash.
+pub(crate) fn slow_hash(secret: &Secret) -> Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(Argon2::default()
+        .hash_password(secret.expose().as_bytes(), &salt)
+        .map_err(|e| Error::Corrupt(format!("cannot hash a secret: {e}")))?
+        .to_string())
+}
+
+/// Whether `secret` is the one `hash` was made from.
+pub(crate) fn matches_slow_hash(secret: &Secret, hash: &str) -> Result<bool> {
+    let parsed =
+        PasswordHash::new(hash).map_err(|e| Error::Corrupt(format!("stored hash: {e}")))?;
+    Ok(Argon2::default()
+        .verify_password(secret.expose().as_bytes(), &parsed)
+        .is_ok())
+}
+
 impl Site {
     /// Gives `user` a new key and secret, replacing any earlier pair.
     /// A System Manager may do this for anyone; others only for themselves.
@@ -37,11 +56,7 @@ impl Site {
             .sample_string(&mut rand::thread_rng(), 15)
             .to_lowercase();
         let api_secret = Secret::new(Alphanumeric.sample_string(&mut rand::thread_rng(), 32));
-        let salt = SaltString::generate(&mut OsRng);
-        let hash = Argon2::default()
-            .hash_password(api_secret.expose().as_bytes(), &salt)
-            .map_err(|e| Error::Corrupt(format!("cannot hash secret: {e}")))?
-            .to_string();
+        let hash = slow_hash(&api_secret)?;
         self.write(|tx| {
             if store::load(tx, "User", user)?.is_none() {
                 return Err(Error::NotFound { doctype: "User".into(), name: user.into() });
@@ -94,11 +109,9 @@ impl Site {
         let digest: [u8; 32] = Sha256::digest(api_secret.expose().as_bytes()).into();
         let cached = self.verified_cache().get(api_key) == Some(&digest);
         if !cached {
-            let parsed = PasswordHash::new(&hash)
-                .map_err(|e| Error::Corrupt(format!("stored key hash: {e}")))?;
-            Argon2::default()
-                .verify_password(api_secret.expose().as_bytes(), &parsed)
-                .map_err(|_| Error::Authentication(BAD_CREDENTIALS.into()))?;
+            if !matches_slow_hash(api_secret, &hash)? {
+                return Err(Error::Authentication(BAD_CREDENTIALS.into()));
+            }
             self.verified_cache().insert(api_key.to_owned(), digest);
         }
         self.actor_for(&user)

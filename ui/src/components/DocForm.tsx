@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { backend, BackendError, type Doc } from "../api";
 import type { DocField } from "../bindings/DocField";
 import type { DocType } from "../bindings/DocType";
+import { Alerts } from "./Alerts";
 import { ChildTable } from "./ChildTable";
 import { FieldInput, labelOf } from "./Field";
 
@@ -112,16 +113,7 @@ export function DocForm(props: {
           Back to list
         </button>
       </div>
-      {error && (
-        <div role="alert" className="error">
-          {error.message}
-        </div>
-      )}
-      {notice && (
-        <div role="status" className="ok">
-          {notice}
-        </div>
-      )}
+      <Alerts error={error?.message} notice={notice} />
       <div className="fields">
         {name === null && meta.autoname === "prompt" && (
           <label className="field">

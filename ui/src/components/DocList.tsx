@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { backend, BackendError, type Doc } from "../api";
 import type { DocType } from "../bindings/DocType";
+import { Alerts } from "./Alerts";
 import { labelOf } from "./Field";
 
 const REFRESH_MS = 3000;
@@ -77,11 +78,7 @@ export function DocList(props: { doctype: string; onOpen: (name: string) => void
           New {doctype}
         </button>
       </div>
-      {error && (
-        <div role="alert" className="error">
-          {error}
-        </div>
-      )}
+      <Alerts error={error} />
       {docs === null ? (
         <p className="muted">Loading…</p>
       ) : docs.length === 0 ? (

@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { backend, BackendError, outpost } from "../api";
 import type { SiteInfo } from "../bindings/SiteInfo";
+import { Alerts } from "../components/Alerts";
 
 const api = outpost(backend);
 
@@ -36,16 +37,7 @@ export function Settings(props: { info: SiteInfo; onChanged: (i: SiteInfo) => vo
   return (
     <form className="card" onSubmit={(e) => void save(e)} aria-label="Settings">
       <h2>Settings</h2>
-      {error && (
-        <div role="alert" className="error">
-          {error}
-        </div>
-      )}
-      {notice && (
-        <div role="status" className="ok">
-          {notice}
-        </div>
-      )}
+      <Alerts error={error} notice={notice} />
       <dl className="facts">
         <dt>Site ID</dt>
         <dd id="site-id">

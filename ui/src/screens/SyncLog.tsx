@@ -1,31 +1,20 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useState } from "react";
 import { backend, BackendError, outpost } from "../api";
 import type { SyncLogEntry } from "../bindings/SyncLogEntry";
+import { Alerts } from "../components/Alerts";
+import { usePolled } from "../components/usePolled";
 
 const api = outpost(backend);
 
 /** Event Sync Log (SPEC F13/F23): every received update, Failed ones with their error and Resync. */
 export function SyncLog() {
   const [status, setStatus] = useState<string>("");
-  const [lines, setLines] = useState<SyncLogEntry[] | null>(null);
   const [open, setOpen] = useState<SyncLogEntry | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [actionError, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-
-  const refresh = useCallback(() => {
-    api
-      .syncLog(status || null)
-      .then((l) => {
-        setLines(l);
-        setError(null);
-      })
-      .catch((e: BackendError) => setError(e.message));
-  }, [status]);
-  useEffect(() => {
-    refresh();
-    const t = window.setInterval(refresh, 4000);
-    return () => window.clearInterval(t);
-  }, [refresh]);
+  const load = useCallback(() => api.syncLog(status || null), [status]);
+  const { data: lines, error: loadError, refresh } = usePolled(load, 4000);
+  const error = actionError ?? loadError;
 
   const resync = async (entry: SyncLogEntry) => {
     setBusy(true);
@@ -55,11 +44,7 @@ export function SyncLog() {
             </select>
           </label>
         </div>
-        {error && (
-          <div role="alert" className="error">
-            {error}
-          </div>
-        )}
+        <Alerts error={error} />
         {lines === null ? (
           <p className="muted">Loading…</p>
         ) : lines.length === 0 ? (

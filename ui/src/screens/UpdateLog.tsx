@@ -1,30 +1,17 @@
-import { useCallback, useEffect, useState } from "react";
-import { backend, BackendError, outpost } from "../api";
+import { useCallback, useState } from "react";
+import { backend, outpost } from "../api";
 import type { UpdateLogLine } from "../bindings/UpdateLogLine";
+import { Alerts } from "../components/Alerts";
+import { usePolled } from "../components/usePolled";
 
 const api = outpost(backend);
 
 /** Event Update Log (SPEC F10/F23): every change consumers may receive, and who received it. */
 export function UpdateLog() {
   const [doctype, setDoctype] = useState("");
-  const [lines, setLines] = useState<UpdateLogLine[] | null>(null);
   const [open, setOpen] = useState<UpdateLogLine | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  const refresh = useCallback(() => {
-    api
-      .updateLog(doctype.trim() || null)
-      .then((l) => {
-        setLines(l);
-        setError(null);
-      })
-      .catch((e: BackendError) => setError(e.message));
-  }, [doctype]);
-  useEffect(() => {
-    refresh();
-    const t = window.setInterval(refresh, 4000);
-    return () => window.clearInterval(t);
-  }, [refresh]);
+  const load = useCallback(() => api.updateLog(doctype.trim() || null), [doctype]);
+  const { data: lines, error } = usePolled(load, 4000);
 
   return (
     <div className="split">
@@ -33,11 +20,7 @@ export function UpdateLog() {
           <h2>Event Update Log</h2>
           <input aria-label="DocType filter" placeholder="DocType, e.g. Note" value={doctype} onChange={(e) => setDoctype(e.target.value)} />
         </div>
-        {error && (
-          <div role="alert" className="error">
-            {error}
-          </div>
-        )}
+        <Alerts error={error} />
         {lines === null ? (
           <p className="muted">Loading…</p>
         ) : lines.length === 0 ? (

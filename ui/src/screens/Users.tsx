@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { backend, BackendError, outpost, type Doc, type GeneratedKeys } from "../api";
+import { Alerts } from "../components/Alerts";
 
 const api = outpost(backend);
 
@@ -66,16 +67,7 @@ export function Users() {
 
   return (
     <div className="stack">
-      {error && (
-        <div role="alert" className="error">
-          {error}
-        </div>
-      )}
-      {notice && (
-        <div role="status" className="ok">
-          {notice}
-        </div>
-      )}
+      <Alerts error={error} notice={notice} />
       {shown && (
         <section className="card keys-card" aria-label="New API keys">
           <h2>Keys for {shown.user}</h2>
