@@ -141,6 +141,13 @@ async function walkThrough(browser, producer, consumer) {
   assert.equal(await shop.getByLabel("Content", { exact: true }).inputValue(), "Open 8 to 18, closed on Sundays");
   await shot(shop, "browser-5-note-arrived");
 
+  // The producer's dashboard: Shop 12 pulled just now, Note approved, nothing behind.
+  await go(hub, "Dashboard");
+  const shopRow = hub.getByRole("region", { name: "Consumers" }).locator(`tr[data-consumer="${consumer.siteId}"]`);
+  await shopRow.getByText("Shop 12").waitFor();
+  await shopRow.getByText("online").waitFor();
+  assert.match(await shopRow.textContent(), /Note/);
+
   // 6. A real failure: the producer's Notes gain a field the consumer lacks.
   await api(producer.base, producer.keys, "POST", "/api/method/outpost.doctype.add_custom_field", {
     doctype: "Note",

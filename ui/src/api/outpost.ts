@@ -1,5 +1,6 @@
 // Typed calls of the site's methods, over whichever backend is in use.
 import type { Backend } from "./backend";
+import type { ConsumerStatus } from "../bindings/ConsumerStatus";
 import type { ProducerStatus } from "../bindings/ProducerStatus";
 import type { SiteInfo } from "../bindings/SiteInfo";
 import type { SyncLogEntry } from "../bindings/SyncLogEntry";
@@ -17,6 +18,7 @@ export function outpost(b: Backend) {
   return {
     loggedUser: () => b.method<string>("frappe.auth.get_logged_user"),
     producerStatus: () => b.method<ProducerStatus[]>("outpost.event.producer_status"),
+    consumerStatus: () => b.method<ConsumerStatus[]>("outpost.event.consumer_status"),
     syncNow: (producer?: string) => b.method<SyncSummary[]>("outpost.event.sync_now", producer ? { producer } : {}),
     syncProgress: () => b.method<SyncProgress>("outpost.event.sync_progress"),
     syncLog: (status: string | null, limit = 200) =>

@@ -1,17 +1,11 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { backend, BackendError, outpost } from "../api";
+import type { ConsumerStatus } from "../bindings/ConsumerStatus";
 import type { ProducerStatus } from "../bindings/ProducerStatus";
 import type { SyncProgress } from "../bindings/SyncProgress";
 import type { SyncSummary } from "../bindings/SyncSummary";
 
 const api = outpost(backend);
-
-interface ConsumerLine {
-  name: string;
-  consumer_name: string;
-  pending: number;
-  approved: number;
-}
 
 function fraction(s: SyncSummary | undefined): number | null {
   if (!s || s.target <= s.start) return null;
@@ -27,7 +21,7 @@ function resultLine(s: SyncSummary): string {
 /** Each producer's and consumer's health, and the big Sync now (SPEC F23). */
 export function Dashboard() {
   const [producers, setProducers] = useState<ProducerStatus[] | null>(null);
-  const [consumers, setConsumers] = useState<ConsumerLine[]>([]);
+  const [consumers, setConsumers] = useState<ConsumerStatus[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [progress, setProgress] = useState<SyncProgress | null>(null);
   const [result, setResult] = useState<SyncSummary[] | null>(null);
@@ -37,19 +31,7 @@ export function Dashboard() {
   const refresh = useCallback(async () => {
     try {
       setProducers(await api.producerStatus());
-      const names = await backend.listDocuments("Event Consumer", { fields: ["name"], limit_page_length: 50 });
-      const docs = await Promise.all(names.map((n) => backend.getDocument("Event Consumer", n.name)));
-      setConsumers(
-        docs.map((d) => {
-          const rows = (d.consumer_doctypes as { status?: string }[] | undefined) ?? [];
-          return {
-            name: d.name,
-            consumer_name: String(d.consumer_name ?? d.name),
-            pending: rows.filter((r) => r.status === "Pending").length,
-            approved: rows.filter((r) => r.status === "Approved").length,
-          };
-        }),
-      );
+      setConsumers(await api.consumerStatus());
       setError(null);
     } catch (e) {
       setError((e as BackendError).message);
@@ -162,16 +144,24 @@ export function Dashboard() {
             <thead>
               <tr>
                 <th>Consumer</th>
+                <th>State</th>
+                <th>Last pull</th>
+                <th>Behind</th>
                 <th>Approved</th>
                 <th>Awaiting approval</th>
               </tr>
             </thead>
             <tbody>
               {consumers.map((c) => (
-                <tr key={c.name}>
-                  <td>{c.consumer_name}</td>
-                  <td>{c.approved}</td>
-                  <td className={c.pending > 0 ? "bad" : ""}>{c.pending}</td>
+                <tr key={c.consumer} data-consumer={c.consumer}>
+                  <td>{c.consumer_name || c.consumer}</td>
+                  <td>
+                    <span className={`chip ${c.online ? "chip-online" : "chip-offline"}`}>{c.online ? "online" : "offline"}</span>
+                  </td>
+                  <td className="muted">{c.last_seen?.slice(0, 19) ?? "never"}</td>
+                  <td>{c.behind}</td>
+                  <td>{c.approved.join(", ")}</td>
+                  <td className={c.pending.length > 0 ? "bad" : ""}>{c.pending.join(", ")}</td>
                 </tr>
               ))}
             </tbody>

@@ -58,6 +58,23 @@ pub struct UpdateLogLine {
     pub received_by: Vec<String>,
 }
 
+/// A consumer's health, for the producer's dashboard.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ConsumerStatus {
+    pub consumer: String,
+    pub consumer_name: String,
+    /// Pulled within the last minute.
+    pub online: bool,
+    #[ts(optional)]
+    pub last_seen: Option<String>,
+    /// Update-log entries not yet pulled (of any doctype).
+    #[ts(type = "number")]
+    pub behind: i64,
+    pub approved: Vec<String>,
+    pub pending: Vec<String>,
+}
+
 /// Approved doctypes with their compiled conditions.
 fn approved_conditions(doc: &Doc) -> Result<HashMap<String, Option<Condition>>> {
     rows(doc)
@@ -338,6 +355,56 @@ impl Site {
                 "No {} matching {filters} is linked from anything consumer {} may receive",
                 req.doctype, req.site_id
             )))
+        })
+    }
+
+    /// Every registered consumer: when it last pulled, how far behind it is,
+    /// what is approved and what awaits approval.
+    pub fn consumer_statuses(&self, actor: &Actor) -> Result<Vec<ConsumerStatus>> {
+        actor.require_system_manager("see consumers")?;
+        let now = chrono::Local::now().naive_local();
+        self.read(|tx| {
+            let last = log::last_seq(tx)?;
+            let mut stmt = tx.prepare(
+                "SELECT d.name, d.data, p.seq, p.last_seen FROM documents d
+                 LEFT JOIN consumer_progress p ON p.consumer = d.name
+                 WHERE d.doctype = ?1 ORDER BY d.name",
+            )?;
+            let found = stmt.query_map([EVENT_CONSUMER], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in found {
+                let (name, data, seq, last_seen) = row?;
+                let doc = store::parse(EVENT_CONSUMER, &name, &data)?;
+                let with = |status: &str| -> Vec<String> {
+                    rows(&doc)
+                        .filter(|r| text(r, "status") == status)
+                        .map(|r| text(r, "ref_doctype"))
+                        .collect()
+                };
+                let online = last_seen
+                    .as_deref()
+                    .and_then(|t| {
+                        chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f").ok()
+                    })
+                    .is_some_and(|t| (now - t).num_seconds() < 60);
+                out.push(ConsumerStatus {
+                    consumer_name: text(&doc, "consumer_name"),
+                    consumer: name,
+                    online,
+                    last_seen,
+                    behind: (last - seq.unwrap_or(0)).max(0),
+                    approved: with("Approved"),
+                    pending: with("Pending"),
+                });
+            }
+            Ok(out)
         })
     }
 

@@ -31,6 +31,7 @@ pub const METHODS: &[(&str, &str)] = &[
     ("outpost.event.pull", "Producer side: a page of the update log for a consumer (PullRequest) → PullReply."),
     ("outpost.event.fetch", "Producer side: a dependency document (FetchRequest) → the document."),
     ("outpost.event.find", "Producer side: the document a mapping depends on, by filters (FindRequest) → the oldest match the consumer may see."),
+    ("outpost.event.consumer_status", "Producer side: each registered consumer: last pull, entries behind, approved and pending doctypes."),
     ("outpost.event.update_log", "Producer side: the Event Update Log, newest first. Args: ref_doctype?, before?, limit?."),
     ("outpost.event.sync_now", "Consumer side: pull now from every Event Producer (or one: producer) → summaries."),
     ("outpost.event.producer_status", "Consumer side: each Event Producer's online state, cursor, last sync, failures."),
@@ -41,7 +42,7 @@ pub const METHODS: &[(&str, &str)] = &[
 
 /// Call a method. See the description of `method` for the list.
 #[utoipa::path(post, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.fetch, outpost.event.find, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync")),
+    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync")),
     request_body(content = Object, description = "The method's arguments"),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
@@ -61,7 +62,7 @@ pub async fn call_post(
 
 /// Call a read-only method with its arguments in the query string.
 #[utoipa::path(get, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "A read-only method: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.doctype.list, outpost.doctype.get, outpost.user.get_api_key, outpost.event.update_log, outpost.event.producer_status, outpost.event.sync_log, outpost.event.sync_progress")),
+    params(("method" = String, Path, description = "A read-only method: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.doctype.list, outpost.doctype.get, outpost.user.get_api_key, outpost.event.update_log, outpost.event.producer_status, outpost.event.sync_log, outpost.event.sync_progress, outpost.event.consumer_status")),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
         (status = 401, description = "Not authenticated", body = ErrorSchema),
@@ -89,6 +90,7 @@ const READ_ONLY: &[&str] = &[
     "outpost.event.producer_status",
     "outpost.event.sync_log",
     "outpost.event.sync_progress",
+    "outpost.event.consumer_status",
 ];
 
 async fn call(
@@ -242,6 +244,7 @@ pub fn dispatch(
             let req: FindRequest = from_args(args)?;
             to_value(site.find_dependency(actor, &req)?)
         }
+        "outpost.event.consumer_status" => to_value(site.consumer_statuses(actor)?),
         "outpost.event.update_log" => {
             let before = opt_int(args, "before")?;
             let limit = opt_int(args, "limit")?.unwrap_or(100).clamp(1, 1000) as u32;
