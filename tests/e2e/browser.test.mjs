@@ -54,16 +54,89 @@ test("the seed walk-through in a browser, against two real sites", { timeout: 18
   await api(producer.base, producer.keys, "POST", "/api/method/outpost.site.configure", { site_name: "Hub" });
   await api(consumer.base, consumer.keys, "POST", "/api/method/outpost.site.configure", { site_name: "Shop 12" });
 
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launch();
   t.after(() => browser.close());
   try {
     await walkThrough(browser, producer, consumer);
   } catch (e) {
     for (const [i, p] of pages.entries()) await shot(p, `failure-page-${i + 1}`).catch(() => {});
+    throw e;
+  }
+});
+
+function launch() {
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
+test("a clerk raises a Sales Invoice with item rows offline, edits settings and a mapping", { timeout: 120000 }, async (t) => {
+  const shopSite = await site(t, "outpost-shop-");
+  for (const doc of [["Customer", { customer_name: "Acme" }], ["Item", { item_code: "PEN" }], ["Item", { item_code: "INK" }]]) {
+    await api(shopSite.base, shopSite.keys, "POST", `/api/resource/${doc[0]}`, doc[1]);
+  }
+  const browser = await launch();
+  t.after(() => browser.close());
+  const page = await signIn(browser, shopSite.base);
+  try {
+    // A Sales Invoice from the generated form: a missing customer is named.
+    await go(page, "Documents");
+    await page.locator("#doctype-select").selectOption("Sales Invoice");
+    await page.getByRole("button", { name: "New Sales Invoice" }).click();
+    await page.getByRole("button", { name: "Add row to Items" }).click();
+    await page.getByLabel("Item row 1", { exact: true }).fill("PEN");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("alert").getByText(/Customer/).waitFor();
+    assert.equal(await page.locator(".field.invalid").count(), 1, "the customer field is marked");
+
+    await page.getByLabel("Customer", { exact: true }).fill("Acme");
+    await page.getByLabel("Quantity row 1", { exact: true }).fill("3");
+    await page.getByRole("button", { name: "Add row to Items" }).click();
+    await page.getByLabel("Item row 2", { exact: true }).fill("INK");
+    await page.getByLabel("Quantity row 2", { exact: true }).fill("2");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("status").getByText("Saved").waitFor();
+    await page.getByRole("button", { name: "Submit" }).click();
+    await page.getByRole("status").getByText("Submitted").waitFor();
+    await shot(page, "browser-8-sales-invoice");
+    const list = await api(shopSite.base, shopSite.keys, "GET", `/api/resource/Sales Invoice?fields=${encodeURIComponent('["name","docstatus"]')}`);
+    assert.equal(list.data.length, 1);
+    assert.equal(list.data[0].docstatus, 1);
+    const inv = (await api(shopSite.base, shopSite.keys, "GET", `/api/resource/Sales Invoice/${list.data[0].name}`)).data;
+    assert.deepEqual(inv.items.map((i) => [i.item_code, i.qty]), [["PEN", 3], ["INK", 2]]);
+
+    // Settings: name and schedule.
+    await go(page, "Settings");
+    await page.getByLabel("Site name").fill("Shop 12 Recife");
+    await page.getByLabel("Sync interval").fill("30");
+    await page.getByRole("button", { name: "Save settings" }).click();
+    await page.getByRole("status").getByText("Settings saved").waitFor();
+    await page.locator("#site-name").getByText("Shop 12 Recife").waitFor();
+    const info = (await api(shopSite.base, shopSite.keys, "GET", "/api/method/outpost.site.info")).message;
+    assert.equal(info.sync_interval, 30);
+
+    // The mapping editor: a bad row is refused with the reason, a good one saved.
+    await go(page, "Document Type Mappings");
+    await page.getByRole("button", { name: "New Document Type Mapping" }).click();
+    await page.getByLabel("Mapping Name", { exact: true }).fill("Note to ToDo");
+    await page.getByLabel("Local Document Type", { exact: true }).fill("ToDo");
+    await page.getByLabel("Remote Document Type", { exact: true }).fill("Note");
+    await page.getByRole("button", { name: "Add row to Field Mapping" }).click();
+    await page.getByLabel("Local Fieldname row 1", { exact: true }).fill("role");
+    await page.getByLabel("Remote Fieldname row 1", { exact: true }).fill("title");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("alert").getByText(/role is a Link field/).waitFor();
+    await page.getByLabel("Local Fieldname row 1", { exact: true }).fill("description");
+    await page.getByLabel("Remote Fieldname row 1", { exact: true }).fill("content");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("status").getByText("Saved").waitFor();
+    await shot(page, "browser-9-mapping");
+    const m = (await api(shopSite.base, shopSite.keys, "GET", "/api/resource/Document Type Mapping/Note to ToDo")).data;
+    assert.deepEqual(m.field_mapping.map((r) => [r.local_fieldname, r.remote_fieldname]), [["description", "content"]]);
+  } catch (e) {
+    await shot(page, "failure-clerk").catch(() => {});
     throw e;
   }
 });

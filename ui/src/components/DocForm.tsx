@@ -19,7 +19,8 @@ function defaults(meta: DocType): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const f of meta.fields) {
     if (f.fieldtype === "Table") out[f.fieldname] = [];
-    else if (f.default !== undefined && f.default !== "Today") {
+    else if (f.default === "Today") out[f.fieldname] = new Date().toLocaleDateString("sv-SE"); // YYYY-MM-DD, local
+    else if (f.default !== undefined) {
       out[f.fieldname] = ["Check", "Int"].includes(f.fieldtype) ? Number(f.default) : f.default;
     }
   }
@@ -105,7 +106,8 @@ export function DocForm(props: {
 
   const title = name === null ? `New ${doctype}` : `${doctype} ${name}`;
   return (
-    <form className="card doc-form" onSubmit={save} aria-label={title}>
+    // The site checks every rule and names the field (and row) at fault.
+    <form className="card doc-form" onSubmit={save} aria-label={title} noValidate>
       <div className="toolbar">
         <h2>{title}</h2>
         {name !== null && meta.is_submittable && <span className={`chip chip-${STATUS[docstatus]?.toLowerCase()}`}>{STATUS[docstatus]}</span>}
