@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential pkg-config curl ca-certificates git
   libwebkit2gtk-4.1-dev librsvg2-dev libssl-dev libayatana-appindicator3-dev  # Tauri
-  xvfb xauth webkit2gtk-driver imagemagick                                    # the window under Xvfb
+  xvfb xauth webkit2gtk-driver imagemagick python3-xlib                       # the window under Xvfb
   dbus dbus-x11 gnome-keyring libsecret-1-dev libdbus-1-dev libsecret-tools   # OS keyring (Secret Service)
   dunst                                                                       # a notification daemon for tests
   chromium                                                                    # browser tests

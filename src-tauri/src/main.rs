@@ -4,6 +4,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod tray;
 
 /// Sync builds and drops many small JSON values; mimalloc handles that
 /// churn far better than the system allocator.
@@ -67,6 +68,7 @@ fn main() -> Result<()> {
             tauri::async_runtime::spawn(serve_api(state, listen));
             Ok(())
         })
+        .on_window_event(tray::on_window_event)
         .invoke_handler(tauri::generate_handler![
             commands::site_info,
             commands::list_doctypes,

@@ -21,7 +21,7 @@ async function webdriver(base, method, path, body) {
   return json.value;
 }
 
-test("the desktop window shows the dashboard and Sync now brings a producer's note", { timeout: 150000 }, async (t) => {
+test("the desktop window shows the dashboard, Sync now brings a producer's note, and closed it keeps syncing", { timeout: 150000 }, async (t) => {
   const data = tempDir("outpost-desktop-");
   t.after(data.remove);
   const keys = createAdmin(data.dir);
@@ -102,11 +102,28 @@ test("the desktop window shows the dashboard and Sync now brings a producer's no
   assert.equal(arrived.data.title, title, "the note is in the desktop site");
   assert.match(await text(`tr[data-producer="${producer.base}"]`), /online/);
 
+  // Keep syncing in the background (F22): closing the window leaves the site
+  // serving and pulling; a new note still arrives.
+  await api(base, keys, "POST", "/api/method/outpost.site.set_keep_in_background", { enabled: true });
+  const later = (await api(producer.base, producerKeys, "POST", "/api/resource/Note", { title: `${title} (later)` })).data;
   // WebKitWebDriver's own screenshot hangs under Xvfb; grab the X screen instead.
-  const dir = join(ROOT, "target", "e2e");
-  mkdirSync(dir, { recursive: true });
-  const shot = join(dir, "desktop-dashboard.png");
-  execFileSync("import", ["-display", display, "-window", "root", shot]);
+  const shotBeforeClose = join(ROOT, "target", "e2e", "desktop-dashboard.png");
+  mkdirSync(join(ROOT, "target", "e2e"), { recursive: true });
+  execFileSync("import", ["-display", display, "-window", "root", shotBeforeClose]);
+  // The close button, as a window manager sends it (WebDriver's "close
+  // window" destroys the window without asking the app).
+  const xwin = (...args) =>
+    execFileSync("/usr/bin/python3", [join(ROOT, "tests", "e2e", "close-window.py"), ...args, "Outpost"], {
+      env: { ...process.env, DISPLAY: display },
+      encoding: "utf8",
+    }).trim();
+  assert.equal(xwin("--state"), "viewable");
+  xwin();
+  await until("the window to be hidden", () => xwin("--state") === "hidden", 10000);
+  await until("the later note, synced with the window closed", async () =>
+    (await api(base, keys, "GET", `/api/resource/Note/${later.name}`)).data.title === later.title, 30000, 500);
+
+  const shot = shotBeforeClose;
   if (process.env.UPDATE_SCREENSHOTS === "1") {
     mkdirSync(join(ROOT, "docs", "screenshots"), { recursive: true });
     copyFileSync(shot, join(ROOT, "docs", "screenshots", "desktop-dashboard.png"));

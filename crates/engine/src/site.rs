@@ -30,6 +30,8 @@ pub struct SiteInfo {
     /// site's start-up value applies).
     #[ts(optional)]
     pub sync_interval: Option<f64>,
+    /// Desktop: closing the window keeps the site syncing (tray icon).
+    pub keep_in_background: bool,
 }
 
 pub struct Site {
@@ -201,6 +203,7 @@ impl Site {
                 url: meta(tx, "url")?,
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 sync_interval: meta(tx, "sync_interval")?.and_then(|v| v.parse().ok()),
+                keep_in_background: meta(tx, "keep_in_background")?.as_deref() == Some("1"),
             })
         })
     }
@@ -257,6 +260,14 @@ impl Site {
             }
             Ok(())
         })?;
+        self.info()
+    }
+
+    /// Desktop (SPEC F22): whether closing the window keeps syncing in the
+    /// background, with a tray icon to reopen or quit.
+    pub fn set_keep_in_background(&self, actor: &Actor, keep: bool) -> Result<SiteInfo> {
+        actor.require_system_manager("change site settings")?;
+        self.write(|tx| set_meta(tx, "keep_in_background", if keep { "1" } else { "0" }))?;
         self.info()
     }
 

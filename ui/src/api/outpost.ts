@@ -32,6 +32,8 @@ export function outpost(b: Backend) {
       b.method<string>("outpost.user.set_password", { user, password }),
     configure: (siteName: string, url: string) =>
       b.method<SiteInfo>("outpost.site.configure", { site_name: siteName, url }),
+    setKeepInBackground: (enabled: boolean) =>
+      b.method<SiteInfo>("outpost.site.set_keep_in_background", { enabled }),
     setSyncInterval: (seconds: number | null) =>
       b.method<SiteInfo>("outpost.site.set_sync_interval", { sync_interval: seconds }),
   };

@@ -5,4 +5,8 @@ export type SiteInfo = { site_id: string, site_name: string, url?: string, versi
  * Seconds between scheduled pulls, when set in Settings (else the
  * site's start-up value applies).
  */
-sync_interval?: number, };
+sync_interval?: number, 
+/**
+ * Desktop: closing the window keeps the site syncing (tray icon).
+ */
+keep_in_background: boolean, };

@@ -10,12 +10,14 @@ export function Settings(props: { info: SiteInfo; onChanged: (i: SiteInfo) => vo
   const [name, setName] = useState(props.info.site_name);
   const [url, setUrl] = useState(props.info.url ?? "");
   const [interval, setIntervalText] = useState(props.info.sync_interval?.toString() ?? "");
+  const [keep, setKeep] = useState(props.info.keep_in_background);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   useEffect(() => {
     setName(props.info.site_name);
     setUrl(props.info.url ?? "");
     setIntervalText(props.info.sync_interval?.toString() ?? "");
+    setKeep(props.info.keep_in_background);
   }, [props.info]);
 
   const save = async (e: FormEvent) => {
@@ -26,7 +28,8 @@ export function Settings(props: { info: SiteInfo; onChanged: (i: SiteInfo) => vo
       await api.configure(name, url);
       const seconds = interval.trim() === "" ? null : Number(interval);
       if (seconds !== null && !Number.isFinite(seconds)) throw new Error("The sync interval must be a number of seconds");
-      const info = await api.setSyncInterval(seconds);
+      let info = await api.setSyncInterval(seconds);
+      if (backend.kind === "tauri" && keep !== info.keep_in_background) info = await api.setKeepInBackground(keep);
       props.onChanged(info);
       setNotice("Settings saved");
     } catch (e) {
@@ -59,6 +62,12 @@ export function Settings(props: { info: SiteInfo; onChanged: (i: SiteInfo) => vo
           <span>Seconds between scheduled pulls (empty: the start-up value)</span>
           <input aria-label="Sync interval" type="number" min={1} step="any" value={interval} onChange={(e) => setIntervalText(e.target.value)} />
         </label>
+        {backend.kind === "tauri" && (
+          <label className="field check">
+            <input type="checkbox" aria-label="Keep syncing in the background" checked={keep} onChange={(e) => setKeep(e.target.checked)} />
+            Keep syncing in the background when the window is closed (tray icon)
+          </label>
+        )}
       </div>
       <button type="submit">Save settings</button>
     </form>

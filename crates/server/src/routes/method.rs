@@ -26,6 +26,7 @@ pub const METHODS: &[(&str, &str)] = &[
     ("outpost.user.generate_keys", "New api_key and api_secret for a user; the secret is shown only in this answer. Args: user."),
     ("outpost.user.get_api_key", "A user's api_key (never the secret). Args: user."),
     ("outpost.user.set_password", "Set a user's password for browser sign-in (System Manager, or yourself). Args: user, password."),
+    ("outpost.site.set_keep_in_background", "Desktop: keep syncing in the background when the window closes (System Manager). Args: enabled."),
     ("outpost.site.set_sync_interval", "Seconds between scheduled pulls (System Manager); null returns to the start-up value. Args: sync_interval."),
     ("outpost.event.register", "Producer side: a consumer registers (Registration body) → RegistrationReply."),
     ("outpost.event.pull", "Producer side: a page of the update log for a consumer (PullRequest) → PullReply."),
@@ -42,7 +43,7 @@ pub const METHODS: &[(&str, &str)] = &[
 
 /// Call a method. See the description of `method` for the list.
 #[utoipa::path(post, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync")),
+    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync")),
     request_body(content = Object, description = "The method's arguments"),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
@@ -234,6 +235,14 @@ pub fn dispatch(
             to_value(site.set_sync_interval(actor, seconds)?)
         }
         "outpost.event.sync_progress" => to_value(site.sync_progress(actor)?),
+        "outpost.site.set_keep_in_background" => {
+            let enabled = match args.get("enabled") {
+                Some(Value::Bool(b)) => *b,
+                Some(v) if v.as_i64().is_some() => v.as_i64() == Some(1),
+                _ => return Err(Error::invalid("enabled", "enabled must be true or false")),
+            };
+            to_value(site.set_keep_in_background(actor, enabled)?)
+        }
         "outpost.event.register" => to_value(site.register_consumer(actor, from_args(args)?)?),
         "outpost.event.pull" => to_value(site.pull_updates(actor, &from_args(args)?)?),
         "outpost.event.fetch" => {
