@@ -3,20 +3,8 @@
 
 use std::process::Command;
 
-use outpost_tests::{outpostd, SessionBus, TestSite};
+use outpost_tests::{files_holding, outpostd, SessionBus, TestSite};
 use serde_json::json;
-
-/// Every file of a data directory, searched byte for byte.
-fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
-    let mut hits = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("data dir").flatten() {
-        let bytes = std::fs::read(entry.path()).unwrap_or_default();
-        if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-            hits.push(entry.path().display().to_string());
-        }
-    }
-    hits
-}
 
 #[test]
 fn a_producer_secret_lives_in_the_keyring_and_never_in_the_site_files() {
@@ -54,7 +42,7 @@ fn a_producer_secret_lives_in_the_keyring_and_never_in_the_site_files() {
     consumer.get("Note", &note).data();
 
     // Not in SQLite (nor its WAL), not in any other file, not in answers.
-    let hits = files_containing(consumer.data_dir(), &producer.admin.api_secret);
+    let hits = files_holding(consumer.data_dir(), &producer.admin.api_secret);
     assert!(hits.is_empty(), "the secret is in {hits:?}");
     assert!(!consumer.data_dir().join("secrets.json").exists());
     let ep = consumer.list("Event Producer", &[("fields", r#"["*"]"#)]);

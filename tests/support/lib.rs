@@ -552,3 +552,17 @@ impl Drop for SessionBus {
         }
     }
 }
+
+/// The files of a data directory (database, WAL, config…) that hold
+/// `needle`, searched byte for byte.
+pub fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("data dir")
+        .flatten()
+        .filter(|e| {
+            let bytes = std::fs::read(e.path()).unwrap_or_default();
+            bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        })
+        .map(|e| e.path().display().to_string())
+        .collect()
+}

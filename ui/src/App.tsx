@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState, type ReactNode } from "react";
-import { backend, BackendError, outpost } from "./api";
+import { api, backend, BackendError } from "./api";
 import type { SiteInfo } from "./bindings/SiteInfo";
 import { Dashboard } from "./screens/Dashboard";
 import { DocScreen, Documents } from "./screens/DocScreen";
@@ -37,7 +37,7 @@ export function App() {
   const [visit, setVisit] = useState(0);
 
   const load = useCallback(() => {
-    Promise.all([backend.siteInfo(), outpost(backend).loggedUser()])
+    Promise.all([backend.siteInfo(), api.loggedUser()])
       .then(([i, u]) => {
         setInfo(i);
         setUser(u);

@@ -174,6 +174,16 @@ pub struct ScriptEnv {
     pub registry: Arc<Registry>,
 }
 
+impl ScriptEnv {
+    /// An empty store: enough to compile (check) a script or expression.
+    fn detached() -> Result<ScriptEnv> {
+        Ok(ScriptEnv {
+            conn: Arc::new(Mutex::new(Connection::open_in_memory()?)),
+            registry: Arc::new(Registry::default()),
+        })
+    }
+}
+
 /// The engine for Condition Scripts: the sandbox, plus store queries.
 fn script_engine(env: &ScriptEnv) -> Engine {
     let mut e = sandboxed();
@@ -290,11 +300,7 @@ pub fn eval_value(env: &ScriptEnv, expr: &str, doc: &Doc) -> Result<serde_json::
 
 /// Checks an `eval:` expression when a mapping is saved.
 pub fn check_eval(expr: &str) -> Result<()> {
-    let env = ScriptEnv {
-        conn: Arc::new(Mutex::new(Connection::open_in_memory()?)),
-        registry: Arc::new(Registry::default()),
-    };
-    value_engine(&env)
+    value_engine(&ScriptEnv::detached()?)
         .compile_expression(rewrite(expr))
         .map(|_| ())
         .map_err(|e| {
@@ -307,11 +313,7 @@ pub fn check_eval(expr: &str) -> Result<()> {
 
 /// Checks a Condition Script's source (run before it is stored).
 pub fn check_script(source: &str) -> Result<AST> {
-    let env = ScriptEnv {
-        conn: Arc::new(Mutex::new(Connection::open_in_memory()?)),
-        registry: Arc::new(Registry::default()),
-    };
-    script_engine(&env)
+    script_engine(&ScriptEnv::detached()?)
         .compile(source)
         .map_err(|e| Error::invalid("script", format!("Invalid script: {e}")))
 }

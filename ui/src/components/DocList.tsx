@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import { backend, BackendError, type Doc } from "../api";
 import type { DocType } from "../bindings/DocType";
 import { Alerts } from "./Alerts";
+import { usePolled } from "./usePolled";
 import { labelOf } from "./Field";
 
 const REFRESH_MS = 3000;
@@ -17,14 +18,12 @@ function show(v: unknown): string {
 export function DocList(props: { doctype: string; onOpen: (name: string) => void; onNew: () => void }) {
   const { doctype } = props;
   const [meta, setMeta] = useState<DocType | null>(null);
-  const [docs, setDocs] = useState<Doc[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [metaError, setError] = useState<string | null>(null);
   const [field, setField] = useState("name");
   const [value, setValue] = useState("");
 
   useEffect(() => {
     setMeta(null);
-    setDocs(null);
     setField("name");
     setValue("");
     backend.getDoctype(doctype).then(setMeta).catch((e: BackendError) => setError(e.message));
@@ -33,30 +32,20 @@ export function DocList(props: { doctype: string; onOpen: (name: string) => void
   const columns = useMemo(() => (meta ? meta.fields.filter((f) => f.in_list_view && f.fieldtype !== "Table") : []), [meta]);
   const filterable = useMemo(() => (meta ? meta.fields.filter((f) => f.fieldtype !== "Table") : []), [meta]);
 
-  const refresh = useCallback(() => {
-    if (!meta) return;
+  const load = useCallback(async (): Promise<Doc[] | null> => {
+    if (!meta) return null;
     const f = meta.fields.find((x) => x.fieldname === field);
     const textual = !f || ["Data", "Small Text", "Text", "Long Text", "Text Editor", "Link", "Dynamic Link", "Code"].includes(f.fieldtype);
     const filters = value.trim() === "" ? undefined : { [field]: textual ? ["like", `%${value.trim()}%`] : value.trim() };
-    backend
-      .listDocuments(doctype, {
-        fields: ["name", "modified", "docstatus", ...columns.map((c) => c.fieldname)],
-        filters,
-        order_by: "modified desc",
-        limit_page_length: 100,
-      })
-      .then((d) => {
-        setDocs(d);
-        setError(null);
-      })
-      .catch((e: BackendError) => setError(e.message));
+    return backend.listDocuments(doctype, {
+      fields: ["name", "modified", "docstatus", ...columns.map((c) => c.fieldname)],
+      filters,
+      order_by: "modified desc",
+      limit_page_length: 100,
+    });
   }, [doctype, meta, columns, field, value]);
-
-  useEffect(() => {
-    refresh();
-    const timer = window.setInterval(refresh, REFRESH_MS);
-    return () => window.clearInterval(timer);
-  }, [refresh]);
+  const { data: docs, error: listError } = usePolled(load, REFRESH_MS);
+  const error = metaError ?? listError;
 
   return (
     <section className="card documents" aria-label={`${doctype} list`}>

@@ -2,9 +2,6 @@ import { useEffect, useId, useState } from "react";
 import { backend } from "../api";
 import type { DocField } from "../bindings/DocField";
 
-/** Shown as plain text, never edited in a form. */
-export const STANDARD = ["name", "owner", "creation", "modified", "modified_by", "docstatus", "idx"];
-
 const NUMERIC = ["Int", "Float", "Currency", "Percent"];
 const LONG_TEXT = ["Small Text", "Text", "Long Text", "Text Editor", "Code", "JSON"];
 
@@ -13,7 +10,7 @@ export function labelOf(f: DocField): string {
 }
 
 /** Turns what an input holds into the value the site expects. */
-export function fromInput(f: DocField, raw: string | boolean): unknown {
+function fromInput(f: DocField, raw: string | boolean): unknown {
   if (f.fieldtype === "Check") return raw ? 1 : 0;
   if (typeof raw === "boolean") return raw;
   if (raw === "") return null;

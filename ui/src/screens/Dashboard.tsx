@@ -1,11 +1,8 @@
-import { useCallback, useEffect, useRef, useState } from "react";
-import { backend, BackendError, outpost } from "../api";
-import type { ConsumerStatus } from "../bindings/ConsumerStatus";
-import type { ProducerStatus } from "../bindings/ProducerStatus";
+import { useCallback, useRef, useState } from "react";
+import { api, BackendError } from "../api";
 import type { SyncProgress } from "../bindings/SyncProgress";
 import type { SyncSummary } from "../bindings/SyncSummary";
-
-const api = outpost(backend);
+import { usePolled } from "../components/usePolled";
 
 function fraction(s: SyncSummary | undefined): number | null {
   if (!s || s.target <= s.start) return null;
@@ -20,29 +17,20 @@ function resultLine(s: SyncSummary): string {
 
 /** Each producer's and consumer's health, and the big Sync now (SPEC F23). */
 export function Dashboard() {
-  const [producers, setProducers] = useState<ProducerStatus[] | null>(null);
-  const [consumers, setConsumers] = useState<ConsumerStatus[]>([]);
-  const [error, setError] = useState<string | null>(null);
+  const [syncError, setError] = useState<string | null>(null);
   const [progress, setProgress] = useState<SyncProgress | null>(null);
   const [result, setResult] = useState<SyncSummary[] | null>(null);
   const [syncing, setSyncing] = useState(false);
   const poll = useRef<number | undefined>(undefined);
 
-  const refresh = useCallback(async () => {
-    try {
-      setProducers(await api.producerStatus());
-      setConsumers(await api.consumerStatus());
-      setError(null);
-    } catch (e) {
-      setError((e as BackendError).message);
-    }
-  }, []);
-
-  useEffect(() => {
-    void refresh();
-    const t = window.setInterval(() => void refresh(), 5000);
-    return () => window.clearInterval(t);
-  }, [refresh]);
+  const load = useCallback(
+    async () => ({ producers: await api.producerStatus(), consumers: await api.consumerStatus() }),
+    [],
+  );
+  const { data, error: loadError, refresh } = usePolled(load, 5000);
+  const producers = data?.producers ?? null;
+  const consumers = data?.consumers ?? [];
+  const error = syncError ?? loadError;
 
   const syncNow = async () => {
     setSyncing(true);
@@ -60,7 +48,7 @@ export function Dashboard() {
       window.clearInterval(poll.current);
       setSyncing(false);
       setProgress(null);
-      void refresh();
+      refresh();
     }
   };
 

@@ -1,9 +1,8 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { backend, BackendError, outpost } from "../api";
+import { api, backend, BackendError } from "../api";
 import type { SiteInfo } from "../bindings/SiteInfo";
 import { Alerts } from "../components/Alerts";
 
-const api = outpost(backend);
 
 /** Settings (SPEC F23): the site's name, public URL and sync schedule. */
 export function Settings(props: { info: SiteInfo; onChanged: (i: SiteInfo) => void }) {

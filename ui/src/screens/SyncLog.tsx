@@ -1,10 +1,9 @@
 import { useCallback, useState } from "react";
-import { backend, BackendError, outpost } from "../api";
+import { api, BackendError } from "../api";
 import type { SyncLogEntry } from "../bindings/SyncLogEntry";
 import { Alerts } from "../components/Alerts";
 import { usePolled } from "../components/usePolled";
 
-const api = outpost(backend);
 
 /** Event Sync Log (SPEC F13/F23): every received update, Failed ones with their error and Resync. */
 export function SyncLog() {

@@ -1,10 +1,9 @@
 import { useCallback, useState } from "react";
-import { backend, outpost } from "../api";
+import { api } from "../api";
 import type { UpdateLogLine } from "../bindings/UpdateLogLine";
 import { Alerts } from "../components/Alerts";
 import { usePolled } from "../components/usePolled";
 
-const api = outpost(backend);
 
 /** Event Update Log (SPEC F10/F23): every change consumers may receive, and who received it. */
 export function UpdateLog() {

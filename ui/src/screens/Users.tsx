@@ -1,8 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { backend, BackendError, outpost, type Doc, type GeneratedKeys } from "../api";
+import { api, backend, BackendError, type Doc, type GeneratedKeys } from "../api";
 import { Alerts } from "../components/Alerts";
 
-const api = outpost(backend);
 
 /** Users & keys (SPEC F23): who may use this site, their API keys (the secret shown once) and passwords. */
 export function Users() {

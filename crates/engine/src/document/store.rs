@@ -4,6 +4,7 @@
 
 use rusqlite::{OptionalExtension, Transaction};
 
+use super::values::text;
 use super::Doc;
 use crate::error::{Error, Result};
 
@@ -31,13 +32,6 @@ pub fn exists(tx: &Transaction, doctype: &str, name: &str) -> Result<bool> {
 
 pub fn parse(doctype: &str, name: &str, data: &str) -> Result<Doc> {
     serde_json::from_str(data).map_err(|e| Error::Corrupt(format!("{doctype} {name}: {e}")))
-}
-
-fn text(doc: &Doc, key: &str) -> String {
-    doc.get(key)
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 pub fn insert(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Result<()> {

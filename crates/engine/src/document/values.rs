@@ -5,6 +5,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::{Number, Value};
 
 use crate::doctype::{DocField, FieldType};
+use crate::document::Doc;
 use crate::error::{Error, Result};
 
 pub fn today() -> NaiveDate {
@@ -171,6 +172,20 @@ pub fn is_empty(v: Option<&Value>) -> bool {
         Some(Value::Array(a)) => a.is_empty(),
         _ => false,
     }
+}
+
+/// A text field of a document or row; empty when missing or not text.
+pub(crate) fn text(doc: &Doc, key: &str) -> String {
+    doc.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A Check field of a document or row (1 or true).
+pub(crate) fn flag(doc: &Doc, key: &str) -> bool {
+    matches!(doc.get(key), Some(Value::Bool(true)))
+        || doc.get(key).and_then(Value::as_i64) == Some(1)
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use super::wire::{
 use super::EVENT_PRODUCER;
 use crate::actor::Actor;
 use crate::doctype::{DocType, FieldType, Registry, DOCTYPE_LINK, STANDARD_FIELDS};
-use crate::document::{self, store, values, Doc, WriteOptions};
+use crate::document::values::{self, flag, text};
+use crate::document::{self, store, Doc, WriteOptions};
 use crate::error::{Error, Result};
 use crate::mapping::{DocRequest, Evaluator, MappedDoc, Mappings, MAX_DEPTH};
 use crate::notice::NoticeKind;
@@ -114,17 +115,6 @@ fn secret_key(producer: &str) -> String {
     format!("event-producer:{producer}")
 }
 
-fn text(m: &Map<String, Value>, k: &str) -> String {
-    m.get(k)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn flag(m: &Map<String, Value>, k: &str) -> bool {
-    matches!(m.get(k), Some(Value::Bool(true))) || m.get(k).and_then(Value::as_i64) == Some(1)
-}
-
 /// The doctype a producer row subscribes to on the producer: the mapping's
 /// remote doctype when the row has one, else its own (SPEC F16).
 fn subscribed(row: &Map<String, Value>) -> String {
@@ -189,10 +179,9 @@ struct Prepared {
     mapped: Option<std::result::Result<MappedEntry, String>>,
 }
 
-/// An entry through a Document Type Mapping: the local doctype and data,
-/// and the mapped documents whose names go into its fields first.
+/// An entry through a Document Type Mapping: its local data, and the
+/// mapped documents whose names go into its fields first.
 struct MappedEntry {
-    doctype: String,
     data: Value,
     deps: Vec<(String, MappedDoc)>,
 }
@@ -421,8 +410,7 @@ impl Site {
                 .iter()
                 .map(|r| Subscription {
                     ref_doctype: subscribed(r),
-                    unsubscribed: r.get("unsubscribe").and_then(Value::as_i64) == Some(1)
-                        || r.get("unsubscribe") == Some(&Value::Bool(true)),
+                    unsubscribed: flag(r, "unsubscribe"),
                     condition: r
                         .get("condition")
                         .and_then(Value::as_str)
@@ -634,12 +622,18 @@ impl Site {
             }
         }
         if summary.failed > 0 {
-            let first = self
-                .sync_log(&Actor::system(), Some("Failed"), 1)?
-                .into_iter()
-                .next()
-                .and_then(|l| l.error)
-                .unwrap_or_default();
+            // The newest failure of this producer (not of another one).
+            let first: String = self.read(|tx| {
+                Ok(tx
+                    .query_row(
+                        "SELECT error FROM sync_log WHERE event_producer = ?1 AND status = 'Failed' ORDER BY id DESC LIMIT 1",
+                        [name],
+                        |r| r.get::<_, Option<String>>(0),
+                    )
+                    .optional()?
+                    .flatten()
+                    .unwrap_or_default())
+            })?;
             self.announce(
                 NoticeKind::SyncFailed,
                 format!("Sync from {name} failed"),
@@ -917,7 +911,6 @@ impl Site {
             UpdateType::Delete => (Value::Null, Vec::new()),
         };
         Ok(MappedEntry {
-            doctype: m.local_doctype.clone(),
             data,
             deps: self.resolve_requests(client, reg, ctx, requests, &eval, 0)?,
         })
@@ -1464,10 +1457,10 @@ fn apply_entry(
             for (field, dep) in &m.deps {
                 fill.insert(
                     field.clone(),
-                    Value::from(materialize(tx, reg, ctx, dep, &origin, 0)?),
+                    Value::from(materialize(tx, reg, ctx, dep, &origin)?),
                 );
             }
-            (m.doctype.as_str(), &m.data)
+            (ctx.local_doctype(&entry.ref_doctype), &m.data)
         }
     };
     let local = local_name(tx, ctx, doctype, &entry.docname, use_same_name)?;
@@ -1536,16 +1529,13 @@ fn materialize(
     ctx: &Context,
     doc: &MappedDoc,
     origin: &Option<String>,
-    depth: usize,
 ) -> Result<String> {
+    // No deeper than resolve_requests went (it stops at MAX_DEPTH).
     let mut body = doc.body.clone();
     for (field, dep) in &doc.deps {
-        if depth >= MAX_DEPTH {
-            break;
-        }
         body.insert(
             field.clone(),
-            Value::from(materialize(tx, reg, ctx, dep, origin, depth + 1)?),
+            Value::from(materialize(tx, reg, ctx, dep, origin)?),
         );
     }
     if let Some(name) = same_local(tx, reg, &doc.doctype, &body)? {

@@ -72,7 +72,9 @@ fn refresh_stream_doctypes(tx: &Transaction) -> Result<()> {
             .into_iter()
             .flatten()
         {
-            if r.get("unsubscribed").and_then(Value::as_i64) == Some(1) {
+            if r.as_object()
+                .is_some_and(|r| crate::document::values::flag(r, "unsubscribed"))
+            {
                 continue;
             }
             if let Some(dt) = r.get("ref_doctype").and_then(Value::as_str) {

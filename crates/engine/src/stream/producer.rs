@@ -12,7 +12,8 @@ use super::wire::{Approval, FindRequest, PullReply, PullRequest, Registration, R
 use super::EVENT_CONSUMER;
 use crate::actor::Actor;
 use crate::condition::{Condition, ScriptEnv};
-use crate::document::{self, store, values, Doc, WriteOptions};
+use crate::document::values::{self, flag, text};
+use crate::document::{self, store, Doc, WriteOptions};
 use crate::error::{Error, Result};
 use crate::site::Site;
 
@@ -23,7 +24,7 @@ fn approvals_of(doc: &Doc) -> Vec<Approval> {
     rows(doc)
         .map(|r| Approval {
             ref_doctype: text(r, "ref_doctype"),
-            status: if r.get("unsubscribed").and_then(Value::as_i64) == Some(1) {
+            status: if flag(r, "unsubscribed") {
                 "Unsubscribed".to_owned()
             } else {
                 text(r, "status")
@@ -40,11 +41,9 @@ fn rows(doc: &Doc) -> impl Iterator<Item = &serde_json::Map<String, Value>> {
         .filter_map(Value::as_object)
 }
 
-fn text(r: &serde_json::Map<String, Value>, k: &str) -> String {
-    r.get(k)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+/// A row this consumer receives now: approved and still subscribed.
+fn receives(r: &serde_json::Map<String, Value>) -> bool {
+    text(r, "status") == "Approved" && !flag(r, "unsubscribed")
 }
 
 /// A line of the Event Update Log list: the entry and the consumers that
@@ -78,10 +77,7 @@ pub struct ConsumerStatus {
 /// Approved doctypes with their compiled conditions.
 fn approved_conditions(doc: &Doc) -> Result<HashMap<String, Option<Condition>>> {
     rows(doc)
-        .filter(|r| {
-            text(r, "status") == "Approved"
-                && r.get("unsubscribed").and_then(Value::as_i64) != Some(1)
-        })
+        .filter(|r| receives(r))
         .map(|r| {
             Ok((
                 text(r, "ref_doctype"),
@@ -104,10 +100,7 @@ pub(crate) fn validate_conditions(tx: &Transaction, doc: &Doc) -> Result<()> {
 /// Doctypes this consumer may receive now: approved and subscribed.
 fn approved(doc: &Doc) -> Vec<String> {
     rows(doc)
-        .filter(|r| {
-            text(r, "status") == "Approved"
-                && r.get("unsubscribed").and_then(Value::as_i64) != Some(1)
-        })
+        .filter(|r| receives(r))
         .map(|r| text(r, "ref_doctype"))
         .collect()
 }
@@ -189,10 +182,7 @@ impl Site {
             }
         })?;
         let pending: Vec<String> = rows(&doc)
-            .filter(|r| {
-                text(r, "status") == "Pending"
-                    && r.get("unsubscribed").and_then(Value::as_i64) != Some(1)
-            })
+            .filter(|r| text(r, "status") == "Pending" && !flag(r, "unsubscribed"))
             .map(|r| text(r, "ref_doctype"))
             .collect();
         if !pending.is_empty() && (is_new || pending.iter().any(|d| !had.contains(d))) {
