@@ -25,7 +25,7 @@ fn a_producer_secret_lives_in_the_keyring_and_never_in_the_site_files() {
         &["search", "--all", "--unlock", "service", &service],
     );
     assert!(
-        found.contains(&producer.admin.api_secret),
+        found.contains(&producer.subscriber.api_secret),
         "the secret is in the keyring: {found:?}"
     );
 
@@ -42,11 +42,14 @@ fn a_producer_secret_lives_in_the_keyring_and_never_in_the_site_files() {
     consumer.get("Note", &note).data();
 
     // Not in SQLite (nor its WAL), not in any other file, not in answers.
-    let hits = files_holding(consumer.data_dir(), &producer.admin.api_secret);
+    let hits = files_holding(consumer.data_dir(), &producer.subscriber.api_secret);
     assert!(hits.is_empty(), "the secret is in {hits:?}");
     assert!(!consumer.data_dir().join("secrets.json").exists());
     let ep = consumer.list("Event Producer", &[("fields", r#"["*"]"#)]);
-    assert!(!ep.body.to_string().contains(&producer.admin.api_secret));
+    assert!(!ep
+        .body
+        .to_string()
+        .contains(&producer.subscriber.api_secret));
 }
 
 #[test]

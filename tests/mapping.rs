@@ -360,8 +360,8 @@ fn mappings_that_cannot_work_are_refused_when_saved() {
     let (_, msg, f) = consumer
         .insert(
             "Event Producer",
-            json!({"producer_url": producer.base, "user": "admin@example.com", "api_key": producer.admin.api_key,
-                   "api_secret": producer.admin.api_secret,
+            json!({"producer_url": producer.base, "user": "admin@example.com", "api_key": producer.subscriber.api_key,
+                   "api_secret": producer.subscriber.api_secret,
                    "producer_doctypes": [{"ref_doctype": "Note", "has_mapping": 1, "mapping": "Note to ToDo"}]}),
         )
         .error(400);

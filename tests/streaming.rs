@@ -306,7 +306,7 @@ fn dependencies_arrive_first_users_of_child_rows_dynamic_links_and_invoice_parti
         .clone();
     assert_eq!(stray["name"], "SECRET-RECIPE");
     let refused = producer.call(
-        Some(&producer.admin.header()),
+        Some(&producer.subscriber.header()),
         "POST",
         "/api/method/outpost.event.fetch",
         Some(json!({"site_id": consumer.site_id(), "doctype": "Item", "name": "SECRET-RECIPE"})),
@@ -424,15 +424,26 @@ fn a_failed_entry_shows_its_error_blocks_later_ones_and_resync_turns_it_synced()
 }
 
 #[test]
-fn a_producer_user_who_is_not_a_system_manager_or_a_wrong_secret_is_refused_and_nothing_is_stored()
-{
+fn a_producer_user_without_the_subscriber_role_an_administrator_key_or_a_wrong_secret_is_refused_and_nothing_is_stored(
+) {
     let (producer, consumer) = pair();
     let clerk = producer.user_with_keys("clerk@example.com", &["Sales User"]);
     let doc = json!({"producer_url": producer.base, "user": "admin@example.com", "api_key": clerk.api_key,
                      "api_secret": clerk.api_secret, "producer_doctypes": [{"ref_doctype": "Note"}]});
     let (_, msg, _) = consumer.insert("Event Producer", doc).error(400);
-    assert!(msg.contains("System Manager"), "{msg}");
+    assert!(
+        msg.contains("does not have the role Event Subscriber"),
+        "{msg}"
+    );
+    // Least privilege: an administrator's key is refused, and the message says what to use.
     let doc = json!({"producer_url": producer.base, "user": "admin@example.com", "api_key": producer.admin.api_key,
+                     "api_secret": producer.admin.api_secret, "producer_doctypes": [{"ref_doctype": "Note"}]});
+    let (_, msg, _) = consumer.insert("Event Producer", doc).error(400);
+    assert!(
+        msg.contains("is a System Manager") && msg.contains("only the role Event Subscriber"),
+        "{msg}"
+    );
+    let doc = json!({"producer_url": producer.base, "user": "admin@example.com", "api_key": producer.subscriber.api_key,
                      "api_secret": "wrong", "producer_doctypes": [{"ref_doctype": "Note"}]});
     let (_, msg, _) = consumer.insert("Event Producer", doc).error(400);
     assert!(msg.contains("Invalid API key or secret"), "{msg}");

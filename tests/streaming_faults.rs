@@ -116,8 +116,8 @@ fn an_event_producer_saved_while_the_producer_is_unreachable_registers_itself_la
     let mut producer = TestSite::start_with(&["--sync-interval", "3600"]);
     let consumer = TestSite::start_with(&["--sync-interval", "0.3"]);
     let keys = (
-        producer.admin.api_key.clone(),
-        producer.admin.api_secret.clone(),
+        producer.subscriber.api_key.clone(),
+        producer.subscriber.api_secret.clone(),
         producer.base.clone(),
     );
     producer.kill9();

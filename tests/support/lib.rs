@@ -73,6 +73,8 @@ pub struct TestSite {
     pub dir: tempfile::TempDir,
     pub base: String,
     pub admin: Keys,
+    /// A user with only the role Event Subscriber: the key consumers use.
+    pub subscriber: Keys,
     child: Option<Child>,
     listen: String,
     args: Vec<String>,
@@ -143,6 +145,19 @@ impl TestSite {
             "System Manager",
             "--generate-keys",
         ]));
+        let subscriber = Keys::from_json(&cli(&[
+            "user",
+            "add",
+            "--data-dir",
+            &data,
+            "--email",
+            "subscriber@example.com",
+            "--full-name",
+            "Subscriber",
+            "--role",
+            "Event Subscriber",
+            "--generate-keys",
+        ]));
         let http = reqwest::blocking::Client::builder()
             .timeout(std::time::Duration::from_secs(120))
             .build()
@@ -156,6 +171,7 @@ impl TestSite {
             dir,
             base: String::new(),
             admin,
+            subscriber,
             child: None,
             listen: "127.0.0.1:0".into(),
             args,
@@ -209,6 +225,26 @@ impl TestSite {
     pub fn restart(&mut self) {
         self.kill9();
         self.serve();
+    }
+
+    /// Sets (Some) or removes (None) an environment variable of the
+    /// serving process, from its next (re)start on.
+    pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+        self.env.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            self.env.push((key.to_owned(), v.to_owned()));
+        }
+    }
+
+    /// Waits for the serving process to end by itself (a crash point, say);
+    /// its exit status.
+    pub fn wait_exit(&mut self, secs: u64) -> std::process::ExitStatus {
+        let child = self.child.as_mut().expect("a running process");
+        let status = wait_for("the process to end", secs, || {
+            child.try_wait().ok().flatten()
+        });
+        self.child = None;
+        status
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -346,8 +382,8 @@ impl TestSite {
         let doc = json!({
             "producer_url": producer.base,
             "user": "admin@example.com",
-            "api_key": producer.admin.api_key,
-            "api_secret": producer.admin.api_secret,
+            "api_key": producer.subscriber.api_key,
+            "api_secret": producer.subscriber.api_secret,
             "producer_doctypes": rows,
         });
         self.insert("Event Producer", doc).data().clone()

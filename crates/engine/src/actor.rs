@@ -1,6 +1,6 @@
 //! Who is acting: a user and their roles, resolved by authentication.
 
-use crate::doctype::{Action, DocType, SYSTEM_MANAGER};
+use crate::doctype::{Action, DocType, EVENT_SUBSCRIBER, SYSTEM_MANAGER};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -34,6 +34,29 @@ impl Actor {
                 dt.name
             )))
         }
+    }
+
+    /// A key that speaks for a consumer site (SPEC F8): it holds the role
+    /// Event Subscriber, and only that.
+    pub fn is_subscriber(&self) -> bool {
+        self.roles.iter().any(|r| r == EVENT_SUBSCRIBER) && !self.is_system_manager()
+    }
+
+    /// Registering a consumer takes a subscriber key, never an administrator's.
+    pub fn require_subscriber(&self) -> Result<()> {
+        if self.is_system_manager() {
+            return Err(Error::Permission(format!(
+                "{} is a {SYSTEM_MANAGER}: a consumer must not hold an administrator's key. On this producer, create a user with only the role {EVENT_SUBSCRIBER}, generate its keys and paste those",
+                self.user
+            )));
+        }
+        if !self.is_subscriber() {
+            return Err(Error::Permission(format!(
+                "{} does not have the role {EVENT_SUBSCRIBER}: on this producer, give the user the role {EVENT_SUBSCRIBER} (and no other), or use one that has it",
+                self.user
+            )));
+        }
+        Ok(())
     }
 
     pub fn require_system_manager(&self, what: &str) -> Result<()> {

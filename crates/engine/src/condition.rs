@@ -158,6 +158,7 @@ fn rewrite(expr: &str) -> String {
 pub const CONDITION_SCRIPT: &str = "Condition Script";
 
 /// A checked condition, ready to evaluate.
+#[derive(Clone)]
 pub enum Condition {
     /// An expression over `doc`.
     Expr(AST),

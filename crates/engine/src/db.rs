@@ -76,6 +76,36 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE sessions (token_sha256 BLOB PRIMARY KEY, user TEXT NOT NULL, expires INTEGER NOT NULL);
     CREATE INDEX sessions_by_user ON sessions (user);
     "#,
+    // 7: acknowledged delivery. Producer side: pages answered and not yet
+    // acknowledged, the last acknowledged page, documents held back by a
+    // condition error, entries of conditional rows delivered (received_by),
+    // and per consumer row where the log stood when it was subscribed and
+    // the snapshot a late approval owes. Consumer side: the last page
+    // committed (sent back as the acknowledgement) and what the producer
+    // holds back. Existing approved rows owe nothing.
+    r#"
+    CREATE TABLE consumer_pages (
+        consumer TEXT NOT NULL, page INTEGER NOT NULL, after INTEGER NOT NULL, cursor INTEGER NOT NULL,
+        has_more INTEGER NOT NULL, seqs TEXT NOT NULL, snapshot TEXT NOT NULL, effects TEXT NOT NULL,
+        PRIMARY KEY (consumer, page)) WITHOUT ROWID;
+    ALTER TABLE consumer_progress ADD COLUMN page INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE consumer_held (
+        consumer TEXT NOT NULL, ref_doctype TEXT NOT NULL, docname TEXT NOT NULL, seq INTEGER NOT NULL,
+        error TEXT NOT NULL, since TEXT NOT NULL,
+        PRIMARY KEY (consumer, ref_doctype, docname)) WITHOUT ROWID;
+    CREATE TABLE consumer_deliveries (
+        consumer TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (consumer, seq)) WITHOUT ROWID;
+    CREATE TABLE consumer_rows (
+        consumer TEXT NOT NULL, ref_doctype TEXT NOT NULL, subscribed_seq INTEGER NOT NULL,
+        approved INTEGER NOT NULL DEFAULT 0, snapshot TEXT,
+        PRIMARY KEY (consumer, ref_doctype)) WITHOUT ROWID;
+    INSERT OR IGNORE INTO consumer_rows (consumer, ref_doctype, subscribed_seq, approved)
+        SELECT d.name, json_extract(r.value, '$.ref_doctype'), (SELECT COALESCE(MAX(seq), 0) FROM update_log),
+               json_extract(r.value, '$.status') = 'Approved' AND COALESCE(json_extract(r.value, '$.unsubscribed'), 0) = 0
+        FROM documents d, json_each(d.data, '$.consumer_doctypes') r WHERE d.doctype = 'Event Consumer';
+    ALTER TABLE producer_state ADD COLUMN acked_page INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE producer_state ADD COLUMN held TEXT;
+    "#,
 ];
 
 pub fn open(path: &Path) -> Result<Connection> {

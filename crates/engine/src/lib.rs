@@ -7,6 +7,7 @@ mod db;
 pub mod doctype;
 pub mod document;
 pub mod error;
+pub mod failpoint;
 pub mod mapping;
 pub mod notice;
 pub mod query;

@@ -137,6 +137,13 @@ impl Site {
             })
             .unwrap_or_default();
         roles.push("All".into());
+        if roles.iter().any(|r| r == crate::doctype::EVENT_SUBSCRIBER)
+            && !roles.iter().any(|r| r == crate::doctype::SYSTEM_MANAGER)
+        {
+            // A subscriber key is confined to the streaming surface: no doctype
+            // permission (not even those granted to All) reaches it.
+            roles = vec![crate::doctype::EVENT_SUBSCRIBER.to_owned()];
+        }
         Ok(Actor {
             user: user.to_owned(),
             roles,

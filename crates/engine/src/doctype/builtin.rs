@@ -82,6 +82,7 @@ pub const BUILTIN_ROLES: &[&str] = &[
     "Stock User",
     "Purchase User",
     "Accounts User",
+    "Event Subscriber",
 ];
 
 pub fn builtin_doctypes() -> Result<Vec<DocType>> {

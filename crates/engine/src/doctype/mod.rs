@@ -31,6 +31,9 @@ pub const CHILD_FIELDS: &[&str] = &["parent", "parenttype", "parentfield"];
 
 /// The role that may do everything.
 pub const SYSTEM_MANAGER: &str = "System Manager";
+/// The role of the producer-side user a consumer signs in as (SPEC F8):
+/// it may register, pull and fetch what its approved rows reach — nothing else.
+pub const EVENT_SUBSCRIBER: &str = "Event Subscriber";
 
 /// A doctype name that Link fields may point at to name a doctype itself.
 pub const DOCTYPE_LINK: &str = "DocType";

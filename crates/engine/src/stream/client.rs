@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::wire::{
-    FetchRequest, FindRequest, PullReply, PullRequest, Registration, RegistrationReply,
+    AckRequest, FetchRequest, FindRequest, PullReply, PullRequest, Registration, RegistrationReply,
 };
 use crate::document::Doc;
 use crate::error::{Error, Result};
@@ -94,6 +94,10 @@ impl ProducerClient {
 
     pub fn pull(&self, req: &PullRequest) -> Result<PullReply> {
         self.call("outpost.event.pull", req)
+    }
+
+    pub fn ack(&self, req: &AckRequest) -> Result<()> {
+        self.call::<_, Value>("outpost.event.ack", req).map(|_| ())
     }
 
     pub fn fetch(&self, req: &FetchRequest) -> Result<Doc> {

@@ -55,9 +55,21 @@ fn check_condition_scripts(tx: &Transaction) -> Result<()> {
     Ok(())
 }
 
-/// The doctypes some consumer subscribes to, whatever the approval status.
+/// The doctypes some consumer subscribes to, whatever the approval status,
+/// and each consumer row's delivery state (see `producer::pull`).
 fn refresh_stream_doctypes(tx: &Transaction) -> Result<()> {
     tx.execute("DELETE FROM stream_doctypes", [])?;
+    for table in [
+        "consumer_rows",
+        "consumer_pages",
+        "consumer_held",
+        "consumer_deliveries",
+    ] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE consumer NOT IN (SELECT name FROM documents WHERE doctype = ?1)"),
+            [EVENT_CONSUMER],
+        )?;
+    }
     let mut stmt = tx.prepare("SELECT name, data FROM documents WHERE doctype = ?1")?;
     let rows = stmt.query_map([EVENT_CONSUMER], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
@@ -66,6 +78,7 @@ fn refresh_stream_doctypes(tx: &Transaction) -> Result<()> {
         let (name, data) = row?;
         let doc = store::parse(EVENT_CONSUMER, &name, &data)?;
         producer::validate_conditions(tx, &doc)?;
+        producer::refresh_consumer_rows(tx, &name, &doc)?;
         for r in doc
             .get("consumer_doctypes")
             .and_then(Value::as_array)

@@ -49,7 +49,10 @@ pub struct RegistrationReply {
     pub approvals: Vec<Approval>,
 }
 
-/// `outpost.event.pull`: entries after `after`, at most `limit`.
+/// `outpost.event.pull`: entries after `after`, at most `limit`. `ack` is
+/// the newest page the consumer has committed (its `page` number): only
+/// then does the producer record what that page delivered. A pull from an
+/// `after` already answered and not acknowledged gets the same page again.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct PullRequest {
@@ -58,11 +61,39 @@ pub struct PullRequest {
     pub after: i64,
     #[ts(type = "number")]
     pub limit: u32,
+    #[serde(default)]
+    #[ts(optional, type = "number")]
+    pub ack: Option<i64>,
+}
+
+/// `outpost.event.ack`: the consumer has committed every page up to `page`.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AckRequest {
+    pub site_id: String,
+    #[ts(type = "number")]
+    pub page: i64,
+}
+
+/// A document the producer holds back from a consumer because the row's
+/// condition cannot be evaluated for it (the stream goes on without it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS)]
+#[ts(export)]
+pub struct HeldDoc {
+    pub ref_doctype: String,
+    pub docname: String,
+    pub error: String,
+    pub since: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct PullReply {
+    /// Documents as they are now (`seq` 0, `update_type` Create), sent
+    /// before the log when a row is approved late (SPEC F18): applied as
+    /// "create, or bring up to date".
+    #[serde(default)]
+    pub snapshot: Vec<LogEntry>,
     pub entries: Vec<LogEntry>,
     /// Where the next pull starts (past filtered-out entries too).
     #[ts(type = "number")]
@@ -73,6 +104,13 @@ pub struct PullReply {
     #[serde(default)]
     #[ts(type = "number")]
     pub last_seq: i64,
+    /// This page's number: the consumer acknowledges it after its commit.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub page: i64,
+    /// Documents held back from this consumer, with the reason.
+    #[serde(default)]
+    pub held: Vec<HeldDoc>,
 }
 
 /// `outpost.event.fetch`: a document the consumer depends on.

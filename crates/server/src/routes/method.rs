@@ -30,6 +30,8 @@ pub const METHODS: &[(&str, &str)] = &[
     ("outpost.site.set_sync_interval", "Seconds between scheduled pulls (System Manager); null returns to the start-up value. Args: sync_interval."),
     ("outpost.event.register", "Producer side: a consumer registers (Registration body) → RegistrationReply."),
     ("outpost.event.pull", "Producer side: a page of the update log for a consumer (PullRequest) → PullReply."),
+    ("outpost.event.ack", "Producer side: the consumer has committed every page up to page (AckRequest); only then is what those pages delivered recorded."),
+    ("outpost.event.subscription", "Producer side, for a subscriber key: its own Event Consumer's status — approvals and held documents. Args: site_id."),
     ("outpost.event.fetch", "Producer side: a dependency document (FetchRequest) → the document."),
     ("outpost.event.find", "Producer side: the document a mapping depends on, by filters (FindRequest) → the oldest match the consumer may see."),
     ("outpost.event.consumer_status", "Producer side: each registered consumer: last pull, entries behind, approved and pending doctypes."),
@@ -43,7 +45,7 @@ pub const METHODS: &[(&str, &str)] = &[
 
 /// Call a method. See the description of `method` for the list.
 #[utoipa::path(post, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync")),
+    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync")),
     request_body(content = Object, description = "The method's arguments"),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
@@ -173,6 +175,17 @@ fn to_value<T: serde::Serialize>(v: T) -> outpost_engine::Result<Value> {
     serde_json::to_value(v).map_err(|e| Error::Corrupt(e.to_string()))
 }
 
+/// All a subscriber key may call (SPEC F8, least privilege).
+pub const SUBSCRIBER_METHODS: &[&str] = &[
+    "frappe.auth.get_logged_user",
+    "outpost.event.register",
+    "outpost.event.pull",
+    "outpost.event.ack",
+    "outpost.event.fetch",
+    "outpost.event.find",
+    "outpost.event.subscription",
+];
+
 /// Runs a method: the one place both the HTTP route and the desktop's IPC
 /// command go through.
 pub fn dispatch(
@@ -181,6 +194,12 @@ pub fn dispatch(
     method: &str,
     args: &Map<String, Value>,
 ) -> outpost_engine::Result<Value> {
+    if actor.is_subscriber() && !SUBSCRIBER_METHODS.contains(&method) {
+        return Err(Error::Permission(format!(
+            "{} holds the role Event Subscriber: it may only register, pull and fetch, not call {method}",
+            actor.user
+        )));
+    }
     match method {
         "frappe.auth.get_logged_user" => Ok(Value::from(actor.user.clone())),
         "frappe.client.get_count" => {
@@ -245,6 +264,13 @@ pub fn dispatch(
         }
         "outpost.event.register" => to_value(site.register_consumer(actor, from_args(args)?)?),
         "outpost.event.pull" => to_value(site.pull_updates(actor, &from_args(args)?)?),
+        "outpost.event.ack" => {
+            site.acknowledge_pages(actor, &from_args(args)?)?;
+            Ok(Value::from("Acknowledged"))
+        }
+        "outpost.event.subscription" => {
+            to_value(site.subscription_status(actor, arg_str(args, "site_id")?)?)
+        }
         "outpost.event.fetch" => {
             let req: FetchRequest = from_args(args)?;
             to_value(site.fetch_dependency(actor, &req.site_id, &req.doctype, &req.name)?)

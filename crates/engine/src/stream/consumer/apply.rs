@@ -1,0 +1,469 @@
+//! The one apply path: a page of entries from any transport is applied in
+//! the page's transaction, each entry inside its own savepoint, with its
+//! dependencies, naming (SPEC F15), mapping (F16) and its sync-log line.
+
+use std::collections::HashSet;
+
+use rusqlite::{OptionalExtension, Transaction};
+use serde_json::{Map, Value};
+
+use super::deps::{Heal, Prepared};
+
+/// Snapshot documents (SPEC F18) carry no log sequence.
+pub(super) const SNAPSHOT_SEQ: i64 = 0;
+use super::Context;
+use crate::doctype::{FieldType, Registry, STANDARD_FIELDS};
+use crate::document::values::{self, text};
+use crate::document::{self, store, Doc, WriteOptions};
+use crate::error::{Error, Result};
+use crate::mapping::MappedDoc;
+use crate::stream::log::{LogEntry, UpdateType};
+
+/// What a page did, entry by entry.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Counts {
+    pub(super) synced: u32,
+    pub(super) failed: u32,
+    pub(super) skipped: u32,
+}
+
+/// The outcome of one entry.
+pub(super) enum Applied {
+    /// Applied; the local document's name.
+    Done(Option<String>),
+    /// Nothing to do here, and why.
+    Skipped(String),
+}
+
+/// Applies a page's entries (snapshot documents first, then the log) in
+/// the caller's transaction, with `prepared[i]` readied for `entries[i]`.
+pub(super) fn apply_page(
+    tx: &Transaction,
+    reg: &Registry,
+    ctx: &Context,
+    entries: &[&LogEntry],
+    prepared: &[Prepared],
+) -> Result<Counts> {
+    let nothing = Prepared::default();
+    let mut counts = Counts::default();
+    for (i, entry) in entries.iter().enumerate() {
+        let ready = prepared.get(i).unwrap_or(&nothing);
+        match apply_logged(tx, reg, ctx, entry, ready)? {
+            Status::Synced => counts.synced += 1,
+            Status::Failed => counts.failed += 1,
+            Status::Skipped => counts.skipped += 1,
+        }
+    }
+    Ok(counts)
+}
+
+/// A sync-log line's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Status {
+    Synced,
+    Failed,
+    Skipped,
+}
+
+impl Status {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Status::Synced => "Synced",
+            Status::Failed => "Failed",
+            Status::Skipped => "Skipped",
+        }
+    }
+}
+
+/// Applies one entry and writes its sync-log line.
+pub(super) fn apply_logged(
+    tx: &Transaction,
+    reg: &Registry,
+    ctx: &Context,
+    entry: &LogEntry,
+    ready: &Prepared,
+) -> Result<Status> {
+    let Some(row) = ctx.rows.get(&entry.ref_doctype) else {
+        return Ok(Status::Synced);
+    };
+    if entry.origin_site == ctx.local_site_id {
+        return Ok(Status::Synced); // our own change coming back (SPEC F19)
+    }
+    let doctype = ctx.local_doctype(&entry.ref_doctype);
+    let blocked: Option<i64> = tx
+        .prepare_cached(
+            "SELECT id FROM sync_log WHERE event_producer = ?1 AND ref_doctype = ?2 AND remote_docname = ?3 AND status = 'Failed' LIMIT 1",
+        )?
+        .query_row((&ctx.producer, doctype, &entry.docname), |r| r.get(0))
+        .optional()?;
+    let outcome = match blocked {
+        Some(id) => Err(Error::Docstatus(format!(
+            "Waiting for an earlier failed update of {doctype} {} (sync log {id}); resync that one first",
+            entry.docname
+        ))),
+        None => apply_in_savepoint(tx, reg, ctx, entry, ready),
+    };
+    let (status, docname, error) = match &outcome {
+        Ok(Applied::Done(local)) => (Status::Synced, local.clone(), None),
+        Ok(Applied::Skipped(why)) => (Status::Skipped, None, Some(why.clone())),
+        Err(e) => (Status::Failed, None, Some(e.to_string())),
+    };
+    let data = if entry.data.is_null() {
+        None
+    } else {
+        Some(entry.data.to_string())
+    };
+    let now = values::now_string();
+    tx.prepare_cached(
+        "INSERT INTO sync_log (event_producer, seq, update_type, status, ref_doctype, docname, remote_docname,
+                               use_same_name, data, error, origin_site, creation, modified, mapping)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)",
+    )?
+    .execute(rusqlite::params![
+        ctx.producer,
+        entry.seq,
+        entry.update_type.as_str(),
+        status.as_str(),
+        doctype,
+        docname,
+        entry.docname,
+        row.use_same_name,
+        data,
+        error,
+        entry.origin_site,
+        now,
+        row.mapping,
+    ])?;
+    Ok(status)
+}
+
+/// Applies dependencies and the entry inside a savepoint: all or nothing.
+pub(super) fn apply_in_savepoint(
+    tx: &Transaction,
+    reg: &Registry,
+    ctx: &Context,
+    entry: &LogEntry,
+    ready: &Prepared,
+) -> Result<Applied> {
+    tx.prepare_cached("SAVEPOINT entry")?.execute([])?;
+    let result = apply_entry(tx, reg, ctx, entry, ready);
+    match &result {
+        Ok(_) => tx.prepare_cached("RELEASE entry")?.execute([])?,
+        Err(_) => {
+            tx.prepare_cached("ROLLBACK TO entry")?.execute([])?;
+            tx.prepare_cached("RELEASE entry")?.execute([])?
+        }
+    };
+    result
+}
+
+pub(super) fn strip_meta(doc: &Map<String, Value>) -> Map<String, Value> {
+    doc.iter()
+        .filter(|(k, _)| {
+            !STANDARD_FIELDS.contains(&k.as_str())
+                || k.as_str() == "name"
+                || k.as_str() == "docstatus"
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+pub(super) fn local_name(
+    tx: &Transaction,
+    ctx: &Context,
+    doctype: &str,
+    remote: &str,
+    use_same_name: bool,
+) -> Result<Option<String>> {
+    if use_same_name {
+        return Ok(store::exists(tx, doctype, remote)?.then(|| remote.to_owned()));
+    }
+    Ok(tx
+        .prepare_cached(
+            "SELECT name FROM documents WHERE doctype = ?1 AND json_extract(data, '$.remote_docname') = ?2
+             AND json_extract(data, '$.remote_site_name') = ?3 LIMIT 1",
+        )?
+        .query_row((doctype, remote, &ctx.producer_site_id), |r| r.get(0))
+        .optional()?)
+}
+
+pub(super) fn apply_entry(
+    tx: &Transaction,
+    reg: &Registry,
+    ctx: &Context,
+    entry: &LogEntry,
+    ready: &Prepared,
+) -> Result<Applied> {
+    // A document this site lacks: its current state, or nothing to do.
+    let (kind, healed) = match &ready.heal {
+        Some(Heal::Gone(why)) => return Ok(Applied::Skipped(why.clone())),
+        Some(Heal::Current(doc)) => (UpdateType::Create, Some(Value::Object(doc.clone()))),
+        None => (entry.update_type, None),
+    };
+    // A snapshot document, or a healed one, brings a present one up to date.
+    let upsert = healed.is_some() || entry.seq == SNAPSHOT_SEQ;
+    let use_same_name = ctx
+        .rows
+        .get(&entry.ref_doctype)
+        .is_none_or(|r| r.use_same_name);
+    let origin = Some(entry.origin_site.clone());
+    let opts = WriteOptions {
+        keep_name: use_same_name,
+        origin: origin.clone(),
+        ignore_links: false,
+    };
+    for (doctype, doc) in &ready.deps {
+        if !store::exists(tx, doctype, &text(doc, "name"))? {
+            let dep_opts = WriteOptions {
+                keep_name: true,
+                origin: origin.clone(),
+                ignore_links: true,
+            };
+            document::insert_in(
+                tx,
+                reg,
+                &ctx.actor,
+                doctype,
+                Value::Object(strip_meta(doc)),
+                dep_opts,
+            )?;
+        }
+    }
+    // Through a mapping: the local doctype and data, and the local names of
+    // the mapped documents it depends on (created first when missing).
+    let mut fill = Map::new();
+    let (doctype, data) = match &ready.mapped {
+        None => (
+            ctx.local_doctype(&entry.ref_doctype),
+            healed.as_ref().unwrap_or(&entry.data),
+        ),
+        Some(Err(msg)) => return Err(Error::invalid("mapping", msg.clone())),
+        Some(Ok(m)) => {
+            for (field, dep) in &m.deps {
+                fill.insert(
+                    field.clone(),
+                    Value::from(materialize(tx, reg, ctx, dep, &origin)?),
+                );
+            }
+            (ctx.local_doctype(&entry.ref_doctype), &m.data)
+        }
+    };
+    let local = local_name(tx, ctx, doctype, &entry.docname, use_same_name)?;
+    match kind {
+        UpdateType::Create => {
+            let Value::Object(data) = data else {
+                return Err(Error::Remote(
+                    "A Create arrived without its document".into(),
+                ));
+            };
+            if let Some(local) = local {
+                if upsert {
+                    let mut patch = strip_meta(data);
+                    patch.remove("name");
+                    patch.extend(fill);
+                    document::update_in(
+                        tx,
+                        reg,
+                        &ctx.actor,
+                        doctype,
+                        &local,
+                        Value::Object(patch),
+                        &opts,
+                    )?;
+                }
+                return Ok(Applied::Done(Some(local)));
+            }
+            let mut body = strip_meta(data);
+            body.extend(fill);
+            if use_same_name {
+                body.insert("name".into(), Value::from(entry.docname.clone()));
+            } else {
+                body.remove("name");
+                body.insert("remote_docname".into(), Value::from(entry.docname.clone()));
+                body.insert(
+                    "remote_site_name".into(),
+                    Value::from(ctx.producer_site_id.clone()),
+                );
+            }
+            let doc = document::insert_in(tx, reg, &ctx.actor, doctype, Value::Object(body), opts)?;
+            Ok(Applied::Done(Some(text(&doc, "name"))))
+        }
+        UpdateType::Update => {
+            let Some(local) = local else {
+                return Err(Error::NotFound {
+                    doctype: doctype.to_owned(),
+                    name: entry.docname.clone(),
+                });
+            };
+            let current = store::load(tx, doctype, &local)?.ok_or_else(|| Error::NotFound {
+                doctype: doctype.to_owned(),
+                name: local.clone(),
+            })?;
+            let mut patch = patch_from_diff(&current, data);
+            patch.extend(fill);
+            document::update_in(
+                tx,
+                reg,
+                &ctx.actor,
+                doctype,
+                &local,
+                Value::Object(patch),
+                &opts,
+            )?;
+            Ok(Applied::Done(Some(local)))
+        }
+        UpdateType::Delete => match local {
+            Some(local) => {
+                document::delete_in(tx, reg, &ctx.actor, doctype, &local, &opts)?;
+                Ok(Applied::Done(Some(local)))
+            }
+            None => Ok(Applied::Skipped(format!(
+                "{doctype} {} is not here: nothing to delete",
+                entry.docname
+            ))),
+        },
+    }
+}
+
+/// Stores a mapped dependency unless it is here already; its local name.
+pub(super) fn materialize(
+    tx: &Transaction,
+    reg: &Registry,
+    ctx: &Context,
+    doc: &MappedDoc,
+    origin: &Option<String>,
+) -> Result<String> {
+    // No deeper than resolve_requests went (it stops at MAX_DEPTH).
+    let mut body = doc.body.clone();
+    for (field, dep) in &doc.deps {
+        body.insert(
+            field.clone(),
+            Value::from(materialize(tx, reg, ctx, dep, origin)?),
+        );
+    }
+    if let Some(name) = same_local(tx, reg, &doc.doctype, &body)? {
+        return Ok(name);
+    }
+    let opts = WriteOptions {
+        keep_name: false,
+        origin: origin.clone(),
+        ignore_links: false,
+    };
+    let stored = document::insert_in(tx, reg, &ctx.actor, &doc.doctype, Value::Object(body), opts)?;
+    Ok(text(&stored, "name"))
+}
+
+/// The local document a mapped dependency already is: by name when its
+/// doctype is named after a field (a Role after its role_name), else the
+/// first one holding the same value in every mapped field. A mapped
+/// dependency has no producer name of its own doctype to go by.
+pub(super) fn same_local(
+    tx: &Transaction,
+    reg: &Registry,
+    doctype: &str,
+    body: &Doc,
+) -> Result<Option<String>> {
+    let dt = reg.require(doctype)?;
+    if let Some(field) = dt.autoname.strip_prefix("field:") {
+        if let Some(v) = body.get(field).and_then(Value::as_str) {
+            return Ok(store::exists(tx, doctype, v)?.then(|| v.to_owned()));
+        }
+    }
+    let filters: Map<String, Value> = body
+        .iter()
+        .filter(|(k, v)| {
+            matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))
+                && dt.field(k).is_some_and(|f| f.fieldtype != FieldType::Table)
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if filters.is_empty() {
+        return Ok(None);
+    }
+    let found = crate::query::names_in(tx, reg, doctype, Some(&Value::Object(filters)), 1)?;
+    Ok(found.into_iter().next())
+}
+
+/// Turns an Update diff into a PUT-style patch over the local document:
+/// `changed`, then `removed`, `row_changed` and `added` rows.
+pub(super) fn patch_from_diff(current: &Doc, diff: &Value) -> Map<String, Value> {
+    let mut patch: Map<String, Value> = diff
+        .get("changed")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut tables: HashSet<String> = HashSet::new();
+    for part in ["added", "removed", "row_changed"] {
+        if let Some(m) = diff.get(part).and_then(Value::as_object) {
+            tables.extend(m.keys().cloned());
+        }
+    }
+    for table in tables {
+        let mut rows: Vec<Map<String, Value>> = current
+            .get(&table)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_object().cloned())
+            .collect();
+        let removed: HashSet<String> = diff["removed"]
+            .get(&table)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        rows.retain(|r| !removed.contains(&text(r, "name")));
+        for change in diff["row_changed"]
+            .get(&table)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object)
+        {
+            if let Some(row) = rows
+                .iter_mut()
+                .find(|r| text(r, "name") == text(change, "name"))
+            {
+                row.extend(change.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        for added in diff["added"]
+            .get(&table)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object)
+        {
+            rows.push(added.clone());
+        }
+        rows.sort_by_key(|r| r.get("idx").and_then(Value::as_i64).unwrap_or(i64::MAX));
+        patch.insert(
+            table,
+            Value::Array(rows.into_iter().map(Value::Object).collect()),
+        );
+    }
+    patch
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_diff_becomes_a_patch_over_the_local_rows() {
+        let current = json!({"title": "a", "rows": [{"name": "r1", "x": 1, "idx": 1}, {"name": "r2", "x": 2, "idx": 2}]});
+        let diff = json!({"changed": {"title": "b"}, "added": {"rows": [{"name": "r3", "x": 3, "idx": 2}]},
+                          "removed": {"rows": ["r2"]}, "row_changed": {"rows": [{"name": "r1", "x": 9}]}});
+        let patch = patch_from_diff(current.as_object().unwrap(), &diff);
+        assert_eq!(patch["title"], "b");
+        let rows = patch["rows"].as_array().unwrap();
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r["name"].as_str().unwrap(), r["x"].as_i64().unwrap()))
+                .collect::<Vec<_>>(),
+            [("r1", 9), ("r3", 3)]
+        );
+    }
+}

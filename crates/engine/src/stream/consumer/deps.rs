@@ -1,0 +1,418 @@
+//! Readying a page outside its transaction: the documents each entry
+//! depends on, fetched from the producer in dependency order (SPEC F14),
+//! and entries through a Document Type Mapping in their local form (F16).
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use super::Context;
+use crate::doctype::{DocType, FieldType, Registry, DOCTYPE_LINK};
+use crate::document::{store, Doc};
+use crate::error::{Error, Result};
+use crate::mapping::{DocRequest, Evaluator, MappedDoc, MAX_DEPTH};
+use crate::site::Site;
+use crate::stream::client::ProducerClient;
+use crate::stream::log::{LogEntry, UpdateType};
+use crate::stream::wire::{FetchRequest, FindRequest};
+
+/// Dependencies fetched for one page at most.
+const MAX_DEPENDENCIES: usize = 10_000;
+
+/// State of one page's dependency walk.
+pub(super) struct Walk<'a> {
+    fetched: &'a mut HashMap<(String, String), Doc>,
+    /// Already here: checked once per page, not once per link.
+    present: &'a mut HashSet<(String, String)>,
+    visiting: &'a mut HashSet<(String, String)>,
+    order: &'a mut Vec<(String, Doc)>,
+}
+
+/// An entry made ready outside the transaction: the documents it depends
+/// on (fetched from the producer) and, through a mapping, its local form.
+#[derive(Default)]
+pub(super) struct Prepared {
+    pub(super) deps: Vec<(String, Doc)>,
+    pub(super) mapped: Option<std::result::Result<MappedEntry, String>>,
+    pub(super) heal: Option<Heal>,
+}
+
+/// An entry about a document this site does not hold.
+pub(super) enum Heal {
+    /// Its current state, from the producer: applied as a Create.
+    Current(Doc),
+    /// Nothing to apply (a Delete of a document never received, a document
+    /// gone from the producer since): the entry is recorded as Skipped.
+    Gone(String),
+}
+
+/// Which documents a page creates and deletes before it is applied.
+#[derive(Default)]
+struct PagePresence {
+    created: HashSet<(String, String)>,
+    deleted: HashSet<(String, String)>,
+}
+
+impl PagePresence {
+    fn created(&mut self, key: (String, String)) {
+        self.deleted.remove(&key);
+        self.created.insert(key);
+    }
+
+    fn deleted(&mut self, key: (String, String)) {
+        self.created.remove(&key);
+        self.deleted.insert(key);
+    }
+
+    /// Whether the document will be here when the entry is applied.
+    fn holds(&self, key: &(String, String), stored: impl FnOnce() -> Result<bool>) -> Result<bool> {
+        if self.created.contains(key) {
+            return Ok(true);
+        }
+        if self.deleted.contains(key) {
+            return Ok(false);
+        }
+        stored()
+    }
+}
+
+/// An entry through a Document Type Mapping: its local data, and the
+/// mapped documents whose names go into its fields first.
+pub(super) struct MappedEntry {
+    pub(super) data: Value,
+    pub(super) deps: Vec<(String, MappedDoc)>,
+}
+
+impl Site {
+    /// Readies a page's entries outside the transaction, one `Prepared`
+    /// per entry: entries through a mapping get their local form and mapped
+    /// dependencies (SPEC F16); the others, the documents they link to that
+    /// are missing here, fetched from the producer in dependency order
+    /// (SPEC F14). An Update for a document this site lacks gets the
+    /// document's current state instead (it is created, never a permanent
+    /// failure); a Delete of one it never had is marked to skip.
+    pub(super) fn prepare(
+        &self,
+        client: &ProducerClient,
+        reg: &Registry,
+        ctx: &Context,
+        entries: &[&LogEntry],
+    ) -> Result<Vec<Prepared>> {
+        let mut out = Vec::with_capacity(entries.len());
+        let mut fetched: HashMap<(String, String), Doc> = HashMap::new();
+        let mut present: HashSet<(String, String)> = HashSet::new();
+        // What this page itself creates and deletes, before it is applied.
+        let mut page = PagePresence::default();
+        for &entry in entries {
+            let mut ready = Prepared::default();
+            let Some(row) = ctx.rows.get(&entry.ref_doctype) else {
+                out.push(ready);
+                continue;
+            };
+            if entry.origin_site == ctx.local_site_id {
+                out.push(ready);
+                continue;
+            }
+            let key = (entry.ref_doctype.clone(), entry.docname.clone());
+            let healed;
+            let entry = match entry.update_type {
+                UpdateType::Create => {
+                    page.created(key);
+                    entry
+                }
+                UpdateType::Delete => {
+                    if !page.holds(&key, || self.holds(ctx, entry))? {
+                        ready.heal = Some(Heal::Gone(format!(
+                            "{} {} was never received here: nothing to delete",
+                            entry.ref_doctype, entry.docname
+                        )));
+                    }
+                    page.deleted(key);
+                    out.push(ready);
+                    continue;
+                }
+                UpdateType::Update if page.holds(&key, || self.holds(ctx, entry))? => entry,
+                UpdateType::Update => match self.heal(client, ctx, entry)? {
+                    Ok(current) => {
+                        page.created(key);
+                        ready.heal = Some(Heal::Current(current.clone()));
+                        healed = LogEntry {
+                            update_type: UpdateType::Create,
+                            data: Value::Object(current),
+                            ..entry.clone()
+                        };
+                        &healed
+                    }
+                    Err(why) => {
+                        ready.heal = Some(Heal::Gone(why));
+                        out.push(ready);
+                        continue;
+                    }
+                },
+            };
+            if let Some(mapping) = &row.mapping {
+                ready.mapped = Some(match self.map_entry(client, reg, ctx, mapping, entry) {
+                    Ok(m) => Ok(m),
+                    Err(e @ Error::Unreachable(_)) => return Err(e),
+                    Err(e) => Err(format!("Mapping {mapping}: {e}")),
+                });
+                out.push(ready);
+                continue;
+            }
+            let Some(dt) = reg.get(&entry.ref_doctype) else {
+                out.push(ready);
+                continue;
+            };
+            let wanted = match entry.update_type {
+                UpdateType::Create => entry
+                    .data
+                    .as_object()
+                    .map(|d| links_in(reg, dt, d))
+                    .unwrap_or_default(),
+                UpdateType::Update => links_in_diff(reg, dt, &entry.data),
+                UpdateType::Delete => Vec::new(),
+            };
+            let mut visiting = HashSet::new();
+            for (t, n) in wanted {
+                let mut walk = Walk {
+                    fetched: &mut fetched,
+                    present: &mut present,
+                    visiting: &mut visiting,
+                    order: &mut ready.deps,
+                };
+                self.collect_dependency(client, reg, ctx, &t, &n, &mut walk)?;
+            }
+            out.push(ready);
+        }
+        Ok(out)
+    }
+
+    /// Whether the document an entry names is stored here.
+    fn holds(&self, ctx: &Context, entry: &LogEntry) -> Result<bool> {
+        let doctype = ctx.local_doctype(&entry.ref_doctype);
+        let same = ctx
+            .rows
+            .get(&entry.ref_doctype)
+            .is_none_or(|r| r.use_same_name);
+        self.read(|tx| super::apply::local_name(tx, ctx, doctype, &entry.docname, same))
+            .map(|n| n.is_some())
+    }
+
+    /// The current state of a document this site lacks, fetched from the
+    /// producer (scoped as a dependency); Err(reason) when there is none to
+    /// have. Only an unreachable producer fails the page.
+    fn heal(
+        &self,
+        client: &ProducerClient,
+        ctx: &Context,
+        entry: &LogEntry,
+    ) -> Result<std::result::Result<Doc, String>> {
+        let req = FetchRequest {
+            site_id: ctx.local_site_id.clone(),
+            doctype: entry.ref_doctype.clone(),
+            name: entry.docname.clone(),
+        };
+        match client.fetch(&req) {
+            Ok(doc) => Ok(Ok(doc)),
+            Err(e @ Error::Unreachable(_)) => Err(e),
+            Err(e) => Ok(Err(format!(
+                "{} {} is not here and the producer does not give it: {e}",
+                entry.ref_doctype, entry.docname
+            ))),
+        }
+    }
+
+    /// An entry through its mapping: the local data, and the documents its
+    /// "Document" rows ask for, found on the producer and mapped in turn.
+    pub(super) fn map_entry(
+        &self,
+        client: &ProducerClient,
+        reg: &Registry,
+        ctx: &Context,
+        mapping: &str,
+        entry: &LogEntry,
+    ) -> Result<MappedEntry> {
+        let m = ctx.mappings.get(mapping)?;
+        let env = self.script_env();
+        let eval = |expr: &str, doc: &Doc| crate::condition::eval_value(&env, expr, doc);
+        let (data, requests) = match entry.update_type {
+            UpdateType::Create => {
+                let Value::Object(d) = &entry.data else {
+                    return Err(Error::Remote(
+                        "A Create arrived without its document".into(),
+                    ));
+                };
+                let (body, requests) = m.map_doc(&ctx.mappings, reg, d, true, &eval)?;
+                (Value::Object(body), requests)
+            }
+            UpdateType::Update => m.map_diff(&ctx.mappings, reg, &entry.data, &eval)?,
+            UpdateType::Delete => (Value::Null, Vec::new()),
+        };
+        Ok(MappedEntry {
+            data,
+            deps: self.resolve_requests(client, reg, ctx, requests, &eval, 0)?,
+        })
+    }
+
+    pub(super) fn resolve_requests(
+        &self,
+        client: &ProducerClient,
+        reg: &Registry,
+        ctx: &Context,
+        requests: Vec<DocRequest>,
+        eval: &Evaluator,
+        depth: usize,
+    ) -> Result<Vec<(String, MappedDoc)>> {
+        if !requests.is_empty() && depth >= MAX_DEPTH {
+            return Err(Error::invalid(
+                "mapping",
+                format!("Document rows nest more than {MAX_DEPTH} deep: do the mappings name each other in a cycle?"),
+            ));
+        }
+        requests
+            .into_iter()
+            .map(|req| {
+                let inner = ctx.mappings.get(&req.mapping)?;
+                let remote = client.find(&FindRequest {
+                    site_id: ctx.local_site_id.clone(),
+                    doctype: inner.remote_doctype.clone(),
+                    filters: req.filters,
+                })?;
+                let (body, more) = inner.map_doc(&ctx.mappings, reg, &remote, true, eval)?;
+                let deps = self.resolve_requests(client, reg, ctx, more, eval, depth + 1)?;
+                let doc = MappedDoc {
+                    doctype: inner.local_doctype.clone(),
+                    body,
+                    deps,
+                };
+                Ok((req.local_field, doc))
+            })
+            .collect()
+    }
+
+    pub(super) fn collect_dependency(
+        &self,
+        client: &ProducerClient,
+        reg: &Registry,
+        ctx: &Context,
+        doctype: &str,
+        name: &str,
+        walk: &mut Walk,
+    ) -> Result<()> {
+        let key = (doctype.to_owned(), name.to_owned());
+        if walk.present.contains(&key)
+            || !walk.visiting.insert(key.clone())
+            || reg.get(doctype).is_none()
+        {
+            return Ok(());
+        }
+        if self.read(|tx| store::exists(tx, doctype, name))? {
+            walk.present.insert(key);
+            return Ok(());
+        }
+        let fetched = &mut *walk.fetched;
+        if fetched.len() >= MAX_DEPENDENCIES {
+            return Err(Error::Remote(format!(
+                "More than {MAX_DEPENDENCIES} missing dependencies in one page"
+            )));
+        }
+        let doc = match fetched.get(&key) {
+            Some(d) => d.clone(),
+            None => {
+                let req = FetchRequest {
+                    site_id: ctx.local_site_id.clone(),
+                    doctype: doctype.into(),
+                    name: name.into(),
+                };
+                let d = client.fetch(&req)?;
+                fetched.insert(key.clone(), d.clone());
+                d
+            }
+        };
+        if let Some(dt) = reg.get(doctype) {
+            for (t, n) in links_in(reg, dt, &doc) {
+                self.collect_dependency(client, reg, ctx, &t, &n, walk)?;
+            }
+        }
+        walk.order.push((doctype.to_owned(), doc));
+        Ok(())
+    }
+}
+
+/// Link targets named in `doc` (Link, Dynamic Link, Links in child rows).
+pub(super) fn links_in(
+    reg: &Registry,
+    dt: &DocType,
+    doc: &Map<String, Value>,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for f in &dt.fields {
+        match f.fieldtype {
+            FieldType::Link | FieldType::DynamicLink => {
+                let Some(v) = doc
+                    .get(&f.fieldname)
+                    .and_then(Value::as_str)
+                    .filter(|v| !v.is_empty())
+                else {
+                    continue;
+                };
+                let target = if f.fieldtype == FieldType::Link {
+                    f.options().to_owned()
+                } else {
+                    doc.get(f.options())
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                if !target.is_empty() && target != DOCTYPE_LINK {
+                    out.push((target, v.to_owned()));
+                }
+            }
+            FieldType::Table => {
+                let Some(child) = reg.get(f.options()) else {
+                    continue;
+                };
+                for row in doc
+                    .get(&f.fieldname)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_object)
+                {
+                    out.extend(links_in(reg, child, row));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+pub(super) fn links_in_diff(reg: &Registry, dt: &DocType, diff: &Value) -> Vec<(String, String)> {
+    let mut out = diff
+        .get("changed")
+        .and_then(Value::as_object)
+        .map(|c| links_in(reg, dt, c))
+        .unwrap_or_default();
+    for part in ["added", "row_changed"] {
+        for (table, rows) in diff
+            .get(part)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let Some(child) = dt.field(table).and_then(|f| reg.get(f.options())) else {
+                continue;
+            };
+            for row in rows
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_object)
+            {
+                out.extend(links_in(reg, child, row));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,289 @@
+//! The pull transport (SPEC F11): pages of the producer's log come in,
+//! the next one fetched while this one is applied; each page is committed
+//! with its cursor through the apply path. Also "Sync now" and its progress.
+
+use rusqlite::OptionalExtension;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use super::{
+    apply, cursor_of, position_of, Context, ProducerStatus, SyncProgress, SyncSummary, PAGE_SIZE,
+};
+use crate::actor::Actor;
+use crate::document::values::{self, text};
+use crate::document::{store, Doc};
+use crate::error::{Error, Result};
+use crate::notice::NoticeKind;
+use crate::site::Site;
+use crate::stream::client::ProducerClient;
+use crate::stream::log::LogEntry;
+use crate::stream::wire::{AckRequest, PullReply, PullRequest};
+use crate::stream::EVENT_PRODUCER;
+
+/// A sync this long or this big is announced when it ends.
+const LONG_SYNC: std::time::Duration = std::time::Duration::from_secs(10);
+const BIG_SYNC: u32 = 1000;
+
+impl Site {
+    /// "Sync now" (SPEC F11 c): pulls from one producer, or from all, and
+    /// answers a summary per producer; `progress` sees each applied page.
+    pub fn sync_now(
+        &self,
+        actor: &Actor,
+        producer: Option<&str>,
+        progress: &mut dyn FnMut(&SyncSummary),
+    ) -> Result<Vec<SyncSummary>> {
+        actor.require_system_manager("sync")?;
+        let names = match producer {
+            Some(p) => vec![p.to_owned()],
+            None => self.event_producers()?,
+        };
+        self.set_progress(|p| {
+            *p = SyncProgress {
+                running: true,
+                ..Default::default()
+            }
+        });
+        let mut out = Vec::new();
+        for n in &names {
+            let mut track = |s: &SyncSummary| {
+                self.set_progress(|p| p.current = Some(s.clone()));
+                progress(s);
+            };
+            match self.sync_producer(n, &mut track) {
+                Ok(s) => {
+                    self.set_progress(|p| {
+                        p.current = None;
+                        p.done.push(s.clone());
+                    });
+                    out.push(s);
+                }
+                Err(e) => {
+                    self.set_progress(|p| p.running = false);
+                    return Err(e);
+                }
+            }
+        }
+        self.set_progress(|p| p.running = false);
+        Ok(out)
+    }
+
+    /// What "Sync now" is doing (or last did).
+    pub fn sync_progress(&self, actor: &Actor) -> Result<SyncProgress> {
+        actor.require_system_manager("see sync progress")?;
+        Ok(self
+            .progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone())
+    }
+
+    pub(super) fn set_progress(&self, f: impl FnOnce(&mut SyncProgress)) {
+        f(&mut self.progress.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// Every Event Producer's health, for the dashboard.
+    pub fn producer_statuses(&self, actor: &Actor) -> Result<Vec<ProducerStatus>> {
+        actor.require_system_manager("see sync status")?;
+        self.read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT d.name, json_extract(d.data, '$.registration_status'), COALESCE(s.online, 0), s.last_sync,
+                        COALESCE(s.last_error, json_extract(d.data, '$.last_error')), COALESCE(s.cursor, 0),
+                        (SELECT COUNT(*) FROM sync_log l WHERE l.event_producer = d.name AND l.status = 'Failed'), s.held
+                 FROM documents d LEFT JOIN producer_state s ON s.producer = d.name
+                 WHERE d.doctype = ?1 ORDER BY d.name",
+            )?;
+            let rows = stmt.query_map([EVENT_PRODUCER], |r| {
+                Ok(ProducerStatus {
+                    producer: r.get(0)?,
+                    registration_status: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    online: r.get(2)?,
+                    last_sync: r.get(3)?,
+                    last_error: r.get(4)?,
+                    cursor: r.get(5)?,
+                    failed: r.get(6)?,
+                    held: r
+                        .get::<_, Option<String>>(7)?
+                        .and_then(|h| serde_json::from_str(&h).ok())
+                        .unwrap_or_default(),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Pulls and applies everything one producer has for us (SPEC F11/F12).
+    pub fn sync_producer(
+        &self,
+        name: &str,
+        progress: &mut dyn FnMut(&SyncSummary),
+    ) -> Result<SyncSummary> {
+        let doc = self.event_producer(name)?;
+        let mut summary = SyncSummary {
+            producer: name.to_owned(),
+            ..Default::default()
+        };
+        let _one_at_a_time = self.sync_gate.lock().unwrap_or_else(|p| p.into_inner());
+        let began = std::time::Instant::now();
+        let outcome = self.sync_inner(&doc, &mut summary, progress);
+        if let Err(e) = &outcome {
+            summary.online = !matches!(e, Error::Unreachable(_));
+            summary.error = Some(e.to_string());
+            let before = self.read(|tx| {
+                Ok(tx
+                    .query_row(
+                        "SELECT last_error FROM producer_state WHERE producer = ?1",
+                        [name],
+                        |r| r.get::<_, Option<String>>(0),
+                    )
+                    .optional()?
+                    .flatten())
+            })?;
+            self.record_producer_error(name, e)?;
+            // Offline is normal; a refusal is news, once per new message.
+            if summary.online && before.as_deref() != summary.error.as_deref() {
+                self.announce(
+                    NoticeKind::SyncFailed,
+                    format!("Sync from {name} failed"),
+                    e.to_string(),
+                );
+            }
+        }
+        if summary.failed > 0 {
+            // The newest failure of this producer (not of another one).
+            let first: String = self.read(|tx| {
+                Ok(tx
+                    .query_row(
+                        "SELECT error FROM sync_log WHERE event_producer = ?1 AND status = 'Failed' ORDER BY id DESC LIMIT 1",
+                        [name],
+                        |r| r.get::<_, Option<String>>(0),
+                    )
+                    .optional()?
+                    .flatten()
+                    .unwrap_or_default())
+            })?;
+            self.announce(
+                NoticeKind::SyncFailed,
+                format!("Sync from {name} failed"),
+                format!("{} update(s) could not be applied: {first}", summary.failed),
+            );
+        } else if outcome.is_ok() && (began.elapsed() >= LONG_SYNC || summary.pulled >= BIG_SYNC) {
+            self.announce(
+                NoticeKind::SyncFinished,
+                format!("Sync from {name} finished"),
+                format!("{} update(s) received", summary.synced),
+            );
+        }
+        Ok(summary)
+    }
+
+    pub(super) fn sync_inner(
+        &self,
+        doc: &Doc,
+        summary: &mut SyncSummary,
+        progress: &mut dyn FnMut(&SyncSummary),
+    ) -> Result<()> {
+        let name = text(doc, "name");
+        self.retry_registration(doc)?;
+        let doc = self
+            .read(|tx| store::load(tx, EVENT_PRODUCER, &name))?
+            .unwrap_or_else(|| doc.clone());
+        let client = self.producer_client(&doc)?;
+        let ctx = self.context(&doc)?;
+        // Pull the next page while this one is applied: the producer's work and
+        // ours overlap. At most one page waits in the channel (bounded memory).
+        // Each pull acknowledges the newest page committed here, never more.
+        let (first, acked) = self.read(|tx| position_of(tx, &name))?;
+        let committed = AtomicI64::new(acked);
+        summary.start = first;
+        summary.cursor = first;
+        let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Result<(i64, PullReply)>>(1);
+        std::thread::scope(|scope| {
+            let (client, site_id, committed) = (&client, ctx.local_site_id.clone(), &committed);
+            scope.spawn(move || {
+                let mut after = first;
+                loop {
+                    let page = client.pull(&PullRequest {
+                        site_id: site_id.clone(),
+                        after,
+                        limit: PAGE_SIZE,
+                        ack: Some(committed.load(Ordering::Acquire)),
+                    });
+                    let next = page.as_ref().ok().filter(|p| p.has_more).map(|p| p.cursor);
+                    if pages_tx.send(page.map(|p| (after, p))).is_err() {
+                        return;
+                    }
+                    match next {
+                        Some(c) => after = c,
+                        None => return,
+                    }
+                }
+            });
+            for page in pages_rx {
+                let (cursor, reply) = page?;
+                let (more, number) = (reply.has_more, reply.page);
+                self.apply_page(&name, &doc, &client, &ctx, cursor, reply, summary)?;
+                committed.store(number, Ordering::Release);
+                progress(summary);
+                if !more {
+                    break;
+                }
+            }
+            Ok::<(), Error>(())
+        })?;
+        // Acknowledge the last page at once, so the producer's record (and
+        // its received_by) does not wait for the next sync.
+        let (_, acked) = self.read(|tx| position_of(tx, &name))?;
+        client
+            .ack(&AckRequest {
+                site_id: ctx.local_site_id.clone(),
+                page: acked,
+            })
+            .or_else(|e| match e {
+                Error::Unreachable(_) => Ok(()),
+                e => Err(e),
+            })
+    }
+
+    /// Applies one pulled page: dependencies, entries, cursor — one transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn apply_page(
+        &self,
+        name: &str,
+        doc: &Doc,
+        client: &ProducerClient,
+        ctx: &Context,
+        cursor: i64,
+        reply: PullReply,
+        summary: &mut SyncSummary,
+    ) -> Result<()> {
+        summary.online = true;
+        summary.pulled += (reply.entries.len() + reply.snapshot.len()) as u32;
+        summary.target = reply.last_seq.max(reply.cursor);
+        self.update_approvals(name, doc, &reply.approvals)?;
+        let reg = self.doctypes();
+        let entries: Vec<&LogEntry> = reply.snapshot.iter().chain(&reply.entries).collect();
+        let prepared = self.prepare(client, &reg, ctx, &entries)?;
+        let held = serde_json::to_string(&reply.held).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let counts = self.write(|tx| {
+            if cursor_of(tx, name)? != cursor {
+                return Err(Error::Unreachable("Another process synced this producer meanwhile; pulling again".into()));
+            }
+            let counts = apply::apply_page(tx, &reg, ctx, &entries, &prepared)?;
+            crate::failpoint::hit("page-applied-before-commit");
+            tx.prepare_cached(
+                "INSERT INTO producer_state (producer, cursor, acked_page, held, last_sync, online, last_error) VALUES (?1, ?2, ?3, ?4, ?5, 1, NULL)
+                 ON CONFLICT (producer) DO UPDATE SET cursor = excluded.cursor, acked_page = excluded.acked_page, held = excluded.held,
+                 last_sync = excluded.last_sync, online = 1, last_error = NULL",
+            )?
+            .execute((name, reply.cursor, reply.page, held, values::now_string()))?;
+            Ok(counts)
+        })?;
+        crate::failpoint::hit("page-committed");
+        summary.synced += counts.synced;
+        summary.failed += counts.failed;
+        summary.skipped += counts.skipped;
+        summary.cursor = reply.cursor;
+        Ok(())
+    }
+}

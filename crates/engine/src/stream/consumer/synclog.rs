@@ -1,0 +1,181 @@
+//! The Event Sync Log (SPEC F13): one line per received entry, Resync of
+//! a Failed one (and those of the same document waiting behind it), and
+//! automatic retries with back-off.
+
+use rusqlite::OptionalExtension;
+use serde_json::Value;
+
+use super::apply::{apply_in_savepoint, Applied, Status};
+use super::SyncLogEntry;
+use crate::actor::Actor;
+use crate::document::values;
+use crate::error::{Error, Result};
+use crate::site::Site;
+use crate::stream::log::{LogEntry, UpdateType};
+
+impl Site {
+    /// The sync log, newest first, optionally only one status.
+    pub fn sync_log(
+        &self,
+        actor: &Actor,
+        status: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<SyncLogEntry>> {
+        actor.require_system_manager("read the sync log")?;
+        self.read(|tx| {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {SYNC_LOG_COLUMNS} FROM sync_log WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map((status, limit.clamp(1, 1000)), sync_log_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Applies a Failed sync-log entry again (SPEC F13), then any entries of
+    /// the same document that were waiting behind it. Returns the entry.
+    pub fn resync(&self, actor: &Actor, id: i64) -> Result<SyncLogEntry> {
+        actor.require_system_manager("resync")?;
+        let first = self.sync_log_entry(id)?;
+        if first.status != "Failed" {
+            return Ok(first);
+        }
+        let doc = self.event_producer(&first.event_producer)?;
+        let ctx = self.context(&doc)?;
+        let client = self.producer_client(&doc)?;
+        let queue: Vec<SyncLogEntry> = self.read(|tx| {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {SYNC_LOG_COLUMNS} FROM sync_log WHERE event_producer = ?1 AND ref_doctype = ?2
+                 AND remote_docname = ?3 AND status = 'Failed' AND id >= ?4 ORDER BY id"
+            ))?;
+            let rows = stmt.query_map((&first.event_producer, &first.ref_doctype, &first.remote_docname, id), sync_log_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        for item in queue {
+            // A mapped entry is kept with its remote data: map it again.
+            let ref_doctype = match &item.mapping {
+                None => item.ref_doctype.clone(),
+                Some(m) => ctx
+                    .rows
+                    .iter()
+                    .find(|(_, r)| r.mapping.as_deref() == Some(m.as_str()))
+                    .map(|(dt, _)| dt.clone())
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "mapping",
+                            format!(
+                                "Event Producer {} no longer uses mapping {m}",
+                                item.event_producer
+                            ),
+                        )
+                    })?,
+            };
+            let entry = LogEntry {
+                seq: item.seq,
+                update_type: match item.update_type.as_str() {
+                    "Create" => UpdateType::Create,
+                    "Update" => UpdateType::Update,
+                    _ => UpdateType::Delete,
+                },
+                ref_doctype,
+                docname: item.remote_docname.clone(),
+                data: item.data.clone(),
+                creation: item.creation.clone(),
+                origin_site: ctx.producer_site_id.clone(),
+            };
+            let reg = self.doctypes();
+            let ready = self
+                .prepare(&client, &reg, &ctx, &[&entry])?
+                .pop()
+                .unwrap_or_default();
+            let ok = self.write(|tx| {
+                match apply_in_savepoint(tx, &reg, &ctx, &entry, &ready) {
+                    Ok(applied) => {
+                        let (status, local, note) = match applied {
+                            Applied::Done(local) => (Status::Synced, local, None),
+                            Applied::Skipped(why) => (Status::Skipped, None, Some(why)),
+                        };
+                        tx.execute(
+                            "UPDATE sync_log SET status = ?4, docname = ?2, error = ?5, modified = ?3, attempts = attempts + 1 WHERE id = ?1",
+                            (item.id, local, values::now_string(), status.as_str(), note),
+                        )?;
+                        Ok(true)
+                    }
+                    Err(e) => {
+                        tx.execute(
+                            "UPDATE sync_log SET error = ?2, modified = ?3, attempts = attempts + 1 WHERE id = ?1",
+                            (item.id, e.to_string(), values::now_string()),
+                        )?;
+                        Ok(false)
+                    }
+                }
+            })?;
+            if !ok {
+                break;
+            }
+        }
+        self.sync_log_entry(id)
+    }
+
+    /// Retries Failed entries whose back-off has passed (2^attempts seconds, at most an hour).
+    pub fn retry_failed(&self) -> Result<u32> {
+        let due: Vec<i64> = self.read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT MIN(id) FROM sync_log WHERE status = 'Failed'
+                 AND (julianday('now', 'localtime') - julianday(modified)) * 86400 >= MIN(3600, 1 << MIN(attempts, 12))
+                 GROUP BY event_producer, ref_doctype, remote_docname LIMIT 50",
+            )?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+        })?;
+        let mut fixed = 0;
+        for id in due {
+            if self
+                .resync(&Actor::system(), id)
+                .is_ok_and(|e| e.status == "Synced")
+            {
+                fixed += 1;
+            }
+        }
+        Ok(fixed)
+    }
+
+    pub(super) fn sync_log_entry(&self, id: i64) -> Result<SyncLogEntry> {
+        self.read(|tx| {
+            tx.query_row(
+                &format!("SELECT {SYNC_LOG_COLUMNS} FROM sync_log WHERE id = ?1"),
+                [id],
+                sync_log_row,
+            )
+            .optional()?
+            .ok_or_else(|| Error::NotFound {
+                doctype: "Event Sync Log".into(),
+                name: id.to_string(),
+            })
+        })
+    }
+}
+
+pub(super) const SYNC_LOG_COLUMNS: &str = "id, event_producer, seq, update_type, status, ref_doctype, docname, remote_docname, use_same_name, data, error, creation, modified, attempts, mapping";
+
+pub(super) fn sync_log_row(r: &rusqlite::Row) -> rusqlite::Result<SyncLogEntry> {
+    let data: Option<String> = r.get(9)?;
+    Ok(SyncLogEntry {
+        id: r.get(0)?,
+        event_producer: r.get(1)?,
+        seq: r.get(2)?,
+        update_type: r.get(3)?,
+        status: r.get(4)?,
+        ref_doctype: r.get(5)?,
+        docname: r.get(6)?,
+        remote_docname: r.get(7)?,
+        use_same_name: r.get(8)?,
+        data: data
+            .and_then(|d| serde_json::from_str(&d).ok())
+            .unwrap_or(Value::Null),
+        error: r.get(10)?,
+        creation: r.get(11)?,
+        modified: r.get(12)?,
+        attempts: r.get(13)?,
+        mapping: r.get(14)?,
+    })
+}

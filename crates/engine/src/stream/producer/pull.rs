@@ -1,0 +1,742 @@
+//! Serving pages of the update log with acknowledged delivery (SPEC F11,
+//! F17 and §2's delivery guarantee).
+//!
+//! A pull is answered from the log; what the page means for the
+//! producer's record of the consumer — the documents of a conditional row
+//! it now holds (which decides later history and Delete delivery), the
+//! entries it received (`received_by`), held documents released, snapshot
+//! progress — is stored with the page and recorded only when the consumer
+//! acknowledges the page: the `ack` of a later pull, which the consumer
+//! sends after its own commit. Until then a pull from the same `after`
+//! gets the same page back, entry for entry. The consumer may fetch one
+//! page ahead, so several pages can await acknowledgement; each is decided
+//! on top of the ones before it.
+//!
+//! A condition that cannot be evaluated holds back that one document (it
+//! is listed as held, with the error, on both sides), never the stream.
+//! A row approved after documents were made gets those documents first, as
+//! a snapshot of their current state, then the log goes on.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{params_from_iter, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{approvals_of, approved_conditions};
+use crate::actor::Actor;
+use crate::condition::{Condition, ScriptEnv};
+use crate::document::values;
+use crate::document::{store, Doc};
+use crate::error::{Error, Result};
+use crate::site::Site;
+use crate::stream::log::{self, LogEntry, UpdateType};
+use crate::stream::wire::{AckRequest, HeldDoc, PullReply, PullRequest};
+
+/// The most entries one pull may ask for.
+pub const MAX_PAGE: u32 = 5000;
+/// Held documents looked at again per pull.
+const HELD_PER_PULL: usize = 100;
+
+type DocKey = (String, String);
+
+/// Where a row's snapshot stands (SPEC F18): documents of `ref_doctype`
+/// changed in `(from, to]` of the log, sent in name order after `after`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Snapshot {
+    ref_doctype: String,
+    from: i64,
+    to: i64,
+    after: String,
+    done: bool,
+}
+
+/// What a page changes in the producer's record once acknowledged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Effects {
+    /// Documents of conditional rows the consumer now holds.
+    #[serde(default)]
+    received: Vec<DocKey>,
+    /// Documents of conditional rows deleted on the consumer.
+    #[serde(default)]
+    forgotten: Vec<DocKey>,
+    /// Entries of conditional rows delivered (for `received_by`).
+    #[serde(default)]
+    delivered: Vec<i64>,
+    #[serde(default)]
+    snapshot: Option<Snapshot>,
+}
+
+/// A page answered and not yet acknowledged.
+struct Page {
+    page: i64,
+    after: i64,
+    cursor: i64,
+    has_more: bool,
+    seqs: Vec<i64>,
+    snapshot: Vec<LogEntry>,
+    effects: Effects,
+}
+
+/// The consumer's state as the next page sees it: what was acknowledged,
+/// plus what the pages awaiting acknowledgement will change.
+#[derive(Default)]
+struct Overlay {
+    received: HashSet<DocKey>,
+    forgotten: HashSet<DocKey>,
+    snapshot: HashMap<String, Snapshot>,
+}
+
+impl Overlay {
+    fn of(pages: &[Page]) -> Overlay {
+        let mut o = Overlay::default();
+        for p in pages {
+            o.absorb(&p.effects);
+        }
+        o
+    }
+
+    fn absorb(&mut self, e: &Effects) {
+        for k in &e.received {
+            self.forgotten.remove(k);
+            self.received.insert(k.clone());
+        }
+        for k in &e.forgotten {
+            self.received.remove(k);
+            self.forgotten.insert(k.clone());
+        }
+        if let Some(s) = &e.snapshot {
+            self.snapshot.insert(s.ref_doctype.clone(), s.clone());
+        }
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| Error::Corrupt(format!("stored page: {e}")))
+}
+
+impl Site {
+    /// A page of the update log for one consumer (SPEC F11): only approved,
+    /// subscribed doctypes whose row condition holds, never changes that
+    /// came from that consumer. `ack` records the pages the consumer has
+    /// committed; a page asked for again is answered again, unchanged.
+    pub fn pull_updates(&self, actor: &Actor, req: &PullRequest) -> Result<PullReply> {
+        if req.limit == 0 || req.limit > MAX_PAGE {
+            return Err(Error::invalid(
+                "limit",
+                format!("limit must be between 1 and {MAX_PAGE}"),
+            ));
+        }
+        if req.after < 0 {
+            return Err(Error::invalid("after", "after cannot be negative"));
+        }
+        let env = self.script_env();
+        let reply = self.write(|tx| {
+            let consumer = self.consumer_for(tx, actor, &req.site_id)?;
+            let id = req.site_id.as_str();
+            if let Some(ack) = req.ack {
+                acknowledge(tx, id, ack)?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO consumer_progress (consumer, seq, last_seen) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (consumer) DO UPDATE SET last_seen = excluded.last_seen",
+            )?
+            .execute((id, req.after, values::now_string()))?;
+            let mut pending = pending_pages(tx, id)?;
+            let page = match pending.iter().position(|p| p.after == req.after) {
+                // The answer was lost, or the consumer died before its commit.
+                Some(i) => pending.swap_remove(i),
+                None => {
+                    if pending.last().is_some_and(|p| p.cursor != req.after) {
+                        // The consumer starts elsewhere (registered anew, restored):
+                        // what it never acknowledged is forgotten.
+                        tx.prepare_cached("DELETE FROM consumer_pages WHERE consumer = ?1")?
+                            .execute([id])?;
+                        pending.clear();
+                    }
+                    let number = next_page_number(tx, id, &pending)?;
+                    let mut decide = Decide {
+                        tx,
+                        env: &env,
+                        consumer: &consumer,
+                        id,
+                        allowed: approved_conditions(&consumer)?,
+                        overlay: Overlay::of(&pending),
+                        effects: Effects::default(),
+                        seqs: Vec::new(),
+                    };
+                    let page = decide.page(number, req)?;
+                    store_page(tx, id, &page)?;
+                    page
+                }
+            };
+            answer(tx, id, &consumer, page)
+        })?;
+        crate::failpoint::hit("pull-answered");
+        Ok(reply)
+    }
+}
+
+impl Site {
+    /// `outpost.event.ack`: the consumer has committed pages up to `page`.
+    pub fn acknowledge_pages(&self, actor: &Actor, req: &AckRequest) -> Result<()> {
+        self.write(|tx| {
+            self.consumer_for(tx, actor, &req.site_id)?;
+            acknowledge(tx, &req.site_id, req.page)
+        })
+    }
+}
+
+/// Records the effects of every page up to `ack`, in order.
+fn acknowledge(tx: &Transaction, consumer: &str, ack: i64) -> Result<()> {
+    for p in pending_pages(tx, consumer)?
+        .into_iter()
+        .filter(|p| p.page <= ack)
+    {
+        let e = &p.effects;
+        for (dt, name) in &e.received {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO consumer_docs (consumer, ref_doctype, docname) VALUES (?1, ?2, ?3)",
+            )?
+            .execute((consumer, dt, name))?;
+            tx.prepare_cached(
+                "DELETE FROM consumer_held WHERE consumer = ?1 AND ref_doctype = ?2 AND docname = ?3",
+            )?
+            .execute((consumer, dt, name))?;
+        }
+        for (dt, name) in &e.forgotten {
+            tx.prepare_cached(
+                "DELETE FROM consumer_docs WHERE consumer = ?1 AND ref_doctype = ?2 AND docname = ?3",
+            )?
+            .execute((consumer, dt, name))?;
+        }
+        for seq in &e.delivered {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO consumer_deliveries (consumer, seq) VALUES (?1, ?2)",
+            )?
+            .execute((consumer, seq))?;
+        }
+        if let Some(s) = &e.snapshot {
+            let state = (!s.done).then(|| to_json(s)).transpose()?;
+            tx.prepare_cached(
+                "UPDATE consumer_rows SET snapshot = ?3 WHERE consumer = ?1 AND ref_doctype = ?2",
+            )?
+            .execute((consumer, &s.ref_doctype, state))?;
+        }
+        tx.prepare_cached("UPDATE consumer_progress SET seq = ?2, page = ?3 WHERE consumer = ?1")?
+            .execute((consumer, p.cursor, p.page))?;
+        tx.prepare_cached("DELETE FROM consumer_pages WHERE consumer = ?1 AND page = ?2")?
+            .execute((consumer, p.page))?;
+    }
+    Ok(())
+}
+
+fn pending_pages(tx: &Transaction, consumer: &str) -> Result<Vec<Page>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT page, after, cursor, has_more, seqs, snapshot, effects FROM consumer_pages
+         WHERE consumer = ?1 ORDER BY page",
+    )?;
+    let rows = stmt.query_map([consumer], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, bool>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, String>(6)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (page, after, cursor, has_more, seqs, snapshot, effects) = row?;
+        out.push(Page {
+            page,
+            after,
+            cursor,
+            has_more,
+            seqs: from_json(&seqs)?,
+            snapshot: from_json(&snapshot)?,
+            effects: from_json(&effects)?,
+        });
+    }
+    Ok(out)
+}
+
+fn next_page_number(tx: &Transaction, consumer: &str, pending: &[Page]) -> Result<i64> {
+    let acked: i64 = tx
+        .prepare_cached("SELECT page FROM consumer_progress WHERE consumer = ?1")?
+        .query_row([consumer], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    Ok(pending.last().map_or(acked, |p| p.page.max(acked)) + 1)
+}
+
+fn store_page(tx: &Transaction, consumer: &str, p: &Page) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO consumer_pages (consumer, page, after, cursor, has_more, seqs, snapshot, effects)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(rusqlite::params![
+        consumer,
+        p.page,
+        p.after,
+        p.cursor,
+        p.has_more,
+        to_json(&p.seqs)?,
+        to_json(&p.snapshot)?,
+        to_json(&p.effects)?,
+    ])?;
+    Ok(())
+}
+
+/// The reply for a page: its entries read back from the log by sequence.
+fn answer(tx: &Transaction, consumer: &str, doc: &Doc, p: Page) -> Result<PullReply> {
+    let sql = format!(
+        "SELECT {} FROM update_log WHERE seq = ?1",
+        log::ENTRY_COLUMNS
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let mut entries = Vec::with_capacity(p.seqs.len());
+    for seq in &p.seqs {
+        let row = stmt
+            .query_row([seq], log::row_to_entry)
+            .optional()?
+            .ok_or_else(|| Error::Corrupt(format!("update log entry {seq} is gone")))?;
+        entries.push(log::entry_from(row)?);
+    }
+    Ok(PullReply {
+        entries,
+        snapshot: p.snapshot,
+        cursor: p.cursor,
+        has_more: p.has_more,
+        approvals: approvals_of(doc),
+        last_seq: log::last_seq(tx)?,
+        page: p.page,
+        held: held_docs(tx, consumer)?,
+    })
+}
+
+/// Documents held back from `consumer` because their condition failed.
+pub(super) fn held_docs(tx: &Transaction, consumer: &str) -> Result<Vec<HeldDoc>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT ref_doctype, docname, error, since FROM consumer_held WHERE consumer = ?1
+         ORDER BY since, ref_doctype, docname LIMIT 50",
+    )?;
+    let rows = stmt.query_map([consumer], |r| {
+        Ok(HeldDoc {
+            ref_doctype: r.get(0)?,
+            docname: r.get(1)?,
+            error: r.get(2)?,
+            since: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Deciding one new page for one consumer.
+struct Decide<'a> {
+    tx: &'a Transaction<'a>,
+    env: &'a ScriptEnv,
+    consumer: &'a Doc,
+    id: &'a str,
+    allowed: HashMap<String, Option<Condition>>,
+    overlay: Overlay,
+    effects: Effects,
+    seqs: Vec<i64>,
+}
+
+impl Decide<'_> {
+    fn page(&mut self, number: i64, req: &PullRequest) -> Result<Page> {
+        if let Some(snapshot) = self.next_snapshot(req.after)? {
+            return self.snapshot_page(number, req, snapshot);
+        }
+        self.release_held(req.after)?;
+        let candidates = self.log_after(req)?;
+        let has_more = candidates.len() > req.limit as usize;
+        let last = log::last_seq(self.tx)?;
+        let mut cursor = last.max(req.after);
+        for (i, e) in candidates.into_iter().enumerate() {
+            if i == req.limit as usize {
+                break;
+            }
+            if has_more {
+                cursor = e.seq;
+            }
+            self.deliver(e)?;
+        }
+        Ok(Page {
+            page: number,
+            after: req.after,
+            cursor,
+            has_more,
+            seqs: std::mem::take(&mut self.seqs),
+            snapshot: Vec::new(),
+            effects: std::mem::take(&mut self.effects),
+        })
+    }
+
+    fn log_after(&self, req: &PullRequest) -> Result<Vec<LogEntry>> {
+        if self.allowed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = (0..self.allowed.len())
+            .map(|i| format!("?{}", i + 4))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {} FROM update_log WHERE seq > ?1 AND origin_site <> ?2 AND ref_doctype IN ({marks}) ORDER BY seq LIMIT ?3",
+            log::ENTRY_COLUMNS
+        );
+        let mut params: Vec<rusqlite::types::Value> = vec![
+            req.after.into(),
+            self.id.to_owned().into(),
+            (i64::from(req.limit) + 1).into(),
+        ];
+        params.extend(
+            self.allowed
+                .keys()
+                .map(|d| rusqlite::types::Value::from(d.clone())),
+        );
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(params.iter()), log::row_to_entry)?;
+        rows.map(|r| log::entry_from(r?)).collect()
+    }
+
+    fn push(&mut self, e: &LogEntry, conditional: bool) {
+        self.seqs.push(e.seq);
+        if conditional {
+            self.effects.delivered.push(e.seq);
+        }
+    }
+
+    fn received(&self, key: &DocKey) -> Result<bool> {
+        if self.overlay.received.contains(key) {
+            return Ok(true);
+        }
+        if self.overlay.forgotten.contains(key) {
+            return Ok(false);
+        }
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT 1 FROM consumer_docs WHERE consumer = ?1 AND ref_doctype = ?2 AND docname = ?3",
+            )?
+            .exists((self.id, &key.0, &key.1))?)
+    }
+
+    fn mark(&mut self, key: DocKey, received: bool) {
+        let effects = Effects {
+            received: if received {
+                vec![key.clone()]
+            } else {
+                Vec::new()
+            },
+            forgotten: if received {
+                Vec::new()
+            } else {
+                vec![key.clone()]
+            },
+            ..Default::default()
+        };
+        self.overlay.absorb(&effects);
+        if received {
+            self.effects.forgotten.retain(|k| *k != key);
+            self.effects.received.push(key);
+        } else {
+            self.effects.received.retain(|k| *k != key);
+            self.effects.forgotten.push(key);
+        }
+    }
+
+    /// Whether the document passes the row's condition now; an error holds
+    /// it back (recorded, visible on both sides) and counts as not passing.
+    fn passes(&self, cond: &Condition, doc: &Doc, entry: &LogEntry) -> Result<bool> {
+        match cond.passes(self.tx, self.env, self.consumer, doc, entry) {
+            Ok(p) => {
+                self.unhold(&entry.ref_doctype, &entry.docname)?;
+                Ok(p)
+            }
+            Err(err) => {
+                let reason = format!(
+                    "Condition on {} cannot be evaluated for {}: {err}",
+                    entry.ref_doctype, entry.docname
+                );
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO consumer_held (consumer, ref_doctype, docname, seq, error, since)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (consumer, ref_doctype, docname) DO UPDATE SET seq = excluded.seq, error = excluded.error",
+                    )?
+                    .execute((
+                        self.id,
+                        &entry.ref_doctype,
+                        &entry.docname,
+                        entry.seq,
+                        reason,
+                        values::now_string(),
+                    ))?;
+                Ok(false)
+            }
+        }
+    }
+
+    fn unhold(&self, doctype: &str, name: &str) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "DELETE FROM consumer_held WHERE consumer = ?1 AND ref_doctype = ?2 AND docname = ?3",
+            )?
+            .execute((self.id, doctype, name))?;
+        Ok(())
+    }
+
+    /// One log entry (SPEC F17 for conditional rows): delivered while the
+    /// document satisfies the condition; the first time it does, every
+    /// earlier entry of the document comes first, in order; a Delete only
+    /// to a consumer that received the document.
+    fn deliver(&mut self, e: LogEntry) -> Result<()> {
+        let Some(Some(cond)) = self.allowed.get(&e.ref_doctype).cloned() else {
+            self.push(&e, false);
+            return Ok(());
+        };
+        let key = (e.ref_doctype.clone(), e.docname.clone());
+        let received = self.received(&key)?;
+        if e.update_type == UpdateType::Delete {
+            self.unhold(&e.ref_doctype, &e.docname)?;
+            if received {
+                self.push(&e, true);
+                self.mark(key, false);
+            }
+            return Ok(());
+        }
+        let passes = match store::load(self.tx, &e.ref_doctype, &e.docname)? {
+            Some(current) => self.passes(&cond, &current, &e)?,
+            None => false,
+        };
+        if !passes {
+            return Ok(());
+        }
+        if !received {
+            self.history(&e.ref_doctype, &e.docname, e.seq - 1)?;
+            self.mark(key, true);
+        }
+        self.push(&e, true);
+        Ok(())
+    }
+
+    /// Every entry of a document up to `through`, in order.
+    fn history(&mut self, doctype: &str, name: &str, through: i64) -> Result<()> {
+        let sql = format!(
+            "SELECT {} FROM update_log WHERE ref_doctype = ?1 AND docname = ?2 AND seq <= ?3 ORDER BY seq",
+            log::ENTRY_COLUMNS
+        );
+        let earlier: Vec<LogEntry> = {
+            let mut stmt = self.tx.prepare_cached(&sql)?;
+            let rows = stmt.query_map((doctype, name, through), log::row_to_entry)?;
+            rows.map(|r| log::entry_from(r?))
+                .collect::<Result<Vec<_>>>()?
+        };
+        for e in &earlier {
+            self.push(e, true);
+        }
+        Ok(())
+    }
+
+    /// Documents held back by a condition error are looked at again: one
+    /// that passes now gets its history; one that no longer exists, or
+    /// simply does not match, is no longer held.
+    fn release_held(&mut self, after: i64) -> Result<()> {
+        let held: Vec<(String, String, i64)> = {
+            let mut stmt = self.tx.prepare_cached(
+                "SELECT ref_doctype, docname, seq FROM consumer_held WHERE consumer = ?1 ORDER BY since LIMIT ?2",
+            )?;
+            let rows = stmt.query_map((self.id, HELD_PER_PULL as i64), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        for (doctype, name, seq) in held {
+            let key = (doctype.clone(), name.clone());
+            if self.received(&key)? {
+                continue;
+            }
+            let cond = match self.allowed.get(&doctype) {
+                None => continue, // not approved now: decided when it is
+                Some(c) => c.clone(),
+            };
+            let Some(current) = store::load(self.tx, &doctype, &name)? else {
+                self.unhold(&doctype, &name)?;
+                continue;
+            };
+            let probe = LogEntry {
+                seq,
+                update_type: UpdateType::Update,
+                ref_doctype: doctype.clone(),
+                docname: name.clone(),
+                data: Value::Null,
+                creation: values::now_string(),
+                origin_site: String::new(),
+            };
+            let passes = match &cond {
+                None => {
+                    self.unhold(&doctype, &name)?;
+                    true
+                }
+                // An error keeps it held; false releases it without delivery.
+                Some(c) => self.passes(c, &current, &probe)?,
+            };
+            if passes {
+                self.history(&doctype, &name, after)?;
+                self.mark(key, true);
+            }
+        }
+        Ok(())
+    }
+
+    /// The snapshot to send before the log, if an approved row has one.
+    fn next_snapshot(&mut self, after: i64) -> Result<Option<Snapshot>> {
+        let stored: Vec<(String, Option<String>, i64)> = {
+            let mut stmt = self.tx.prepare_cached(
+                "SELECT ref_doctype, snapshot, subscribed_seq FROM consumer_rows
+                 WHERE consumer = ?1 AND approved = 1 ORDER BY ref_doctype",
+            )?;
+            let rows = stmt.query_map([self.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        for (doctype, state, from) in stored {
+            if !self.allowed.contains_key(&doctype) {
+                continue;
+            }
+            let s = match (self.overlay.snapshot.get(&doctype), state) {
+                (Some(s), _) if s.done => continue,
+                (Some(s), _) => s.clone(),
+                (None, None) => continue,
+                (None, Some(text)) => {
+                    let started: Value = from_json(&text)?;
+                    match serde_json::from_value::<Snapshot>(started.clone()) {
+                        Ok(s) => s,
+                        // Approved, not started: the documents changed between
+                        // subscribing and the consumer's position now.
+                        Err(_) => Snapshot {
+                            ref_doctype: doctype.clone(),
+                            from: started.get("from").and_then(Value::as_i64).unwrap_or(from),
+                            to: after,
+                            after: String::new(),
+                            done: false,
+                        },
+                    }
+                }
+            };
+            return Ok(Some(s));
+        }
+        Ok(None)
+    }
+
+    fn snapshot_page(&mut self, number: i64, req: &PullRequest, mut s: Snapshot) -> Result<Page> {
+        let names: Vec<String> = {
+            let mut stmt = self.tx.prepare_cached(
+                "SELECT d.name FROM documents d WHERE d.doctype = ?1 AND d.name > ?2
+                 AND EXISTS (SELECT 1 FROM update_log u WHERE u.ref_doctype = ?1 AND u.docname = d.name
+                             AND u.seq > ?3 AND u.seq <= ?4 AND u.origin_site <> ?5)
+                 ORDER BY d.name LIMIT ?6",
+            )?;
+            let rows = stmt.query_map(
+                rusqlite::params![s.ref_doctype, s.after, s.from, s.to, self.id, req.limit],
+                |r| r.get(0),
+            )?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let cond = self.allowed.get(&s.ref_doctype).cloned().flatten();
+        let mut docs = Vec::new();
+        for name in &names {
+            let Some(doc) = store::load(self.tx, &s.ref_doctype, name)? else {
+                continue;
+            };
+            let entry = LogEntry {
+                seq: 0,
+                update_type: UpdateType::Create,
+                ref_doctype: s.ref_doctype.clone(),
+                docname: name.clone(),
+                data: Value::Object(doc.clone()),
+                creation: values::text(&doc, "modified"),
+                origin_site: log::local_site_id(self.tx)?,
+            };
+            if let Some(c) = &cond {
+                if !self.passes(c, &doc, &entry)? {
+                    continue;
+                }
+                self.mark((s.ref_doctype.clone(), name.clone()), true);
+            }
+            docs.push(entry);
+        }
+        s.done = names.len() < req.limit as usize;
+        if let Some(last) = names.last() {
+            s.after = last.clone();
+        }
+        self.effects.snapshot = Some(s);
+        Ok(Page {
+            page: number,
+            after: req.after,
+            cursor: req.after,
+            has_more: true,
+            seqs: Vec::new(),
+            snapshot: docs,
+            effects: std::mem::take(&mut self.effects),
+        })
+    }
+}
+
+/// Keeps `consumer_rows` true after an Event Consumer is written: a row
+/// seen for the first time remembers where the log stood (its documents
+/// from then on are what a late approval delivers); a row that becomes
+/// Approved gets a snapshot to send before the log goes on.
+pub(crate) fn refresh_consumer_rows(tx: &Transaction, consumer: &str, doc: &Doc) -> Result<()> {
+    let last = log::last_seq(tx)?;
+    let mut kept = Vec::new();
+    for r in super::rows(doc) {
+        let dt = values::text(r, "ref_doctype");
+        let approved = super::receives(r);
+        let before: Option<(bool, i64)> = tx
+            .prepare_cached(
+                "SELECT approved, subscribed_seq FROM consumer_rows WHERE consumer = ?1 AND ref_doctype = ?2",
+            )?
+            .query_row((consumer, &dt), |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        match before {
+            None => {
+                tx.prepare_cached(
+                    "INSERT INTO consumer_rows (consumer, ref_doctype, subscribed_seq, approved) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute((consumer, &dt, last, approved))?;
+            }
+            Some((false, from)) if approved => {
+                tx.prepare_cached(
+                    "UPDATE consumer_rows SET approved = 1, snapshot = ?3 WHERE consumer = ?1 AND ref_doctype = ?2",
+                )?
+                .execute((consumer, &dt, json!({ "from": from }).to_string()))?;
+            }
+            Some((true, _)) if !approved => {
+                tx.prepare_cached(
+                    "UPDATE consumer_rows SET approved = 0, snapshot = NULL WHERE consumer = ?1 AND ref_doctype = ?2",
+                )?
+                .execute((consumer, &dt))?;
+            }
+            Some(_) => {}
+        }
+        kept.push(dt);
+    }
+    let mut stmt =
+        tx.prepare_cached("SELECT ref_doctype FROM consumer_rows WHERE consumer = ?1")?;
+    let known: Vec<String> = stmt
+        .query_map([consumer], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for dt in known.iter().filter(|d| !kept.contains(d)) {
+        tx.prepare_cached("DELETE FROM consumer_rows WHERE consumer = ?1 AND ref_doctype = ?2")?
+            .execute((consumer, dt))?;
+    }
+    Ok(())
+}
