@@ -184,9 +184,17 @@ pub struct ErrorBody {
 
 impl From<&Error> for ErrorBody {
     fn from(e: &Error) -> Self {
+        // SQLite's own words may quote the statement: they go to the log,
+        // never into an answer.
+        let message = match e {
+            Error::Storage(_) if e.exc_type() == ExcType::InternalError => {
+                "The site's database failed this request; nothing was changed (details in the site's log)".to_owned()
+            }
+            e => e.to_string(),
+        };
         ErrorBody {
             exc_type: e.exc_type(),
-            message: e.to_string(),
+            message,
             field: e.field().map(str::to_owned),
         }
     }

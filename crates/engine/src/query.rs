@@ -16,6 +16,11 @@ use crate::site::Site;
 
 pub const DEFAULT_PAGE_LENGTH: u64 = 20;
 pub const MAX_PAGE_LENGTH: u64 = 1000;
+/// Bounds on a query, checked before any SQL is built (each a 400 naming it).
+pub const MAX_FILTERS: usize = 50;
+pub const MAX_IN_VALUES: usize = 1000;
+pub const MAX_ORDER_TERMS: usize = 10;
+pub const MAX_FIELDS: usize = 200;
 
 #[derive(Debug, Clone, Default, Deserialize, TS)]
 #[ts(export)]
@@ -191,6 +196,16 @@ fn column(field: &str) -> String {
 
 fn parse_filters(dt: &DocType, filters: Option<&Value>) -> Result<Vec<(String, String, Value)>> {
     let bad = |m: &str| Error::invalid("filters", m.to_owned());
+    let count = match filters {
+        Some(Value::Object(m)) => m.len(),
+        Some(Value::Array(a)) => a.len(),
+        _ => 0,
+    };
+    if count > MAX_FILTERS {
+        return Err(bad(&format!(
+            "At most {MAX_FILTERS} filters in one query, got {count}"
+        )));
+    }
     let mut out = Vec::new();
     match filters {
         None | Some(Value::Null) => {}
@@ -300,6 +315,12 @@ fn condition(
             if items.is_empty() {
                 return Ok(if op_norm == "in" { "0".into() } else { "1".into() });
             }
+            if items.len() > MAX_IN_VALUES {
+                return Err(Error::invalid(
+                    field,
+                    format!("{op} on {field} takes at most {MAX_IN_VALUES} values, got {}", items.len()),
+                ));
+            }
             let marks: Result<Vec<String>> = items.iter().map(|v| Ok(bind(sql_value(field, ft, v)?))).collect();
             let list = marks?.join(", ");
             if op_norm == "in" {
@@ -327,6 +348,13 @@ fn order_by(dt: &DocType, spec: Option<&str>) -> Result<String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .unwrap_or("modified desc");
+    let terms = spec.split(',').count();
+    if terms > MAX_ORDER_TERMS {
+        return Err(Error::invalid(
+            "order_by",
+            format!("Sort by at most {MAX_ORDER_TERMS} fields, got {terms}"),
+        ));
+    }
     let mut parts = Vec::new();
     for item in spec.split(',') {
         let mut words = item.split_whitespace();
@@ -367,6 +395,10 @@ fn select_fields(dt: &DocType, fields: Option<&[String]>) -> Result<Vec<String>>
                     .map(|f| f.fieldname.clone()),
             )
             .collect()),
+        Some(list) if list.len() > MAX_FIELDS => Err(Error::invalid(
+            "fields",
+            format!("Ask for at most {MAX_FIELDS} fields, got {}", list.len()),
+        )),
         Some(list) => {
             for f in list {
                 if f != "doctype" {
