@@ -149,3 +149,85 @@ fn bad_list_parameters_name_what_is_wrong() {
         "still all there"
     );
 }
+
+#[test]
+fn every_query_bound_is_a_400_naming_it_and_never_a_500_with_sql() {
+    let site = seeded();
+    // 1,500 values in a query string; the 40,000 of the report go in a body below.
+    let many_values: Vec<String> = (0..1_500).map(|i| format!("I{i}")).collect();
+    let many_filters: Vec<Value> = (0..200)
+        .map(|i| json!(["item_code", "!=", format!("X{i}")]))
+        .collect();
+    let many_terms = vec!["item_code asc"; 300].join(", ");
+    let many_fields = serde_json::to_string(&vec!["item_code"; 500]).unwrap();
+    let cases: Vec<(&str, Vec<(&str, String)>, &str, &str)> = vec![
+        (
+            "in with 1,500 values",
+            vec![(
+                "filters",
+                json!([["item_code", "in", many_values]]).to_string(),
+            )],
+            "item_code",
+            "at most 1000 values",
+        ),
+        (
+            "200 filters",
+            vec![("filters", Value::from(many_filters).to_string())],
+            "filters",
+            "At most 50 filters",
+        ),
+        (
+            "300 order terms",
+            vec![("order_by", many_terms)],
+            "order_by",
+            "at most 10 fields",
+        ),
+        (
+            "500 fields",
+            vec![("fields", many_fields)],
+            "fields",
+            "at most 200 fields",
+        ),
+        (
+            "a page of 5,000",
+            vec![("limit_page_length", "5000".to_owned())],
+            "limit_page_length",
+            "between 1 and 1000",
+        ),
+    ];
+    for (what, params, field, words) in cases {
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let a = site.list("Item", &params);
+        let (exc, msg, f) = a.error(400);
+        assert_eq!(exc, "ValidationError", "{what}");
+        assert_eq!(f.as_deref(), Some(field), "{what}: {msg}");
+        assert!(msg.contains(words), "{what}: {msg}");
+        assert!(
+            !msg.contains("SELECT") && !msg.contains("json_extract"),
+            "{what}: {msg}"
+        );
+    }
+    // The report's sizes, through get_count, whose filters come in a body.
+    let a = site.method(
+        "frappe.client.get_count",
+        json!({"doctype": "Item", "filters": [["item_code", "in", (0..40_000).map(|i| format!("I{i}")).collect::<Vec<_>>()]]}),
+    );
+    let (_, msg, _) = a.error(400);
+    assert!(msg.contains("at most 1000 values"), "{msg}");
+    let filters: Vec<Value> = (0..2_000)
+        .map(|i| json!(["item_code", "!=", format!("X{i}")]))
+        .collect();
+    let a = site.method(
+        "frappe.client.get_count",
+        json!({"doctype": "Item", "filters": filters}),
+    );
+    let (_, msg, _) = a.error(400);
+    assert!(msg.contains("At most 50 filters"), "{msg}");
+    assert_eq!(
+        site.list("Item", &[("limit_page_length", "100")])
+            .data()
+            .as_array()
+            .map(Vec::len),
+        Some(25)
+    );
+}

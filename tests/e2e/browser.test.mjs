@@ -150,14 +150,18 @@ async function walkThrough(browser, producer, consumer) {
   await stranger.getByRole("button", { name: "Sign in" }).click();
   await stranger.getByRole("alert").getByText("Wrong email or password").waitFor();
 
-  // 1. On the producer: generate keys for the user the consumer will use.
+  // 1. On the producer: a user with only the role Event Subscriber, and its keys.
   const hub = await signIn(browser, producer.base);
   await go(hub, "Users & keys");
-  await hub.getByRole("button", { name: "Generate keys for admin@example.com" }).click();
+  await hub.getByLabel("New user email").fill("shop12@example.com");
+  await hub.getByLabel("New user full name").fill("Shop 12");
+  await hub.getByLabel("New user role").selectOption("Event Subscriber");
+  await hub.getByRole("button", { name: "Add user" }).click();
+  await hub.getByRole("status").getByText("User shop12@example.com added").waitFor();
+  await hub.getByRole("button", { name: "Generate keys for shop12@example.com" }).click();
   const apiKey = (await hub.locator("#new-api-key").textContent()).trim();
   const apiSecret = (await hub.locator("#new-api-secret").textContent()).trim();
   assert.match(apiSecret, /^[A-Za-z0-9]{32}$/);
-  producer.keys = { api_key: apiKey, api_secret: apiSecret }; // the new pair replaced the CLI's
   await shot(hub, "browser-1-generate-keys");
 
   // 2. On the consumer: an Event Producer for Notes, with those keys.

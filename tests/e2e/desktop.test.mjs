@@ -31,6 +31,8 @@ test("the desktop window shows the dashboard, Sync now brings a producer's note,
   const producerData = tempDir("outpost-desktop-producer-");
   t.after(producerData.remove);
   const producerKeys = createAdmin(producerData.dir);
+  // The key the desktop site subscribes with: a user with only the role Event Subscriber.
+  const subscriberKeys = createAdmin(producerData.dir, "desk@example.com", "Event Subscriber");
   const producer = await serveSite(producerData.dir, ["--sync-interval", "3600"]);
   t.after(producer.stop);
 
@@ -73,8 +75,8 @@ test("the desktop window shows the dashboard, Sync now brings a producer's note,
   await api(base, keys, "POST", "/api/resource/Event Producer", {
     producer_url: producer.base,
     user: "admin@example.com",
-    api_key: producerKeys.api_key,
-    api_secret: producerKeys.api_secret,
+    api_key: subscriberKeys.api_key,
+    api_secret: subscriberKeys.api_secret,
     producer_doctypes: [{ ref_doctype: "Note" }],
   });
   const consumerDoc = `/api/resource/Event Consumer/${encodeURIComponent(info.site_id)}`;

@@ -43,11 +43,11 @@ export function tempDir(prefix) {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A site admin with keys, created through the real CLI. */
-export function createAdmin(dataDir, email = "admin@example.com") {
+/** A site admin (or a user with `role`) with keys, created through the real CLI. */
+export function createAdmin(dataDir, email = "admin@example.com", role = "System Manager") {
   const out = execFileSync(
     binary("outpostd"),
-    ["user", "add", "--data-dir", dataDir, "--email", email, "--role", "System Manager", "--generate-keys"],
+    ["user", "add", "--data-dir", dataDir, "--email", email, "--role", role, "--generate-keys"],
     { encoding: "utf8", env: { ...process.env, OUTPOST_LOG: "warn" } },
   );
   return JSON.parse(out.trim().split("\n").pop());

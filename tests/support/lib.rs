@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
 
+pub mod proxy;
+
 /// The `outpostd` built in this workspace's target directory.
 pub fn outpostd() -> PathBuf {
     // Test binaries live in target/<profile>/deps, tools in target/<profile>;
@@ -292,6 +294,30 @@ impl TestSite {
         Answer { status, body }
     }
 
+    /// Like [`TestSite::call`], but None when no answer comes (the process
+    /// died, say) instead of a panic.
+    pub fn try_call(
+        &self,
+        auth: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Option<Answer> {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().ok()?;
+        let status = res.status().as_u16();
+        let text = res.text().ok()?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Some(Answer { status, body })
+    }
+
     /// A request as the admin.
     pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
         self.call(Some(&self.admin.header()), method, path, body)
@@ -379,8 +405,13 @@ impl TestSite {
     /// Subscribes `self` (the consumer) to `producer` for `rows`
     /// (`[{"ref_doctype": …, "use_same_name": …}]`) and returns the Event Producer.
     pub fn subscribe_to(&self, producer: &TestSite, rows: Value) -> Value {
+        self.subscribe_through(producer, &producer.base, rows)
+    }
+
+    /// Like [`TestSite::subscribe_to`], reaching the producer at `url` (a proxy, say).
+    pub fn subscribe_through(&self, producer: &TestSite, url: &str, rows: Value) -> Value {
         let doc = json!({
-            "producer_url": producer.base,
+            "producer_url": url,
             "user": "admin@example.com",
             "api_key": producer.subscriber.api_key,
             "api_secret": producer.subscriber.api_secret,

@@ -61,6 +61,11 @@ enum Command {
         /// binary was built next to, when present.
         #[arg(long, env = "OUTPOST_UI_DIR")]
         ui_dir: Option<PathBuf>,
+        /// Scheduled pulls, automatic retries and live channels. `false`
+        /// (a test and operations setting) leaves syncing to Sync now
+        /// alone, so that what happens when is decided by whoever presses it.
+        #[arg(long, env = "OUTPOST_BACKGROUND_SYNC", default_value_t = true, action = clap::ArgAction::Set)]
+        background_sync: bool,
     },
     /// Create the site if needed, optionally setting its name and URL; prints the site info.
     Init {
@@ -131,6 +136,7 @@ fn main() -> Result<()> {
             secret_store,
             notify,
             ui_dir,
+            background_sync,
         } => serve(Serve {
             data_dir: dir.data_dir,
             listen,
@@ -138,6 +144,7 @@ fn main() -> Result<()> {
             secret_store,
             notify,
             ui_dir,
+            background_sync,
         }),
         Command::Init { dir, name, url } => {
             let site = open(&dir.data_dir)?;
@@ -220,6 +227,7 @@ struct Serve {
     secret_store: SecretStoreKind,
     notify: bool,
     ui_dir: Option<PathBuf>,
+    background_sync: bool,
 }
 
 /// The UI next to the sources this binary was built from, if built.
@@ -236,6 +244,7 @@ fn serve(opts: Serve) -> Result<()> {
         secret_store,
         notify,
         ui_dir,
+        background_sync,
     } = opts;
     if !(0.05..=86_400.0).contains(&sync_interval) {
         anyhow::bail!(
@@ -279,10 +288,14 @@ fn serve(opts: Serve) -> Result<()> {
         if let Some(dir) = ui_dir {
             state = state.with_ui(dir);
         }
-        Scheduler::start(
-            state.site.clone(),
-            std::time::Duration::from_secs_f64(sync_interval),
-        );
+        if background_sync {
+            Scheduler::start(
+                state.site.clone(),
+                std::time::Duration::from_secs_f64(sync_interval),
+            );
+        } else {
+            tracing::info!("background sync off: only Sync now pulls");
+        }
         print_json(&json!({ "listening": bound.to_string(), "site_id": info.site_id }))?;
         outpost_server::serve(state, listener, shutdown_signal()).await?;
         Ok(())

@@ -11,4 +11,8 @@ options?: string, reqd: boolean, unique: boolean, read_only: boolean, in_list_vi
  * Default for new documents, as Frappe writes it (a string; "Today"
  * for dates).
  */
-default?: string, };
+default?: string, 
+/**
+ * Help shown under the field in forms.
+ */
+description?: string, };

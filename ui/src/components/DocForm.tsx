@@ -132,6 +132,7 @@ export function DocForm(props: {
                 {f.reqd && <span aria-hidden="true"> *</span>}
               </span>
               <FieldInput field={f} value={doc[f.fieldname]} readOnly={locked} invalid={error?.field === f.fieldname} onChange={(v) => set(f, v)} doctypes={doctypes} />
+              {f.description && <small className="field-help">{f.description}</small>}
             </label>
           ))}
         {props.extra?.map((x) => (

@@ -12,7 +12,7 @@ export function Users() {
   const [notice, setNotice] = useState<string | null>(null);
   const [email, setEmail] = useState("");
   const [fullName, setFullName] = useState("");
-  const [manager, setManager] = useState(true);
+  const [role, setRole] = useState("System Manager");
   const [pwFor, setPwFor] = useState<string | null>(null);
   const [password, setPassword] = useState("");
 
@@ -44,7 +44,7 @@ export function Users() {
       await backend.insertDocument("User", {
         email: email.trim(),
         full_name: fullName.trim() || null,
-        roles: manager ? [{ role: "System Manager" }] : [],
+        roles: role ? [{ role }] : [],
       });
       setEmail("");
       setFullName("");
@@ -146,8 +146,15 @@ export function Users() {
             <span>Full name</span>
             <input aria-label="New user full name" value={fullName} onChange={(e) => setFullName(e.target.value)} />
           </label>
-          <label className="field check">
-            <input type="checkbox" checked={manager} onChange={(e) => setManager(e.target.checked)} /> System Manager
+          <label className="field">
+            <span>Role</span>
+            <select aria-label="New user role" value={role} onChange={(e) => setRole(e.target.value)}>
+              <option value="System Manager">System Manager</option>
+              <option value="Event Subscriber">Event Subscriber — the key another site subscribes with</option>
+              <option value="Sales User">Sales User</option>
+              <option value="Stock User">Stock User</option>
+              <option value="">No role</option>
+            </select>
           </label>
         </div>
         <button type="submit">Add user</button>

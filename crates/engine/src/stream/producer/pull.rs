@@ -64,7 +64,7 @@ struct Effects {
     #[serde(default)]
     delivered: Vec<i64>,
     #[serde(default)]
-    snapshot: Option<Snapshot>,
+    snapshots: Vec<Snapshot>,
 }
 
 /// A page answered and not yet acknowledged.
@@ -105,7 +105,7 @@ impl Overlay {
             self.received.remove(k);
             self.forgotten.insert(k.clone());
         }
-        if let Some(s) = &e.snapshot {
+        for s in &e.snapshots {
             self.snapshot.insert(s.ref_doctype.clone(), s.clone());
         }
     }
@@ -220,7 +220,7 @@ fn acknowledge(tx: &Transaction, consumer: &str, ack: i64) -> Result<()> {
             )?
             .execute((consumer, seq))?;
         }
-        if let Some(s) = &e.snapshot {
+        for s in &e.snapshots {
             let state = (!s.done).then(|| to_json(s)).transpose()?;
             tx.prepare_cached(
                 "UPDATE consumer_rows SET snapshot = ?3 WHERE consumer = ?1 AND ref_doctype = ?2",
@@ -631,6 +631,13 @@ impl Decide<'_> {
                     }
                 }
             };
+            if s.from >= s.to {
+                // Nothing was made between subscribing and now: done at once.
+                let done = Snapshot { done: true, ..s };
+                self.overlay.snapshot.insert(doctype, done.clone());
+                self.effects.snapshots.push(done);
+                continue;
+            }
             return Ok(Some(s));
         }
         Ok(None)
@@ -677,7 +684,7 @@ impl Decide<'_> {
         if let Some(last) = names.last() {
             s.after = last.clone();
         }
-        self.effects.snapshot = Some(s);
+        self.effects.snapshots.push(s);
         Ok(Page {
             page: number,
             after: req.after,

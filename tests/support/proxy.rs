@@ -1,0 +1,163 @@
+//! A fault-injecting HTTP proxy between a consumer and a producer, on
+//! 127.0.0.1: every request is forwarded to the real producer, and the
+//! answer of a chosen method can be dropped (the connection closed after
+//! the producer answered) or cut in the middle of its body. The live
+//! channel (server-sent events) is piped through untouched.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// What happens to the next answers of one method.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// The producer answers; the consumer never sees it.
+    DropAnswer,
+    /// The consumer gets the status line, headers and half the body.
+    CutBody,
+}
+
+#[derive(Default)]
+struct Plan {
+    /// (method path fragment, fault, how many more times)
+    faults: Vec<(String, Fault, usize)>,
+    /// Methods seen, in order, with the fault applied if any.
+    seen: Vec<(String, Option<Fault>)>,
+}
+
+pub struct Proxy {
+    pub base: String,
+    plan: Arc<Mutex<Plan>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    /// Starts a proxy in front of `upstream` (`http://127.0.0.1:PORT`).
+    pub fn start(upstream: &str) -> Proxy {
+        let target = upstream
+            .strip_prefix("http://")
+            .expect("an http:// upstream")
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let base = format!("http://{}", listener.local_addr().expect("proxy addr"));
+        let plan = Arc::new(Mutex::new(Plan::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (p, s) = (plan.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(Ordering::Relaxed) {
+                    return;
+                }
+                let Ok(conn) = conn else { continue };
+                let (p, target) = (p.clone(), target.clone());
+                std::thread::spawn(move || {
+                    let _ = handle(conn, &target, &p);
+                });
+            }
+        });
+        Proxy { base, plan, stop }
+    }
+
+    /// The next `times` answers of `method` (e.g. "outpost.event.pull") suffer `fault`.
+    pub fn inject(&self, method: &str, fault: Fault, times: usize) {
+        self.lock().faults.push((method.to_owned(), fault, times));
+    }
+
+    /// How many requests for `method` had `fault` applied so far.
+    pub fn applied(&self, method: &str, fault: &Fault) -> usize {
+        self.lock()
+            .seen
+            .iter()
+            .filter(|(m, f)| m.contains(method) && f.as_ref() == Some(fault))
+            .count()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Plan> {
+        self.plan.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.base.trim_start_matches("http://"));
+    }
+}
+
+/// One client connection: one request, forwarded with `Connection: close`.
+fn handle(mut client: TcpStream, target: &str, plan: &Mutex<Plan>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut head = Vec::new();
+    let mut content_length = 0usize;
+    let mut request_line = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        if request_line.is_empty() {
+            request_line = line.clone();
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            content_length = v.trim().parse().unwrap_or(0);
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if !lower.starts_with("connection:") {
+            head.extend_from_slice(line.as_bytes());
+        }
+    }
+    head.extend_from_slice(b"Connection: close\r\n\r\n");
+    let mut body = vec![0; content_length];
+    reader.read_exact(&mut body)?;
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    let mut upstream = TcpStream::connect(target)?;
+    upstream.write_all(&head)?;
+    upstream.write_all(&body)?;
+    if path.starts_with("/api/stream/") {
+        // The live channel: pipe the answer as it comes.
+        let mut up = upstream.try_clone()?;
+        let mut down = client.try_clone()?;
+        let _ = std::io::copy(&mut up, &mut down);
+        let _ = client.shutdown(Shutdown::Both);
+        return Ok(());
+    }
+    let mut answer = Vec::new();
+    upstream.read_to_end(&mut answer)?;
+    let fault = {
+        let mut plan = plan.lock().unwrap_or_else(|e| e.into_inner());
+        let fault = plan
+            .faults
+            .iter_mut()
+            .find(|(m, _, n)| *n > 0 && path.contains(m.as_str()))
+            .map(|(_, f, n)| {
+                *n -= 1;
+                f.clone()
+            });
+        plan.seen.push((path.clone(), fault.clone()));
+        fault
+    };
+    match fault {
+        None => client.write_all(&answer)?,
+        Some(Fault::DropAnswer) => {}
+        Some(Fault::CutBody) => {
+            let body_at = answer
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(0, |i| i + 4);
+            let cut = body_at + (answer.len() - body_at) / 2;
+            client.write_all(&answer[..cut])?;
+        }
+    }
+    client.flush()?;
+    let _ = client.shutdown(Shutdown::Both);
+    Ok(())
+}
