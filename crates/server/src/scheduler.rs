@@ -28,7 +28,16 @@ impl Scheduler {
                 let mut woken = true;
                 loop {
                     if woken || Instant::now() >= due {
-                        run_once(&site);
+                        // Whatever a producer sends, a panic ends this round,
+                        // not the loop (and not the site).
+                        let round = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            run_once(&site)
+                        }));
+                        if round.is_err() {
+                            tracing::error!(
+                                "a sync round panicked; the next one runs as scheduled"
+                            );
+                        }
                         // Settings may change the interval while the site runs.
                         let every = site
                             .info()

@@ -11,4 +11,9 @@ autoname: string, is_submittable: boolean, istable: boolean, title_field?: strin
 /**
  * Declared at run time rather than shipped with Outpost.
  */
-custom: boolean, };
+custom: boolean, 
+/**
+ * Holds who may do what (users, roles, keys, streaming set-up): never
+ * written by sync unless the consumer subscribed to it explicitly.
+ */
+security: boolean, };

@@ -35,6 +35,18 @@ pub const SYSTEM_MANAGER: &str = "System Manager";
 /// it may register, pull and fetch what its approved rows reach — nothing else.
 pub const EVENT_SUBSCRIBER: &str = "Event Subscriber";
 
+/// Doctypes no other site may ever write here, subscribed or not: the
+/// streaming set-up itself and the scripts it runs.
+pub const NEVER_SYNCED: &[&str] = &[
+    "Event Producer",
+    "Event Producer Document Type",
+    "Event Consumer",
+    "Event Consumer Document Type",
+    "Condition Script",
+    "Document Type Mapping",
+    "Document Type Field Mapping",
+];
+
 /// A doctype name that Link fields may point at to name a doctype itself.
 pub const DOCTYPE_LINK: &str = "DocType";
 
@@ -234,6 +246,10 @@ pub struct DocType {
     /// Declared at run time rather than shipped with Outpost.
     #[serde(default, deserialize_with = "flag")]
     pub custom: bool,
+    /// Holds who may do what (users, roles, keys, streaming set-up): never
+    /// written by sync unless the consumer subscribed to it explicitly.
+    #[serde(default, deserialize_with = "flag")]
+    pub security: bool,
 }
 
 fn default_autoname() -> String {

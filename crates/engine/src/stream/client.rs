@@ -37,17 +37,36 @@ impl ProducerClient {
         })
     }
 
+    /// Calls a method; an answer over `limit` bytes is refused as it
+    /// streams in (a producer decides what it sends, not how much we hold).
     fn call<B: Serialize, T: DeserializeOwned>(&self, method: &str, body: &B) -> Result<T> {
+        use std::io::Read;
+        let limit = answer_limit(method);
         let url = format!("{}/api/method/{method}", self.base);
         let res = self.send(self.http.post(&url).json(body))?;
         let status = res.status();
-        let bytes = res.bytes().map_err(|e| {
+        if res.content_length().is_some_and(|n| n > limit) {
+            return Err(Error::Remote(format!(
+                "Producer {} sent a {method} answer over the limit of {} MiB",
+                self.base,
+                limit >> 20
+            )));
+        }
+        let mut bytes = Vec::new();
+        res.take(limit + 1).read_to_end(&mut bytes).map_err(|e| {
             Error::Unreachable(format!(
                 "Producer {} broke off its answer: {}",
                 self.base,
                 root_cause(&e)
             ))
         })?;
+        if bytes.len() as u64 > limit {
+            return Err(Error::Remote(format!(
+                "Producer {} sent a {method} answer over the limit of {} MiB",
+                self.base,
+                limit >> 20
+            )));
+        }
         let json: Value = serde_json::from_slice(&bytes).map_err(|_| {
             Error::Unreachable(format!(
                 "Producer {} answered {status} with something that is not JSON",
@@ -137,6 +156,15 @@ impl ProducerClient {
             }
         }
         Ok(())
+    }
+}
+
+/// The most bytes an answer of `method` may have: a page of entries, or
+/// one document (SPEC §4: bodies and pages are size-limited).
+fn answer_limit(method: &str) -> u64 {
+    match method {
+        "outpost.event.pull" => 16 << 20,
+        _ => 8 << 20,
     }
 }
 

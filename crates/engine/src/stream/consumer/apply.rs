@@ -84,10 +84,10 @@ pub(super) fn apply_logged(
     ready: &Prepared,
 ) -> Result<Status> {
     let Some(row) = ctx.rows.get(&entry.ref_doctype) else {
-        return Ok(Status::Synced);
+        return Ok(Status::Skipped); // refused before, by the protocol check
     };
     if entry.origin_site == ctx.local_site_id {
-        return Ok(Status::Synced); // our own change coming back (SPEC F19)
+        return Ok(Status::Skipped); // our own change coming back (SPEC F19)
     }
     let doctype = ctx.local_doctype(&entry.ref_doctype);
     let blocked: Option<i64> = tx
@@ -157,6 +157,15 @@ pub(super) fn apply_in_savepoint(
     result
 }
 
+/// What no producer may set here: a synced User gets no roles (its local
+/// roles, if any, are kept).
+fn disarm(doctype: &str, mut body: Map<String, Value>) -> Map<String, Value> {
+    if doctype == "User" {
+        body.remove("roles");
+    }
+    body
+}
+
 pub(super) fn strip_meta(doc: &Map<String, Value>) -> Map<String, Value> {
     doc.iter()
         .filter(|(k, _)| {
@@ -200,6 +209,16 @@ pub(super) fn apply_entry(
         Some(Heal::Current(doc)) => (UpdateType::Create, Some(Value::Object(doc.clone()))),
         None => (entry.update_type, None),
     };
+    if let Some(why) = &ready.failed {
+        return Err(Error::Remote(why.clone()));
+    }
+    let local_dt = reg.require(ctx.local_doctype(&entry.ref_doctype))?;
+    if !ctx.may_receive(local_dt) {
+        return Err(Error::Permission(format!(
+            "{} documents are never taken from another site",
+            local_dt.name
+        )));
+    }
     // A snapshot document, or a healed one, brings a present one up to date.
     let upsert = healed.is_some() || entry.seq == SNAPSHOT_SEQ;
     let use_same_name = ctx
@@ -210,7 +229,7 @@ pub(super) fn apply_entry(
     let opts = WriteOptions {
         keep_name: use_same_name,
         origin: origin.clone(),
-        ignore_links: false,
+        ignore_links: ready.loose_links,
     };
     for (doctype, doc) in &ready.deps {
         if !store::exists(tx, doctype, &text(doc, "name"))? {
@@ -224,7 +243,7 @@ pub(super) fn apply_entry(
                 reg,
                 &ctx.actor,
                 doctype,
-                Value::Object(strip_meta(doc)),
+                Value::Object(disarm(doctype, strip_meta(doc))),
                 dep_opts,
             )?;
         }
@@ -258,7 +277,7 @@ pub(super) fn apply_entry(
             };
             if let Some(local) = local {
                 if upsert {
-                    let mut patch = strip_meta(data);
+                    let mut patch = disarm(doctype, strip_meta(data));
                     patch.remove("name");
                     patch.extend(fill);
                     document::update_in(
@@ -273,7 +292,7 @@ pub(super) fn apply_entry(
                 }
                 return Ok(Applied::Done(Some(local)));
             }
-            let mut body = strip_meta(data);
+            let mut body = disarm(doctype, strip_meta(data));
             body.extend(fill);
             if use_same_name {
                 body.insert("name".into(), Value::from(entry.docname.clone()));
@@ -299,7 +318,7 @@ pub(super) fn apply_entry(
                 doctype: doctype.to_owned(),
                 name: local.clone(),
             })?;
-            let mut patch = patch_from_diff(&current, data);
+            let mut patch = disarm(doctype, patch_from_diff(&current, data));
             patch.extend(fill);
             document::update_in(
                 tx,

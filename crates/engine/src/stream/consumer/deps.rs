@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::Context;
 use crate::doctype::{DocType, FieldType, Registry, DOCTYPE_LINK};
-use crate::document::{store, Doc};
+use crate::document::{store, values, Doc};
 use crate::error::{Error, Result};
 use crate::mapping::{DocRequest, Evaluator, MappedDoc, MAX_DEPTH};
 use crate::site::Site;
@@ -18,6 +18,10 @@ use crate::stream::wire::{FetchRequest, FindRequest};
 
 /// Dependencies fetched for one page at most.
 const MAX_DEPENDENCIES: usize = 10_000;
+/// Dependencies fetched for one entry at most.
+const MAX_DEPENDENCIES_PER_ENTRY: usize = 1_000;
+/// How deep a chain of missing documents may go for one entry.
+const MAX_DEPTH_OF_DEPENDENCIES: usize = 64;
 
 /// State of one page's dependency walk.
 pub(super) struct Walk<'a> {
@@ -26,6 +30,8 @@ pub(super) struct Walk<'a> {
     present: &'a mut HashSet<(String, String)>,
     visiting: &'a mut HashSet<(String, String)>,
     order: &'a mut Vec<(String, Doc)>,
+    /// Set when a link points at a document this site will not take.
+    loose: &'a mut bool,
 }
 
 /// An entry made ready outside the transaction: the documents it depends
@@ -35,6 +41,11 @@ pub(super) struct Prepared {
     pub(super) deps: Vec<(String, Doc)>,
     pub(super) mapped: Option<std::result::Result<MappedEntry, String>>,
     pub(super) heal: Option<Heal>,
+    /// Why the entry cannot be applied (a dependency over budget, refused…).
+    pub(super) failed: Option<String>,
+    /// Some link points at a document this site does not take from a
+    /// producer (a User, say): it is stored with the producer's name.
+    pub(super) loose_links: bool,
 }
 
 /// An entry about a document this site does not hold.
@@ -173,14 +184,15 @@ impl Site {
                 UpdateType::Delete => Vec::new(),
             };
             let mut visiting = HashSet::new();
-            for (t, n) in wanted {
-                let mut walk = Walk {
-                    fetched: &mut fetched,
-                    present: &mut present,
-                    visiting: &mut visiting,
-                    order: &mut ready.deps,
-                };
-                self.collect_dependency(client, reg, ctx, &t, &n, &mut walk)?;
+            let mut walk = Walk {
+                fetched: &mut fetched,
+                present: &mut present,
+                visiting: &mut visiting,
+                order: &mut ready.deps,
+                loose: &mut ready.loose_links,
+            };
+            if let Err(why) = self.collect_dependencies(client, reg, ctx, wanted, &mut walk)? {
+                ready.failed = Some(why);
             }
             out.push(ready);
         }
@@ -290,52 +302,112 @@ impl Site {
             .collect()
     }
 
-    pub(super) fn collect_dependency(
+    /// Fetches the documents an entry needs, depth first with an explicit
+    /// stack (no recursion: a producer decides how deep links go), in
+    /// dependency order. Over a budget, or refused by the producer, the
+    /// entry fails with the reason (Ok(Err)); only an unreachable producer
+    /// fails the page.
+    pub(super) fn collect_dependencies(
         &self,
         client: &ProducerClient,
         reg: &Registry,
         ctx: &Context,
-        doctype: &str,
-        name: &str,
+        roots: Vec<(String, String)>,
         walk: &mut Walk,
-    ) -> Result<()> {
-        let key = (doctype.to_owned(), name.to_owned());
-        if walk.present.contains(&key)
-            || !walk.visiting.insert(key.clone())
-            || reg.get(doctype).is_none()
-        {
-            return Ok(());
+    ) -> Result<std::result::Result<(), String>> {
+        struct Frame {
+            key: (String, String),
+            doc: Doc,
+            links: Vec<(String, String)>,
+            next: usize,
         }
-        if self.read(|tx| store::exists(tx, doctype, name))? {
-            walk.present.insert(key);
-            return Ok(());
-        }
-        let fetched = &mut *walk.fetched;
-        if fetched.len() >= MAX_DEPENDENCIES {
-            return Err(Error::Remote(format!(
-                "More than {MAX_DEPENDENCIES} missing dependencies in one page"
-            )));
-        }
-        let doc = match fetched.get(&key) {
-            Some(d) => d.clone(),
-            None => {
-                let req = FetchRequest {
-                    site_id: ctx.local_site_id.clone(),
-                    doctype: doctype.into(),
-                    name: name.into(),
-                };
-                let d = client.fetch(&req)?;
-                fetched.insert(key.clone(), d.clone());
-                d
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut pending: Vec<(String, String)> = roots.into_iter().rev().collect();
+        let mut fetched_here = 0usize;
+        loop {
+            // The next link to look at: the top frame's, else a root's.
+            let next = match stack.last_mut() {
+                Some(top) if top.next < top.links.len() => {
+                    top.next += 1;
+                    Some(top.links[top.next - 1].clone())
+                }
+                Some(_) => {
+                    if let Some(done) = stack.pop() {
+                        walk.order.push((done.key.0, done.doc));
+                    }
+                    continue;
+                }
+                None => pending.pop(),
+            };
+            let Some(key) = next else {
+                return Ok(Ok(()));
+            };
+            let Some(dt) = reg.get(&key.0) else {
+                continue;
+            };
+            if walk.present.contains(&key) || !walk.visiting.insert(key.clone()) {
+                continue;
             }
-        };
-        if let Some(dt) = reg.get(doctype) {
-            for (t, n) in links_in(reg, dt, &doc) {
-                self.collect_dependency(client, reg, ctx, &t, &n, walk)?;
+            if self.read(|tx| store::exists(tx, &key.0, &key.1))? {
+                walk.present.insert(key);
+                continue;
             }
+            if !ctx.may_receive(dt) {
+                // Users, roles, streaming set-up: never taken from a producer
+                // unless subscribed. The link keeps the producer's name.
+                *walk.loose = true;
+                continue;
+            }
+            if stack.len() >= MAX_DEPTH_OF_DEPENDENCIES {
+                return Ok(Err(format!(
+                    "Its dependencies nest deeper than {MAX_DEPTH_OF_DEPENDENCIES} documents ({} {} and on): not applied",
+                    key.0, key.1
+                )));
+            }
+            let doc = match walk.fetched.get(&key) {
+                Some(d) => d.clone(),
+                None => {
+                    fetched_here += 1;
+                    if fetched_here > MAX_DEPENDENCIES_PER_ENTRY
+                        || walk.fetched.len() >= MAX_DEPENDENCIES
+                    {
+                        return Ok(Err(format!(
+                            "It needs more than {MAX_DEPENDENCIES_PER_ENTRY} missing documents (at most {MAX_DEPENDENCIES} a page): not applied"
+                        )));
+                    }
+                    let req = FetchRequest {
+                        site_id: ctx.local_site_id.clone(),
+                        doctype: key.0.clone(),
+                        name: key.1.clone(),
+                    };
+                    let d = match client.fetch(&req) {
+                        Ok(d) => d,
+                        Err(e @ Error::Unreachable(_)) => return Err(e),
+                        Err(e) => {
+                            return Ok(Err(format!(
+                                "Its dependency {} {} could not be fetched: {e}",
+                                key.0, key.1
+                            )))
+                        }
+                    };
+                    if values::text(&d, "name") != key.1 {
+                        return Ok(Err(format!(
+                            "The producer answered {} {} with another document",
+                            key.0, key.1
+                        )));
+                    }
+                    walk.fetched.insert(key.clone(), d.clone());
+                    d
+                }
+            };
+            let links = links_in(reg, dt, &doc);
+            stack.push(Frame {
+                key,
+                doc,
+                links,
+                next: 0,
+            });
         }
-        walk.order.push((doctype.to_owned(), doc));
-        Ok(())
     }
 }
 

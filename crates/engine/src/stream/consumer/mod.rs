@@ -8,6 +8,7 @@
 //! - `synclog`: the Event Sync Log, resync and automatic retries.
 
 mod apply;
+mod check;
 mod deps;
 mod setup;
 mod sync;
@@ -141,6 +142,8 @@ struct RowCfg {
     use_same_name: bool,
     /// The Document Type Mapping they go through, if any.
     mapping: Option<String>,
+    /// A condition decides what flows (so older entries may come late).
+    conditional: bool,
 }
 
 /// How one producer's documents are applied here.
@@ -155,6 +158,15 @@ struct Context {
 }
 
 impl Context {
+    /// Whether documents of `dt` may be written here by this producer:
+    /// never the streaming set-up; users and roles only when subscribed to.
+    fn may_receive(&self, dt: &crate::doctype::DocType) -> bool {
+        if crate::doctype::NEVER_SYNCED.contains(&dt.name.as_str()) {
+            return false;
+        }
+        !dt.security || self.rows.keys().any(|r| self.local_doctype(r) == dt.name)
+    }
+
     /// The local doctype an entry of `remote_doctype` is stored as.
     fn local_doctype<'a>(&'a self, remote_doctype: &'a str) -> &'a str {
         self.rows

@@ -351,6 +351,7 @@ impl Site {
                     let cfg = RowCfg {
                         use_same_name: r.get("use_same_name").and_then(Value::as_i64) != Some(0),
                         mapping: flag(r, "has_mapping").then(|| text(r, "mapping")),
+                        conditional: !text(r, "condition").trim().is_empty(),
                     };
                     (subscribed(r), cfg)
                 })

@@ -7,7 +7,8 @@ use rusqlite::OptionalExtension;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::{
-    apply, cursor_of, position_of, Context, ProducerStatus, SyncProgress, SyncSummary, PAGE_SIZE,
+    apply, check, cursor_of, position_of, Context, ProducerStatus, SyncProgress, SyncSummary,
+    PAGE_SIZE,
 };
 use crate::actor::Actor;
 use crate::document::values::{self, text};
@@ -19,6 +20,10 @@ use crate::stream::client::ProducerClient;
 use crate::stream::log::LogEntry;
 use crate::stream::wire::{AckRequest, PullReply, PullRequest};
 use crate::stream::EVENT_PRODUCER;
+
+/// Pages one sync round takes at most from a producer (the next round goes
+/// on): a producer that always has more cannot hold a sync for ever.
+const MAX_PAGES_PER_ROUND: usize = 2_000;
 
 /// A sync this long or this big is announced when it ends.
 const LONG_SYNC: std::time::Duration = std::time::Duration::from_secs(10);
@@ -202,7 +207,7 @@ impl Site {
             let (client, site_id, committed) = (&client, ctx.local_site_id.clone(), &committed);
             scope.spawn(move || {
                 let mut after = first;
-                loop {
+                for _ in 0..MAX_PAGES_PER_ROUND {
                     let page = client.pull(&PullRequest {
                         site_id: site_id.clone(),
                         after,
@@ -258,6 +263,11 @@ impl Site {
         summary: &mut SyncSummary,
     ) -> Result<()> {
         summary.online = true;
+        check::page(ctx, cursor, PAGE_SIZE, &reply).map_err(|why| {
+            Error::Remote(format!(
+                "Producer {name} broke the protocol: {why}. Nothing of that page was applied"
+            ))
+        })?;
         summary.pulled += (reply.entries.len() + reply.snapshot.len()) as u32;
         summary.target = reply.last_seq.max(reply.cursor);
         self.update_approvals(name, doc, &reply.approvals)?;
