@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
 
+pub mod fake_producer;
 pub mod proxy;
 
 /// The `outpostd` built in this workspace's target directory.
