@@ -60,7 +60,7 @@ fn ensure_tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
             "sync" => {
                 let site = app.state::<AppState>().site.clone();
                 std::thread::spawn(move || {
-                    if let Err(e) = site.sync_now(&Actor::system(), None, &mut |_| {}) {
+                    if let Err(e) = site.sync_now(&Actor::system(), None, &|_| {}) {
                         tracing::warn!(error = %e, "Sync now from the tray failed");
                     }
                 });

@@ -21,6 +21,8 @@ pub enum ExcType {
     AuthenticationError,
     /// Another site could not be reached (offline, refused, timed out).
     ConnectionError,
+    /// Too many failed attempts: wait and try again (429, Retry-After).
+    TooManyRequests,
     InternalError,
 }
 
@@ -82,6 +84,9 @@ pub enum Error {
     /// Another site could not be reached; worth retrying later.
     #[error("{0}")]
     Unreachable(String),
+    /// Too many failed attempts for one key: try again in `retry_after` seconds.
+    #[error("Too many failed attempts with this key: try again in {retry_after} seconds")]
+    TooManyAttempts { retry_after: u64 },
     /// Another site answered with an error; its message is kept.
     #[error("{0}")]
     Remote(String),
@@ -137,6 +142,7 @@ impl Error {
             Error::Permission(_) => ExcType::PermissionError,
             Error::Authentication(_) => ExcType::AuthenticationError,
             Error::Unreachable(_) => ExcType::ConnectionError,
+            Error::TooManyAttempts { .. } => ExcType::TooManyRequests,
             Error::Remote(_) => ExcType::ValidationError,
             Error::Storage(_)
             | Error::Migration(_)

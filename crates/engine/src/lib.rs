@@ -2,6 +2,7 @@
 //! documents. No GUI and no HTTP server depend on it; both call it.
 
 pub mod actor;
+mod attempts;
 pub mod condition;
 mod db;
 pub mod doctype;

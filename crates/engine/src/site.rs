@@ -17,6 +17,8 @@ use crate::error::{Error, Result};
 use crate::secrets::{FileSecretStore, KeyringSecretStore, SecretStore, SecretStoreKind};
 
 pub const DB_FILE: &str = "site.db";
+/// Read connections kept open for reuse.
+const MAX_READERS: usize = 8;
 
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
@@ -41,9 +43,13 @@ pub struct Site {
     /// api_key → SHA-256 of a secret already verified against the slow hash,
     /// so that each request does not pay for Argon2. Memory only.
     pub(crate) verified: Mutex<HashMap<String, [u8; 32]>>,
+    /// Failed sign-in attempts per key and user (memory only).
+    pub(crate) attempts: crate::attempts::Attempts,
     secrets: Box<dyn SecretStore>,
-    /// One sync at a time: a scheduled pull and "Sync now" never interleave.
-    pub(crate) sync_gate: Mutex<()>,
+    /// Read connections (WAL): reads never wait behind the writer.
+    readers: Mutex<Vec<Connection>>,
+    /// Syncs in progress, one per producer: a second caller joins it.
+    pub(crate) sync_runs: Mutex<HashMap<String, Arc<crate::stream::consumer::SyncRun>>>,
     /// A read-only connection for Condition Scripts' queries.
     script_conn: Arc<Mutex<Connection>>,
     /// Bumped after every committed write: live channels watch it.
@@ -93,8 +99,10 @@ impl Site {
             conn: Mutex::new(conn),
             registry: RwLock::new(Arc::new(Registry::default())),
             verified: Mutex::new(HashMap::new()),
+            attempts: Default::default(),
             secrets: Box::new(FileSecretStore::new(dir)),
-            sync_gate: Mutex::new(()),
+            readers: Mutex::new(Vec::new()),
+            sync_runs: Mutex::new(HashMap::new()),
             script_conn: Arc::new(Mutex::new(script_conn)),
             writes: std::sync::atomic::AtomicU64::new(0),
             notice_sink: RwLock::new(None),
@@ -175,11 +183,23 @@ impl Site {
         self.writes.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// Runs `f` on a read transaction (a consistent snapshot).
+    /// Runs `f` on a read transaction (a consistent snapshot of what is
+    /// committed), on a connection of its own: never behind a write.
     pub fn read<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        f(&tx)
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => crate::db::open_reader(&self.db_path())?,
+        };
+        let out = {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            f(&tx)
+        };
+        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < MAX_READERS {
+            pool.push(conn);
+        }
+        out
     }
 
     pub fn doctypes(&self) -> Arc<Registry> {

@@ -30,19 +30,23 @@ const BAD_CREDENTIALS: &str = "Invalid API key or secret";
 /// a salted Argon2id hash.
 pub(crate) fn slow_hash(secret: &Secret) -> Result<String> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(Argon2::default()
-        .hash_password(secret.expose().as_bytes(), &salt)
-        .map_err(|e| Error::Corrupt(format!("cannot hash a secret: {e}")))?
-        .to_string())
+    crate::attempts::slow(|| {
+        Ok(Argon2::default()
+            .hash_password(secret.expose().as_bytes(), &salt)
+            .map_err(|e| Error::Corrupt(format!("cannot hash a secret: {e}")))?
+            .to_string())
+    })
 }
 
 /// Whether `secret` is the one `hash` was made from.
 pub(crate) fn matches_slow_hash(secret: &Secret, hash: &str) -> Result<bool> {
     let parsed =
         PasswordHash::new(hash).map_err(|e| Error::Corrupt(format!("stored hash: {e}")))?;
-    Ok(Argon2::default()
-        .verify_password(secret.expose().as_bytes(), &parsed)
-        .is_ok())
+    Ok(crate::attempts::slow(|| {
+        Argon2::default()
+            .verify_password(secret.expose().as_bytes(), &parsed)
+            .is_ok()
+    }))
 }
 
 impl Site {
@@ -109,9 +113,12 @@ impl Site {
         let digest: [u8; 32] = Sha256::digest(api_secret.expose().as_bytes()).into();
         let cached = self.verified_cache().get(api_key) == Some(&digest);
         if !cached {
+            self.attempts.check(api_key)?;
             if !matches_slow_hash(api_secret, &hash)? {
+                self.attempts.failed(api_key);
                 return Err(Error::Authentication(BAD_CREDENTIALS.into()));
             }
+            self.attempts.succeeded(api_key);
             self.verified_cache().insert(api_key.to_owned(), digest);
         }
         self.actor_for(&user)

@@ -11,6 +11,8 @@ use outpost_engine::{Error, ErrorBody, ExcType};
 pub struct ApiError {
     pub status: StatusCode,
     pub body: ErrorBody,
+    /// Seconds for a Retry-After header (429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -22,6 +24,7 @@ impl ApiError {
                 message: message.into(),
                 field: None,
             },
+            retry_after: None,
         }
     }
 
@@ -58,6 +61,7 @@ pub fn status_of(exc: ExcType) -> StatusCode {
         ExcType::PermissionError => StatusCode::FORBIDDEN,
         ExcType::AuthenticationError => StatusCode::UNAUTHORIZED,
         ExcType::ConnectionError => StatusCode::BAD_GATEWAY,
+        ExcType::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         ExcType::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -68,16 +72,26 @@ impl From<Error> for ApiError {
         if body.exc_type == ExcType::InternalError {
             tracing::error!(error = %e, "internal error");
         }
+        let retry_after = match e {
+            Error::TooManyAttempts { retry_after } => Some(retry_after),
+            _ => None,
+        };
         ApiError {
             status: status_of(body.exc_type),
             body,
+            retry_after,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
+        let mut res = (self.status, Json(self.body)).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        res
     }
 }
 

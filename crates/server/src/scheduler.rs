@@ -110,21 +110,24 @@ fn run_once(site: &Site) {
             return;
         }
     };
-    for p in producers {
-        let span = tracing::info_span!("sync", producer = %p);
-        let _g = span.enter();
-        match site.sync_producer(&p, &mut |_| {}) {
+    // Side by side: a stuck producer never holds up another.
+    for (p, outcome) in producers
+        .iter()
+        .zip(site.sync_producers(&producers, &|_| {}))
+    {
+        match outcome {
             Ok(s) if s.error.is_some() => {
-                tracing::debug!(error = ?s.error, "sync did not complete")
+                tracing::debug!(producer = %p, error = ?s.error, "sync did not complete")
             }
             Ok(s) if s.pulled > 0 => tracing::info!(
+                producer = %p,
                 pulled = s.pulled,
                 synced = s.synced,
                 failed = s.failed,
                 "synced"
             ),
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "sync failed"),
+            Err(e) => tracing::warn!(producer = %p, error = %e, "sync failed"),
         }
     }
     if let Err(e) = site.retry_failed() {

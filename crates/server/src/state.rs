@@ -28,6 +28,33 @@ impl AppState {
         self
     }
 
+    /// Runs long engine work (a sync, which may wait on a slow producer or
+    /// on another caller's sync) on a thread of its own, so that it never
+    /// takes a place in the blocking pool that requests need.
+    pub async fn run_apart<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Site) -> outpost_engine::Result<T> + Send + 'static,
+    {
+        let site = self.site.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("outpost-sync-now".into())
+            .spawn(move || {
+                let _ = tx.send(f(&site));
+            })
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot start a thread");
+                ApiError::internal("The site cannot start this work now; nothing was changed")
+            })?;
+        match rx.await {
+            Ok(result) => result.map_err(ApiError::from),
+            Err(_) => Err(ApiError::internal(
+                "The operation was interrupted; nothing was changed",
+            )),
+        }
+    }
+
     /// Runs engine work on tokio's blocking pool (SQLite and Argon2 block).
     pub async fn run<T, F>(&self, f: F) -> ApiResult<T>
     where

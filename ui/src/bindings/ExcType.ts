@@ -4,4 +4,4 @@
  * Stable error codes, serialised exactly as Frappe names them so that
  * existing Frappe clients recognise them.
  */
-export type ExcType = "ValidationError" | "MandatoryError" | "LinkValidationError" | "DuplicateEntryError" | "DoesNotExistError" | "LinkExistsError" | "UpdateAfterSubmitError" | "PermissionError" | "AuthenticationError" | "ConnectionError" | "InternalError";
+export type ExcType = "ValidationError" | "MandatoryError" | "LinkValidationError" | "DuplicateEntryError" | "DoesNotExistError" | "LinkExistsError" | "UpdateAfterSubmitError" | "PermissionError" | "AuthenticationError" | "ConnectionError" | "TooManyRequests" | "InternalError";

@@ -26,7 +26,7 @@ impl ProducerClient {
     pub fn new(base: &str, api_key: &str, api_secret: Secret) -> Result<Self> {
         let http = reqwest::blocking::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
+            .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| Error::Unreachable(format!("Cannot set up HTTP: {e}")))?;
         Ok(ProducerClient {

@@ -82,6 +82,10 @@ pub async fn call_get(
     call(state, caller, method, Value::Object(args), Method::GET).await
 }
 
+/// Methods that may take long (they wait on other sites): each runs on a
+/// thread of its own, never in the pool other requests need.
+const LONG: &[&str] = &["outpost.event.sync_now", "outpost.event.resync"];
+
 const READ_ONLY: &[&str] = &[
     "frappe.auth.get_logged_user",
     "frappe.client.get_count",
@@ -122,9 +126,13 @@ async fn call(
             "Method arguments must be a JSON object",
         ));
     };
-    let message = state
-        .run(move |site| dispatch(site, &actor, &method, &args))
-        .await?;
+    let name = method.clone();
+    let work = move |site: &Site| dispatch(site, &actor, &method, &args);
+    let message = if LONG.contains(&name.as_str()) {
+        state.run_apart(work).await?
+    } else {
+        state.run(work).await?
+    };
     Ok(Json(Message { message }))
 }
 
@@ -286,7 +294,7 @@ pub fn dispatch(
             to_value(site.update_log(actor, opt_str(args, "ref_doctype")?, before, limit)?)
         }
         "outpost.event.sync_now" => {
-            to_value(site.sync_now(actor, opt_str(args, "producer")?, &mut |_| {})?)
+            to_value(site.sync_now(actor, opt_str(args, "producer")?, &|_| {})?)
         }
         "outpost.event.producer_status" => to_value(site.producer_statuses(actor)?),
         "outpost.event.sync_log" => {

@@ -58,6 +58,35 @@ pub struct SyncSummary {
     pub error: Option<String>,
 }
 
+/// One producer's sync in progress: who comes meanwhile waits for its result.
+#[derive(Default)]
+pub struct SyncRun {
+    result: std::sync::Mutex<Option<std::result::Result<SyncSummary, String>>>,
+    done: std::sync::Condvar,
+}
+
+impl SyncRun {
+    fn wait(&self) -> Result<SyncSummary> {
+        let mut r = self.result.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(out) = r.as_ref() {
+                return out.clone().map_err(Error::Unreachable);
+            }
+            r = self.done.wait(r).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn finish(&self, outcome: &Result<SyncSummary>) {
+        *self.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(
+            outcome
+                .as_ref()
+                .map(Clone::clone)
+                .map_err(ToString::to_string),
+        );
+        self.done.notify_all();
+    }
+}
+
 /// What "Sync now" is doing: the producer being synced and those done.
 #[derive(Debug, Clone, Default, Serialize, TS)]
 #[ts(export)]

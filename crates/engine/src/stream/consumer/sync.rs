@@ -7,8 +7,8 @@ use rusqlite::OptionalExtension;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::{
-    apply, check, cursor_of, position_of, Context, ProducerStatus, SyncProgress, SyncSummary,
-    PAGE_SIZE,
+    apply, check, cursor_of, position_of, Context, ProducerStatus, SyncProgress, SyncRun,
+    SyncSummary, PAGE_SIZE,
 };
 use crate::actor::Actor;
 use crate::document::values::{self, text};
@@ -30,17 +30,21 @@ const LONG_SYNC: std::time::Duration = std::time::Duration::from_secs(10);
 const BIG_SYNC: u32 = 1000;
 
 impl Site {
-    /// "Sync now" (SPEC F11 c): pulls from one producer, or from all, and
-    /// answers a summary per producer; `progress` sees each applied page.
+    /// "Sync now" (SPEC F11 c): pulls from one producer, or from all (each
+    /// on its own thread: a slow or stuck producer never holds up another),
+    /// and answers a summary per producer; `progress` sees each applied page.
     pub fn sync_now(
         &self,
         actor: &Actor,
         producer: Option<&str>,
-        progress: &mut dyn FnMut(&SyncSummary),
+        progress: &(dyn Fn(&SyncSummary) + Sync),
     ) -> Result<Vec<SyncSummary>> {
         actor.require_system_manager("sync")?;
         let names = match producer {
-            Some(p) => vec![p.to_owned()],
+            Some(p) => {
+                self.event_producer(p)?;
+                vec![p.to_owned()]
+            }
             None => self.event_producers()?,
         };
         self.set_progress(|p| {
@@ -49,28 +53,44 @@ impl Site {
                 ..Default::default()
             }
         });
-        let mut out = Vec::new();
-        for n in &names {
-            let mut track = |s: &SyncSummary| {
-                self.set_progress(|p| p.current = Some(s.clone()));
-                progress(s);
-            };
-            match self.sync_producer(n, &mut track) {
-                Ok(s) => {
-                    self.set_progress(|p| {
-                        p.current = None;
-                        p.done.push(s.clone());
-                    });
-                    out.push(s);
-                }
-                Err(e) => {
-                    self.set_progress(|p| p.running = false);
-                    return Err(e);
-                }
-            }
-        }
-        self.set_progress(|p| p.running = false);
-        Ok(out)
+        let track = |s: &SyncSummary| {
+            self.set_progress(|p| p.current = Some(s.clone()));
+            progress(s);
+        };
+        let results = self.sync_producers(&names, &track);
+        self.set_progress(|p| {
+            p.running = false;
+            p.current = None;
+            p.done = results
+                .iter()
+                .filter_map(|r| r.as_ref().ok().cloned())
+                .collect();
+        });
+        results.into_iter().collect()
+    }
+
+    /// Syncs these producers side by side; one result each, in order.
+    pub fn sync_producers(
+        &self,
+        names: &[String],
+        progress: &(dyn Fn(&SyncSummary) + Sync),
+    ) -> Vec<Result<SyncSummary>> {
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = names
+                .iter()
+                .map(|n| scope.spawn(move || self.sync_producer(n, progress)))
+                .collect();
+            runs.into_iter()
+                .zip(names)
+                .map(|(run, n)| {
+                    run.join().unwrap_or_else(|_| {
+                        Err(Error::Corrupt(format!(
+                            "The sync of {n} stopped on an internal error (see the log)"
+                        )))
+                    })
+                })
+                .collect()
+        })
     }
 
     /// What "Sync now" is doing (or last did).
@@ -118,7 +138,45 @@ impl Site {
     }
 
     /// Pulls and applies everything one producer has for us (SPEC F11/F12).
+    /// One sync per producer at a time: a caller who comes while one runs
+    /// waits for it and gets its summary. A panic ends the sync, not the site.
     pub fn sync_producer(
+        &self,
+        name: &str,
+        progress: &(dyn Fn(&SyncSummary) + Sync),
+    ) -> Result<SyncSummary> {
+        let (run, leader) = {
+            let mut runs = self.sync_runs.lock().unwrap_or_else(|p| p.into_inner());
+            match runs.get(name) {
+                Some(r) => (r.clone(), false),
+                None => {
+                    let r = std::sync::Arc::new(SyncRun::default());
+                    runs.insert(name.to_owned(), r.clone());
+                    (r, true)
+                }
+            }
+        };
+        if !leader {
+            return run.wait();
+        }
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.sync_producer_alone(name, &mut |s| progress(s))
+        }))
+        .unwrap_or_else(|_| {
+            tracing::error!(producer = name, "a sync panicked");
+            Err(Error::Corrupt(format!(
+                "The sync of {name} stopped on an internal error (see the log)"
+            )))
+        });
+        self.sync_runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+        run.finish(&outcome);
+        outcome
+    }
+
+    fn sync_producer_alone(
         &self,
         name: &str,
         progress: &mut dyn FnMut(&SyncSummary),
@@ -128,7 +186,6 @@ impl Site {
             producer: name.to_owned(),
             ..Default::default()
         };
-        let _one_at_a_time = self.sync_gate.lock().unwrap_or_else(|p| p.into_inner());
         let began = std::time::Instant::now();
         let outcome = self.sync_inner(&doc, &mut summary, progress);
         if let Err(e) = &outcome {
