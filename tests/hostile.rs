@@ -341,3 +341,177 @@ fn a_page_that_breaks_the_protocol_is_refused_whole_with_the_reason() {
         "nothing was applied"
     );
 }
+
+/// The good producer's new note, synced on its own, arrives within 10 s
+/// and the API answers within 5 s — whatever the fake one is doing.
+fn good_goes_on(w: &World, label: &str) {
+    let title = format!("good news during {label}");
+    w.good.insert("Note", json!({"title": title})).data();
+    let began = Instant::now();
+    let s = w
+        .consumer
+        .method("outpost.event.sync_now", json!({"producer": w.good.base}));
+    assert_eq!(s.status, 200, "{label}: {s:?}");
+    assert_eq!(
+        w.consumer.count("Note", json!({"title": title})),
+        1,
+        "{label}: {s:?}"
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "{label}: within 10 s"
+    );
+    let asked = Instant::now();
+    assert_eq!(
+        w.consumer.method("outpost.site.info", json!({})).status,
+        200
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{label}: the API answers"
+    );
+    let rss = rss_mib(&w.consumer);
+    assert!(rss < 150, "{label}: consumer RSS {rss} MiB");
+}
+
+#[test]
+fn a_stuck_or_endless_producer_never_holds_up_the_good_one_or_the_api() {
+    let w = world();
+    let sync_fake = || {
+        w.consumer.try_call(
+            Some(&w.consumer.admin.header()),
+            "POST",
+            "/api/method/outpost.event.sync_now",
+            Some(json!({"producer": w.fake.base})),
+        )
+    };
+    // A producer that trickles one byte a second, and 21 Sync nows waiting on it.
+    w.fake.answer_with(|method, _| match method {
+        "outpost.event.pull" => Answer::Trickle { secs: 45 },
+        _ => Answer::Message(Value::Null),
+    });
+    std::thread::scope(|scope| {
+        let stuck: Vec<_> = (0..21).map(|_| scope.spawn(sync_fake)).collect();
+        std::thread::sleep(Duration::from_secs(1));
+        good_goes_on(&w, "a trickling producer and 21 Sync nows waiting on it");
+        for s in stuck {
+            let a = s
+                .join()
+                .expect("a Sync now")
+                .expect("an answer, not a dead site");
+            assert_eq!(a.status, 200, "{a:?}");
+            let err = a.body["message"][0]["error"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            assert!(
+                err.contains("unreachable") || err.contains("broke off"),
+                "cut off by the time limit: {a:?}"
+            );
+        }
+    });
+    // A producer that always has more (moving on each time, so by the protocol).
+    w.fake.answer_with(|method, body| match method {
+        "outpost.event.pull" => page(json!([]), body["after"].as_i64().unwrap_or(0) + 1, true),
+        _ => Answer::Message(Value::Null),
+    });
+    std::thread::scope(|scope| {
+        let endless = scope.spawn(sync_fake);
+        std::thread::sleep(Duration::from_millis(500));
+        good_goes_on(&w, "an endless producer");
+        let a = endless.join().expect("a Sync now").expect("an answer");
+        let err = a.body["message"][0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(err.contains("still had more after 2000 pages"), "{a:?}");
+    });
+    let statuses = w
+        .consumer
+        .method("outpost.event.producer_status", json!({}))
+        .body["message"]
+        .clone();
+    let fake = statuses
+        .as_array()
+        .expect("statuses")
+        .iter()
+        .find(|p| p["producer"] == w.fake.base.as_str())
+        .cloned()
+        .expect("the fake producer on the dashboard");
+    assert!(
+        fake["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("still had more")),
+        "the dashboard says why: {fake}"
+    );
+}
+
+#[test]
+fn guessing_a_secret_is_limited_per_key_and_memory_does_not_grow() {
+    let w = world();
+    let site = &w.consumer;
+    // The admin's right secret was checked once already (it stays usable).
+    assert_eq!(site.method("outpost.site.info", json!({})).status, 200);
+    let wrong = format!("token {}:not-the-secret-at-all", site.admin.api_key);
+    let statuses: Vec<(u16, Value)> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..32)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..3)
+                        .map(|_| {
+                            let a = site.call(
+                                Some(&wrong),
+                                "GET",
+                                "/api/method/frappe.auth.get_logged_user",
+                                None,
+                            );
+                            (a.status, a.body)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .flat_map(|c| c.join().expect("a client"))
+            .collect()
+    });
+    let refused = statuses.iter().filter(|(s, _)| *s == 401).count();
+    let limited = statuses.iter().filter(|(s, _)| *s == 429).count();
+    assert_eq!(refused + limited, 96, "{statuses:?}");
+    // Five failures, plus at most one guess already hashing in the second slot.
+    assert!(
+        (5..=6).contains(&refused),
+        "{refused} checked, then the key was limited"
+    );
+    let (_, body) = statuses.iter().find(|(s, _)| *s == 429).expect("a 429");
+    assert_eq!(body["exc_type"], "TooManyRequests");
+    let res = reqwest::blocking::Client::new()
+        .get(format!(
+            "{}/api/method/frappe.auth.get_logged_user",
+            site.base
+        ))
+        .header("Authorization", &wrong)
+        .send()
+        .expect("answer");
+    assert_eq!(res.status().as_u16(), 429);
+    let retry: u64 = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After header");
+    assert!((1..=60).contains(&retry), "{retry}");
+    let rss = rss_mib(site);
+    assert!(rss < 150, "RSS {rss} MiB after 96 failed attempts");
+    // The right secrets still work: the one checked before, and another key.
+    assert_eq!(site.method("outpost.site.info", json!({})).status, 200);
+    let sub = site.call(
+        Some(&site.subscriber.header()),
+        "GET",
+        "/api/method/frappe.auth.get_logged_user",
+        None,
+    );
+    assert_eq!(sub.status, 200, "{sub:?}");
+    good_goes_on(&w, "32 clients guessing a secret");
+}

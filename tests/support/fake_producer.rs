@@ -15,6 +15,8 @@ pub enum Answer {
     /// A body of `bytes` bytes of JSON-looking filler, sent in chunks,
     /// with a Content-Length header or (false) none, closing the connection.
     Huge { bytes: usize, declared: bool },
+    /// A valid start, then one byte a second for `secs` seconds.
+    Trickle { secs: u64 },
 }
 
 type Handler = dyn Fn(&str, &Value) -> Answer + Send + Sync;
@@ -134,6 +136,15 @@ fn serve(mut conn: TcpStream, site_id: &str, handler: &Handler) -> std::io::Resu
                     break; // the consumer stopped reading: as it should
                 }
                 sent += chunk.len();
+            }
+        }
+        Answer::Trickle { secs } => {
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n{")?;
+            for _ in 0..secs {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                if conn.write_all(b" ").and_then(|_| conn.flush()).is_err() {
+                    break; // the consumer gave up: as it should
+                }
             }
         }
     }

@@ -72,12 +72,9 @@ impl Site {
         let Some(hash) = hash else {
             return Err(Error::Authentication(BAD_LOGIN.into()));
         };
-        self.attempts.check(user)?;
-        if !matches_slow_hash(password, &hash)? {
-            self.attempts.failed(user);
+        if !matches_slow_hash(&self.attempts, user, password, &hash)? {
             return Err(Error::Authentication(BAD_LOGIN.into()));
         }
-        self.attempts.succeeded(user);
         let actor = self.actor_for(user)?;
         let token = Secret::new(Alphanumeric.sample_string(&mut rand::thread_rng(), 40));
         self.write(|tx| {

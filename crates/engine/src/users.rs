@@ -38,15 +38,30 @@ pub(crate) fn slow_hash(secret: &Secret) -> Result<String> {
     })
 }
 
-/// Whether `secret` is the one `hash` was made from.
-pub(crate) fn matches_slow_hash(secret: &Secret, hash: &str) -> Result<bool> {
+/// Whether `secret` is the one `hash` was made from, for `who` (a key or a
+/// user): refused without hashing while `who` has too many failures. The
+/// count is checked and kept inside the hashing slot, so concurrent guesses
+/// cannot slip past it.
+pub(crate) fn matches_slow_hash(
+    attempts: &crate::attempts::Attempts,
+    who: &str,
+    secret: &Secret,
+    hash: &str,
+) -> Result<bool> {
     let parsed =
         PasswordHash::new(hash).map_err(|e| Error::Corrupt(format!("stored hash: {e}")))?;
-    Ok(crate::attempts::slow(|| {
-        Argon2::default()
+    crate::attempts::slow(|| {
+        attempts.check(who)?;
+        let ok = Argon2::default()
             .verify_password(secret.expose().as_bytes(), &parsed)
-            .is_ok()
-    }))
+            .is_ok();
+        if ok {
+            attempts.succeeded(who);
+        } else {
+            attempts.failed(who);
+        }
+        Ok(ok)
+    })
 }
 
 impl Site {
@@ -113,12 +128,9 @@ impl Site {
         let digest: [u8; 32] = Sha256::digest(api_secret.expose().as_bytes()).into();
         let cached = self.verified_cache().get(api_key) == Some(&digest);
         if !cached {
-            self.attempts.check(api_key)?;
-            if !matches_slow_hash(api_secret, &hash)? {
-                self.attempts.failed(api_key);
+            if !matches_slow_hash(&self.attempts, api_key, api_secret, &hash)? {
                 return Err(Error::Authentication(BAD_CREDENTIALS.into()));
             }
-            self.attempts.succeeded(api_key);
             self.verified_cache().insert(api_key.to_owned(), digest);
         }
         self.actor_for(&user)

@@ -24,6 +24,7 @@ use crate::stream::EVENT_PRODUCER;
 /// Pages one sync round takes at most from a producer (the next round goes
 /// on): a producer that always has more cannot hold a sync for ever.
 const MAX_PAGES_PER_ROUND: usize = 2_000;
+const MAX_ROUND_TIME: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// A sync this long or this big is announced when it ends.
 const LONG_SYNC: std::time::Duration = std::time::Duration::from_secs(10);
@@ -264,7 +265,11 @@ impl Site {
             let (client, site_id, committed) = (&client, ctx.local_site_id.clone(), &committed);
             scope.spawn(move || {
                 let mut after = first;
+                let began = std::time::Instant::now();
                 for _ in 0..MAX_PAGES_PER_ROUND {
+                    if began.elapsed() > MAX_ROUND_TIME {
+                        break;
+                    }
                     let page = client.pull(&PullRequest {
                         site_id: site_id.clone(),
                         after,
@@ -280,6 +285,11 @@ impl Site {
                         None => return,
                     }
                 }
+                // Still more after the round's budget: cut off, reported, resumed next round.
+                let _ = pages_tx.send(Err(Error::Remote(format!(
+                    "The producer still had more after {MAX_PAGES_PER_ROUND} pages or {} seconds: the rest comes in the next round",
+                    MAX_ROUND_TIME.as_secs()
+                ))));
             });
             for page in pages_rx {
                 let (cursor, reply) = page?;
