@@ -160,7 +160,9 @@ fn every_query_bound_is_a_400_naming_it_and_never_a_500_with_sql() {
         .collect();
     let many_terms = vec!["item_code asc"; 300].join(", ");
     let many_fields = serde_json::to_string(&vec!["item_code"; 500]).unwrap();
-    let cases: Vec<(&str, Vec<(&str, String)>, &str, &str)> = vec![
+    // (what, query parameters, the field named, words of the message)
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "in with 1,500 values",
             vec![(

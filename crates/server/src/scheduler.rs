@@ -113,7 +113,7 @@ fn run_once(site: &Site) {
     // Side by side: a stuck producer never holds up another.
     for (p, outcome) in producers
         .iter()
-        .zip(site.sync_producers(&producers, &|_| {}))
+        .zip(site.sync_producers(&producers, &|_| {}, &|_| {}))
     {
         match outcome {
             Ok(s) if s.error.is_some() => {

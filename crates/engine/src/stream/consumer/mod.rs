@@ -77,12 +77,11 @@ impl SyncRun {
     }
 
     fn finish(&self, outcome: &Result<SyncSummary>) {
-        *self.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(
-            outcome
-                .as_ref()
-                .map(Clone::clone)
-                .map_err(ToString::to_string),
-        );
+        let shared = match outcome {
+            Ok(s) => Ok(s.clone()),
+            Err(e) => Err(e.to_string()),
+        };
+        *self.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(shared);
         self.done.notify_all();
     }
 }

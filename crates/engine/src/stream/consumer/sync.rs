@@ -58,28 +58,37 @@ impl Site {
             self.set_progress(|p| p.current = Some(s.clone()));
             progress(s);
         };
-        let results = self.sync_producers(&names, &track);
+        let results = self.sync_producers(&names, &track, &|s| {
+            // Each producer's result shows as soon as it is in.
+            self.set_progress(|p| p.done.push(s.clone()));
+        });
         self.set_progress(|p| {
             p.running = false;
             p.current = None;
-            p.done = results
-                .iter()
-                .filter_map(|r| r.as_ref().ok().cloned())
-                .collect();
         });
         results.into_iter().collect()
     }
 
     /// Syncs these producers side by side; one result each, in order.
+    /// `finished` sees each summary as its producer is done.
     pub fn sync_producers(
         &self,
         names: &[String],
         progress: &(dyn Fn(&SyncSummary) + Sync),
+        finished: &(dyn Fn(&SyncSummary) + Sync),
     ) -> Vec<Result<SyncSummary>> {
         std::thread::scope(|scope| {
             let runs: Vec<_> = names
                 .iter()
-                .map(|n| scope.spawn(move || self.sync_producer(n, progress)))
+                .map(|n| {
+                    scope.spawn(move || {
+                        let outcome = self.sync_producer(n, progress);
+                        if let Ok(s) = &outcome {
+                            finished(s);
+                        }
+                        outcome
+                    })
+                })
                 .collect();
             runs.into_iter()
                 .zip(names)
@@ -294,7 +303,7 @@ impl Site {
             for page in pages_rx {
                 let (cursor, reply) = page?;
                 let (more, number) = (reply.has_more, reply.page);
-                self.apply_page(&name, &doc, &client, &ctx, cursor, reply, summary)?;
+                self.apply_page(&name, &doc, client, &ctx, cursor, reply, summary)?;
                 committed.store(number, Ordering::Release);
                 progress(summary);
                 if !more {
