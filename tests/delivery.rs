@@ -350,3 +350,77 @@ fn a_doctype_approved_late_brings_what_was_made_while_pending_and_updates_never_
         "{skipped}"
     );
 }
+
+#[test]
+fn a_row_approved_late_gets_every_document_made_meanwhile_in_several_pages_each_once() {
+    let producer = TestSite::start_with(QUIET);
+    let consumer = TestSite::start_with(QUIET);
+    consumer.subscribe_to(
+        &producer,
+        json!([{"ref_doctype": "Note"}, {"ref_doctype": "ToDo"}]),
+    );
+    let id = consumer.site_id();
+    producer.decide(&id, &[("ToDo", "Approved")]);
+    // 1,200 Notes while Note is Pending (three snapshot pages of 500); the
+    // consumer's cursor moves past them with a ToDo.
+    let data = producer.data_dir().to_str().expect("utf-8").to_owned();
+    outpost_tests::cli(&[
+        "seed",
+        "--data-dir",
+        &data,
+        "--doctype",
+        "Note",
+        "--count",
+        "1200",
+    ]);
+    producer
+        .insert("ToDo", json!({"description": "meanwhile"}))
+        .data();
+    sync_ok(&consumer);
+    assert_eq!(consumer.count("Note", json!({})), 0);
+
+    producer.decide(&id, &[("Note", "Approved")]);
+    let s = sync_ok(&consumer);
+    assert_eq!(s["synced"], 1200, "{s}");
+    assert_eq!(consumer.count("Note", json!({})), 1200);
+    let mut lines = Vec::new();
+    let mut before: Option<i64> = None;
+    loop {
+        let page = consumer
+            .method(
+                "outpost.event.sync_log",
+                json!({"limit": 1000, "before": before}),
+            )
+            .body["message"]
+            .clone();
+        let rows = page.as_array().expect("sync log").clone();
+        if rows.is_empty() {
+            break;
+        }
+        before = rows.last().and_then(|r| r["id"].as_i64());
+        lines.extend(rows);
+    }
+    let notes: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["ref_doctype"] == "Note")
+        .collect();
+    let distinct: std::collections::BTreeSet<&str> = notes
+        .iter()
+        .filter_map(|l| l["remote_docname"].as_str())
+        .collect();
+    assert_eq!(
+        (notes.len(), distinct.len()),
+        (1200, 1200),
+        "each note once"
+    );
+    assert!(notes
+        .iter()
+        .all(|l| l["status"] == "Synced" && l["update_type"] == "Create"));
+    // Then the log goes on as usual.
+    let later = name(&producer.insert("Note", json!({"title": "after the snapshot"})));
+    sync_ok(&consumer);
+    assert_eq!(
+        consumer.get("Note", &later).data()["title"],
+        "after the snapshot"
+    );
+}

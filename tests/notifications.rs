@@ -17,7 +17,7 @@ fn a_failed_sync_and_a_subscription_request_are_shown_by_the_notification_daemon
     let bus = SessionBus::start().with_notifications();
     let env = bus.env();
     let producer = TestSite::start_in(&["--sync-interval", "3600", "--notify"], &env);
-    let consumer = TestSite::start_in(&["--sync-interval", "3600", "--notify"], &env);
+    let consumer = TestSite::start_in(&["--background-sync", "false", "--notify"], &env);
     consumer.subscribe_to(&producer, json!([{"ref_doctype": "Note"}]));
     wait_for("the subscription request notification", 20, || {
         shown(&bus)
@@ -35,8 +35,9 @@ fn a_failed_sync_and_a_subscription_request_are_shown_by_the_notification_daemon
     producer
         .insert("Note", json!({"title": "Stock", "shelf": "B3"}))
         .data();
-    // Sync now (the live channel may have pulled it already): one failure.
-    consumer.sync_now();
+    // Background sync is off on the consumer: this Sync now meets the failure.
+    let s = consumer.sync_now();
+    assert_eq!(s[0]["failed"], 1, "{s}");
     let status = consumer.method("outpost.event.producer_status", json!({}));
     assert_eq!(status.body["message"][0]["failed"], 1, "{status:?}");
     let history = wait_for("the failed-sync notification", 20, || {
@@ -57,7 +58,7 @@ fn no_notification_daemon_never_disturbs_syncing() {
         "unix:path=/nonexistent/outpost-test-bus",
     )];
     let producer = TestSite::start_with(&["--sync-interval", "3600"]);
-    let consumer = TestSite::start_in(&["--sync-interval", "3600", "--notify"], &env);
+    let consumer = TestSite::start_in(&["--background-sync", "false", "--notify"], &env);
     consumer.subscribe_to(&producer, json!([{"ref_doctype": "Note"}]));
     producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
     for i in 0..40 {

@@ -5,10 +5,12 @@ use outpost_tests::TestSite;
 use serde_json::{json, Value};
 
 /// A producer and a consumer; scheduled pulls are slow so tests decide when to sync.
+/// Two sites with background sync off: every sync here is a Sync now, so
+/// its counts are exact.
 fn pair() -> (TestSite, TestSite) {
     (
-        TestSite::start_with(&["--sync-interval", "3600"]),
-        TestSite::start_with(&["--sync-interval", "3600"]),
+        TestSite::start_with(&["--background-sync", "false"]),
+        TestSite::start_with(&["--background-sync", "false"]),
     )
 }
 

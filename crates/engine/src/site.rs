@@ -34,6 +34,9 @@ pub struct SiteInfo {
     pub sync_interval: Option<f64>,
     /// Desktop: closing the window keeps the site syncing (tray icon).
     pub keep_in_background: bool,
+    /// Scheduled pulls, retries and live channels run (Settings may pause
+    /// them: then only Sync now syncs).
+    pub background_sync: bool,
 }
 
 pub struct Site {
@@ -224,6 +227,7 @@ impl Site {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 sync_interval: meta(tx, "sync_interval")?.and_then(|v| v.parse().ok()),
                 keep_in_background: meta(tx, "keep_in_background")?.as_deref() == Some("1"),
+                background_sync: meta(tx, "background_sync")?.as_deref() != Some("0"),
             })
         })
     }
@@ -288,6 +292,14 @@ impl Site {
     pub fn set_keep_in_background(&self, actor: &Actor, keep: bool) -> Result<SiteInfo> {
         actor.require_system_manager("change site settings")?;
         self.write(|tx| set_meta(tx, "keep_in_background", if keep { "1" } else { "0" }))?;
+        self.info()
+    }
+
+    /// Pauses (false) or resumes background sync: scheduled pulls, retries
+    /// and live-channel wake-ups. Sync now works either way.
+    pub fn set_background_sync(&self, actor: &Actor, on: bool) -> Result<SiteInfo> {
+        actor.require_system_manager("change site settings")?;
+        self.write(|tx| set_meta(tx, "background_sync", if on { "1" } else { "0" }))?;
         self.info()
     }
 

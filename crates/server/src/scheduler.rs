@@ -27,7 +27,8 @@ impl Scheduler {
                 let mut due = Instant::now();
                 let mut woken = true;
                 loop {
-                    if woken || Instant::now() >= due {
+                    let paused = site.info().is_ok_and(|i| !i.background_sync);
+                    if !paused && (woken || Instant::now() >= due) {
                         // Whatever a producer sends, a panic ends this round,
                         // not the loop (and not the site).
                         let round = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

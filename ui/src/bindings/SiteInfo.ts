@@ -9,4 +9,9 @@ sync_interval?: number,
 /**
  * Desktop: closing the window keeps the site syncing (tray icon).
  */
-keep_in_background: boolean, };
+keep_in_background: boolean, 
+/**
+ * Scheduled pulls, retries and live channels run (Settings may pause
+ * them: then only Sync now syncs).
+ */
+background_sync: boolean, };

@@ -27,6 +27,7 @@ pub const METHODS: &[(&str, &str)] = &[
     ("outpost.user.get_api_key", "A user's api_key (never the secret). Args: user."),
     ("outpost.user.set_password", "Set a user's password for browser sign-in (System Manager, or yourself). Args: user, password."),
     ("outpost.site.set_keep_in_background", "Desktop: keep syncing in the background when the window closes (System Manager). Args: enabled."),
+    ("outpost.site.set_background_sync", "Pause (false) or resume (true) scheduled pulls, retries and live-channel syncs; Sync now works either way (System Manager). Args: enabled."),
     ("outpost.site.set_sync_interval", "Seconds between scheduled pulls (System Manager); null returns to the start-up value. Args: sync_interval."),
     ("outpost.event.register", "Producer side: a consumer registers (Registration body) → RegistrationReply."),
     ("outpost.event.pull", "Producer side: a page of the update log for a consumer (PullRequest) → PullReply."),
@@ -39,13 +40,13 @@ pub const METHODS: &[(&str, &str)] = &[
     ("outpost.event.sync_now", "Consumer side: pull now from every Event Producer (or one: producer) → summaries."),
     ("outpost.event.producer_status", "Consumer side: each Event Producer's online state, cursor, last sync, failures."),
     ("outpost.event.sync_progress", "Consumer side: what Sync now is doing: running, the producer being synced (cursor, start, target) and those done."),
-    ("outpost.event.sync_log", "Consumer side: the Event Sync Log, newest first. Args: status?, limit?."),
+    ("outpost.event.sync_log", "Consumer side: the Event Sync Log, newest first. Args: status?, before? (an id: page back), limit?."),
     ("outpost.event.resync", "Consumer side: apply a Failed sync-log entry again. Args: id."),
 ];
 
 /// Call a method. See the description of `method` for the list.
 #[utoipa::path(post, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync")),
+    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_background_sync, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync")),
     request_body(content = Object, description = "The method's arguments"),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
@@ -172,6 +173,14 @@ fn opt_int(args: &Map<String, Value>, key: &str) -> outpost_engine::Result<Optio
     }
 }
 
+fn arg_flag(args: &Map<String, Value>, key: &str) -> outpost_engine::Result<bool> {
+    match args.get(key) {
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(v) if matches!(v.as_i64(), Some(0 | 1)) => Ok(v.as_i64() == Some(1)),
+        _ => Err(Error::invalid(key, format!("{key} must be true or false"))),
+    }
+}
+
 fn from_args<T: serde::de::DeserializeOwned>(
     args: &Map<String, Value>,
 ) -> outpost_engine::Result<T> {
@@ -263,12 +272,10 @@ pub fn dispatch(
         }
         "outpost.event.sync_progress" => to_value(site.sync_progress(actor)?),
         "outpost.site.set_keep_in_background" => {
-            let enabled = match args.get("enabled") {
-                Some(Value::Bool(b)) => *b,
-                Some(v) if v.as_i64().is_some() => v.as_i64() == Some(1),
-                _ => return Err(Error::invalid("enabled", "enabled must be true or false")),
-            };
-            to_value(site.set_keep_in_background(actor, enabled)?)
+            to_value(site.set_keep_in_background(actor, arg_flag(args, "enabled")?)?)
+        }
+        "outpost.site.set_background_sync" => {
+            to_value(site.set_background_sync(actor, arg_flag(args, "enabled")?)?)
         }
         "outpost.event.register" => to_value(site.register_consumer(actor, from_args(args)?)?),
         "outpost.event.pull" => to_value(site.pull_updates(actor, &from_args(args)?)?),
@@ -299,7 +306,12 @@ pub fn dispatch(
         "outpost.event.producer_status" => to_value(site.producer_statuses(actor)?),
         "outpost.event.sync_log" => {
             let limit = opt_int(args, "limit")?.unwrap_or(100).clamp(1, 1000) as u32;
-            to_value(site.sync_log(actor, opt_str(args, "status")?, limit)?)
+            to_value(site.sync_log(
+                actor,
+                opt_str(args, "status")?,
+                opt_int(args, "before")?,
+                limit,
+            )?)
         }
         "outpost.event.resync" => {
             let id =

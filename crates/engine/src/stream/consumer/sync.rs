@@ -267,11 +267,17 @@ impl Site {
         // Each pull acknowledges the newest page committed here, never more.
         let (first, acked) = self.read(|tx| position_of(tx, &name))?;
         let committed = AtomicI64::new(acked);
+        let applier_gone = std::sync::atomic::AtomicBool::new(false);
         summary.start = first;
         summary.cursor = first;
         let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Result<(i64, PullReply)>>(1);
         std::thread::scope(|scope| {
-            let (client, site_id, committed) = (&client, ctx.local_site_id.clone(), &committed);
+            let (client, site_id, committed, gone) = (
+                &client,
+                ctx.local_site_id.clone(),
+                &committed,
+                &applier_gone,
+            );
             scope.spawn(move || {
                 let mut after = first;
                 let began = std::time::Instant::now();
@@ -286,8 +292,24 @@ impl Site {
                         ack: Some(committed.load(Ordering::Acquire)),
                     });
                     let next = page.as_ref().ok().filter(|p| p.has_more).map(|p| p.cursor);
+                    // A snapshot page leaves the cursor where it was: the next
+                    // one is asked for only once this one is committed (its
+                    // acknowledgement then tells the two apart).
+                    let wait_for = page
+                        .as_ref()
+                        .ok()
+                        .filter(|p| !p.snapshot.is_empty())
+                        .map(|p| p.page);
                     if pages_tx.send(page.map(|p| (after, p))).is_err() {
                         return;
+                    }
+                    if let Some(number) = wait_for {
+                        while committed.load(Ordering::Acquire) < number {
+                            if gone.load(Ordering::Acquire) {
+                                return;
+                            }
+                            std::thread::sleep(std::time::Duration::from_millis(2));
+                        }
                     }
                     match next {
                         Some(c) => after = c,
@@ -300,6 +322,14 @@ impl Site {
                     MAX_ROUND_TIME.as_secs()
                 ))));
             });
+            // However the applier leaves, the fetcher stops waiting for it.
+            struct Gone<'a>(&'a std::sync::atomic::AtomicBool);
+            impl Drop for Gone<'_> {
+                fn drop(&mut self) {
+                    self.0.store(true, Ordering::Release);
+                }
+            }
+            let _gone = Gone(&applier_gone);
             for page in pages_rx {
                 let (cursor, reply) = page?;
                 let (more, number) = (reply.has_more, reply.page);
@@ -350,6 +380,7 @@ impl Site {
         let reg = self.doctypes();
         let entries: Vec<&LogEntry> = reply.snapshot.iter().chain(&reply.entries).collect();
         let prepared = self.prepare(client, &reg, ctx, &entries)?;
+        crate::failpoint::hit("dependencies-fetched");
         let held = serde_json::to_string(&reply.held).map_err(|e| Error::Corrupt(e.to_string()))?;
         let counts = self.write(|tx| {
             if cursor_of(tx, name)? != cursor {

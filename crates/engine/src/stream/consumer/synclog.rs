@@ -14,19 +14,25 @@ use crate::site::Site;
 use crate::stream::log::{LogEntry, UpdateType};
 
 impl Site {
-    /// The sync log, newest first, optionally only one status.
+    /// The sync log, newest first, optionally only one status; `before`
+    /// (an id) pages back through it.
     pub fn sync_log(
         &self,
         actor: &Actor,
         status: Option<&str>,
+        before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<SyncLogEntry>> {
         actor.require_system_manager("read the sync log")?;
         self.read(|tx| {
             let mut stmt = tx.prepare(&format!(
-                "SELECT {SYNC_LOG_COLUMNS} FROM sync_log WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
+                "SELECT {SYNC_LOG_COLUMNS} FROM sync_log WHERE (?1 IS NULL OR status = ?1) AND id < ?2
+                 ORDER BY id DESC LIMIT ?3"
             ))?;
-            let rows = stmt.query_map((status, limit.clamp(1, 1000)), sync_log_row)?;
+            let rows = stmt.query_map(
+                (status, before.unwrap_or(i64::MAX), limit.clamp(1, 1000)),
+                sync_log_row,
+            )?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }

@@ -200,6 +200,7 @@ fn acknowledge(tx: &Transaction, consumer: &str, ack: i64) -> Result<()> {
         .into_iter()
         .filter(|p| p.page <= ack)
     {
+        crate::failpoint::hit("ack-received");
         let e = &p.effects;
         for (dt, name) in &e.received {
             tx.prepare_cached(
@@ -356,8 +357,12 @@ struct Decide<'a> {
 
 impl Decide<'_> {
     fn page(&mut self, number: i64, req: &PullRequest) -> Result<Page> {
-        if let Some(snapshot) = self.next_snapshot(req.after)? {
-            return self.snapshot_page(number, req, snapshot);
+        // Snapshots first; a stretch of them with nothing to send (every
+        // document gone or held back) moves on to the next.
+        while let Some(snapshot) = self.next_snapshot(req.after)? {
+            if let Some(page) = self.snapshot_page(number, req, snapshot)? {
+                return Ok(page);
+            }
         }
         self.release_held(req.after)?;
         let candidates = self.log_after(req)?;
@@ -651,7 +656,14 @@ impl Decide<'_> {
         Ok(None)
     }
 
-    fn snapshot_page(&mut self, number: i64, req: &PullRequest, mut s: Snapshot) -> Result<Page> {
+    /// The next stretch of a snapshot; None when it has nothing to send
+    /// (its position is recorded all the same).
+    fn snapshot_page(
+        &mut self,
+        number: i64,
+        req: &PullRequest,
+        mut s: Snapshot,
+    ) -> Result<Option<Page>> {
         let names: Vec<String> = {
             let mut stmt = self.tx.prepare_cached(
                 "SELECT d.name FROM documents d WHERE d.doctype = ?1 AND d.name > ?2
@@ -692,8 +704,14 @@ impl Decide<'_> {
         if let Some(last) = names.last() {
             s.after = last.clone();
         }
+        self.overlay
+            .snapshot
+            .insert(s.ref_doctype.clone(), s.clone());
         self.effects.snapshots.push(s);
-        Ok(Page {
+        if docs.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Page {
             page: number,
             after: req.after,
             cursor: req.after,
@@ -702,7 +720,7 @@ impl Decide<'_> {
             entries: Vec::new(),
             snapshot: docs,
             effects: std::mem::take(&mut self.effects),
-        })
+        }))
     }
 }
 
