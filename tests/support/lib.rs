@@ -82,6 +82,8 @@ pub struct TestSite {
     listen: String,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    /// Where the serving process's standard error goes (None: the test's).
+    stderr_log: Option<PathBuf>,
     http: reqwest::blocking::Client,
 }
 
@@ -182,6 +184,7 @@ impl TestSite {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            stderr_log: None,
             http,
         };
         site.serve();
@@ -196,7 +199,10 @@ impl TestSite {
             .env("OUTPOST_LOG", "warn")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(match &self.stderr_log {
+                Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+                None => Stdio::inherit(),
+            })
             .spawn()
             .expect("spawn outpostd serve");
         let mut line = String::new();
@@ -237,6 +243,12 @@ impl TestSite {
         if let Some(v) = value {
             self.env.push((key.to_owned(), v.to_owned()));
         }
+    }
+
+    /// From the next (re)start on, the serving process's standard error
+    /// (its log) goes to `path`.
+    pub fn log_to(&mut self, path: &Path) {
+        self.stderr_log = Some(path.to_owned());
     }
 
     /// Waits for the serving process to end by itself (a crash point, say);
