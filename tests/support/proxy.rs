@@ -24,6 +24,8 @@ struct Plan {
     faults: Vec<(String, Fault, usize)>,
     /// Methods seen, in order, with the fault applied if any.
     seen: Vec<(String, Option<Fault>)>,
+    /// Live channels open through the proxy (the consumer's side).
+    live: Vec<TcpStream>,
 }
 
 pub struct Proxy {
@@ -71,6 +73,21 @@ impl Proxy {
             .iter()
             .filter(|(m, f)| m.contains(method) && f.as_ref() == Some(fault))
             .count()
+    }
+
+    /// Cuts every live channel open through the proxy (as a dropped link
+    /// would); how many there were.
+    pub fn sever_live(&self) -> usize {
+        let live = std::mem::take(&mut self.lock().live);
+        for c in &live {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+        live.len()
+    }
+
+    /// How many live channels are open through the proxy now.
+    pub fn live_channels(&self) -> usize {
+        self.lock().live.len()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Plan> {
@@ -124,10 +141,15 @@ fn handle(mut client: TcpStream, target: &str, plan: &Mutex<Plan>) -> std::io::R
     upstream.write_all(&body)?;
     if path.starts_with("/api/stream/") {
         // The live channel: pipe the answer as it comes.
+        plan.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .live
+            .push(client.try_clone()?);
         let mut up = upstream.try_clone()?;
         let mut down = client.try_clone()?;
         let _ = std::io::copy(&mut up, &mut down);
         let _ = client.shutdown(Shutdown::Both);
+        let _ = upstream.shutdown(Shutdown::Both);
         return Ok(());
     }
     let mut answer = Vec::new();

@@ -128,34 +128,76 @@ impl ProducerClient {
     }
 }
 
+/// The producer sends a keep-alive every 15 s: this long without a byte
+/// means the channel is dead (a stalled link, a stopped producer) and it is
+/// opened again.
+const LIVE_SILENCE: Duration = Duration::from_secs(45);
+/// The longest line the live channel may send.
+const LIVE_LINE: usize = 64 << 10;
+
 impl ProducerClient {
     /// Holds the producer's live channel open (server-sent events) and calls
-    /// `on_update` for each announcement, until the connection ends.
+    /// `on_update` once when connected (changes made while the channel was
+    /// down are pulled then) and for each announcement, until the channel
+    /// ends, goes silent for too long or sends something it should not.
     pub fn listen(&self, site_id: &str, on_update: &mut dyn FnMut()) -> Result<()> {
-        use std::io::{BufRead, BufReader};
-        let http = reqwest::blocking::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(None::<Duration>)
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
             .build()
-            .map_err(|e| Error::Unreachable(format!("Cannot set up HTTP: {e}")))?;
-        let res = self.send(
-            http.get(format!("{}/api/stream/updates", self.base))
+            .map_err(|e| Error::Unreachable(format!("Cannot start the live channel: {e}")))?;
+        runtime.block_on(async {
+            let http = reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .read_timeout(LIVE_SILENCE)
+                .build()
+                .map_err(|e| Error::Unreachable(format!("Cannot set up HTTP: {e}")))?;
+            let closed = |e: reqwest::Error| {
+                Error::Unreachable(format!(
+                    "Live channel of {} closed: {}",
+                    self.base,
+                    root_cause(&e)
+                ))
+            };
+            let mut res = http
+                .get(format!("{}/api/stream/updates", self.base))
                 .query(&[("site_id", site_id)])
-                .header("Accept", "text/event-stream"),
-        )?;
-        if !res.status().is_success() {
-            return Err(Error::Remote(format!(
-                "Producer refused the live channel ({})",
-                res.status()
-            )));
-        }
-        for line in BufReader::new(res).lines() {
-            let line = line.map_err(|e| Error::Unreachable(format!("Live channel closed: {e}")))?;
-            if line.starts_with("data:") {
-                on_update();
+                .header("Accept", "text/event-stream")
+                .header(
+                    "Authorization",
+                    format!("token {}:{}", self.api_key, self.api_secret.expose()),
+                )
+                .send()
+                .await
+                .map_err(closed)?;
+            if !res.status().is_success() {
+                return Err(Error::Remote(format!(
+                    "Producer refused the live channel ({})",
+                    res.status()
+                )));
             }
-        }
-        Ok(())
+            on_update();
+            let mut line: Vec<u8> = Vec::new();
+            while let Some(bytes) = res.chunk().await.map_err(closed)? {
+                for b in bytes {
+                    if b != b'\n' {
+                        line.push(b);
+                        if line.len() > LIVE_LINE {
+                            return Err(Error::Remote(format!(
+                                "The live channel of {} sent a line over {} KiB",
+                                self.base,
+                                LIVE_LINE >> 10
+                            )));
+                        }
+                        continue;
+                    }
+                    if line.starts_with(b"data:") {
+                        on_update();
+                    }
+                    line.clear();
+                }
+            }
+            Ok(())
+        })
     }
 }
 
