@@ -9,14 +9,6 @@ use serde_json::{json, Value};
 
 const QUIET: &[&str] = &["--background-sync", "false"];
 
-fn sync_log(site: &TestSite) -> Vec<Value> {
-    site.method("outpost.event.sync_log", json!({"limit": 1000}))
-        .body["message"]
-        .as_array()
-        .expect("sync log")
-        .clone()
-}
-
 /// The producer's Notes get a field the consumer lacks: their entries fail there.
 fn shelf_on(site: &TestSite) {
     let a = site.method(
@@ -39,7 +31,8 @@ fn failed_entries_are_retried_automatically_with_back_off() {
         .data()["name"]
         .clone();
     let failed = wait_for("the entry to fail", 20, || {
-        sync_log(&consumer)
+        consumer
+            .sync_log_all()
             .into_iter()
             .find(|l| l["status"] == "Failed")
     });
@@ -52,7 +45,8 @@ fn failed_entries_are_retried_automatically_with_back_off() {
     // The cause is fixed here; nobody presses Resync.
     shelf_on(&consumer);
     let line = wait_for("the automatic retry", 30, || {
-        sync_log(&consumer)
+        consumer
+            .sync_log_all()
             .into_iter()
             .find(|l| l["id"] == failed["id"] && l["status"] == "Synced")
     });
@@ -108,7 +102,8 @@ fn one_savepoint_per_entry_a_page_with_a_failing_and_a_succeeding_document() {
     consumer
         .get("Note", note.as_str().unwrap_or_default())
         .error(404);
-    let statuses: Vec<(String, String)> = sync_log(&consumer)
+    let statuses: Vec<(String, String)> = consumer
+        .sync_log_all()
         .iter()
         .map(|l| {
             (
@@ -154,7 +149,7 @@ fn two_sites_subscribed_to_each_other_converge_without_echoes() {
         assert_eq!(from_a[0]["pulled"], 0, "{from_a}");
     }
     assert_eq!(
-        (sync_log(&a).len(), sync_log(&b).len()),
+        (a.sync_log_all().len(), b.sync_log_all().len()),
         (1, 1),
         "one line each: the change that came from the other"
     );

@@ -25,18 +25,7 @@ fn crash_at(point: &str, side: Side) {
         json!([{"ref_doctype": "Sales Invoice", "use_same_name": 0}]),
     );
     producer.decide(&consumer.site_id(), &[("Sales Invoice", "Approved")]);
-    let data = producer.data_dir().to_str().expect("utf-8").to_owned();
-    outpost_tests::cli(&[
-        "seed",
-        "--data-dir",
-        &data,
-        "--doctype",
-        "Sales Invoice",
-        "--count",
-        &INVOICES.to_string(),
-        "--batch",
-        "400",
-    ]);
+    producer.seed("Sales Invoice", INVOICES.into());
 
     // The second time the point is reached: one page is through, the next is not.
     let spec = format!("{point}@2");
@@ -131,25 +120,12 @@ fn crash_at(point: &str, side: Side) {
     );
 }
 
-/// The status of every line of a site's sync log, paging back by id.
+/// The status of every line of a site's sync log.
 fn sync_log_statuses(site: &TestSite) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut before: Option<i64> = None;
-    loop {
-        let page = site.method(
-            "outpost.event.sync_log",
-            json!({"limit": 1000, "before": before}),
-        );
-        let rows = page.body["message"].as_array().expect("sync log").clone();
-        if rows.is_empty() {
-            return out;
-        }
-        before = rows.last().and_then(|r| r["id"].as_i64());
-        out.extend(
-            rows.iter()
-                .map(|r| r["status"].as_str().unwrap_or_default().to_owned()),
-        );
-    }
+    site.sync_log_all()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 #[test]

@@ -363,16 +363,7 @@ fn a_row_approved_late_gets_every_document_made_meanwhile_in_several_pages_each_
     producer.decide(&id, &[("ToDo", "Approved")]);
     // 1,200 Notes while Note is Pending (three snapshot pages of 500); the
     // consumer's cursor moves past them with a ToDo.
-    let data = producer.data_dir().to_str().expect("utf-8").to_owned();
-    outpost_tests::cli(&[
-        "seed",
-        "--data-dir",
-        &data,
-        "--doctype",
-        "Note",
-        "--count",
-        "1200",
-    ]);
+    producer.seed("Note", 1200);
     producer
         .insert("ToDo", json!({"description": "meanwhile"}))
         .data();
@@ -383,23 +374,7 @@ fn a_row_approved_late_gets_every_document_made_meanwhile_in_several_pages_each_
     let s = sync_ok(&consumer);
     assert_eq!(s["synced"], 1200, "{s}");
     assert_eq!(consumer.count("Note", json!({})), 1200);
-    let mut lines = Vec::new();
-    let mut before: Option<i64> = None;
-    loop {
-        let page = consumer
-            .method(
-                "outpost.event.sync_log",
-                json!({"limit": 1000, "before": before}),
-            )
-            .body["message"]
-            .clone();
-        let rows = page.as_array().expect("sync log").clone();
-        if rows.is_empty() {
-            break;
-        }
-        before = rows.last().and_then(|r| r["id"].as_i64());
-        lines.extend(rows);
-    }
+    let lines = consumer.sync_log_all();
     let notes: Vec<&Value> = lines
         .iter()
         .filter(|l| l["ref_doctype"] == "Note")

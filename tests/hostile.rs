@@ -109,14 +109,6 @@ fn once(
     }
 }
 
-fn sync_log(site: &TestSite) -> Vec<Value> {
-    site.method("outpost.event.sync_log", json!({"limit": 1000}))
-        .body["message"]
-        .as_array()
-        .expect("sync log")
-        .clone()
-}
-
 fn todo(name: &str, seq: i64, data: Value) -> Value {
     json!({"seq": seq, "update_type": "Create", "ref_doctype": "ToDo", "docname": name, "data": data,
            "creation": "2026-01-01 00:00:00", "origin_site": "fake-producer-0000"})
@@ -146,7 +138,9 @@ fn an_endless_dependency_chain_fails_one_entry_and_the_site_lives() {
         _ => Answer::Message(Value::Null),
     });
     phase(&w, "the chain");
-    let failed: Vec<Value> = sync_log(&w.consumer)
+    let failed: Vec<Value> = w
+        .consumer
+        .sync_log_all()
         .into_iter()
         .filter(|l| l["status"] == "Failed")
         .collect();
@@ -165,7 +159,8 @@ fn an_endless_dependency_chain_fails_one_entry_and_the_site_lives() {
     // Again and again (as a schedule would): still alive, still the same one failure.
     phase(&w, "the chain again");
     assert_eq!(
-        sync_log(&w.consumer)
+        w.consumer
+            .sync_log_all()
             .iter()
             .filter(|l| l["status"] == "Failed")
             .count(),
@@ -335,7 +330,8 @@ fn a_page_that_breaks_the_protocol_is_refused_whole_with_the_reason() {
         w.consumer.get("User", "evil@example.com").error(404);
     }
     assert!(
-        sync_log(&w.consumer)
+        w.consumer
+            .sync_log_all()
             .iter()
             .all(|l| l["status"] == "Synced"),
         "nothing was applied"

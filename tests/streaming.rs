@@ -28,14 +28,6 @@ fn statuses(ep: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn sync_log(site: &TestSite) -> Vec<Value> {
-    site.method("outpost.event.sync_log", json!({"limit": 1000}))
-        .body["message"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 #[test]
 fn inserts_updates_and_deletes_of_several_doctypes_flow_once_approved() {
     let (producer, consumer) = pair();
@@ -125,13 +117,13 @@ fn inserts_updates_and_deletes_of_several_doctypes_flow_once_approved() {
         .unwrap()
         .iter()
         .any(|c| c == &json!(consumer.site_id())));
-    let synced = sync_log(&consumer);
+    let synced = consumer.sync_log_all();
     assert_eq!(synced.len(), 4);
     assert!(synced.iter().all(|l| l["status"] == "Synced"), "{synced:?}");
 
     // Nothing new: a sync applies nothing and writes no log.
     assert_eq!(consumer.sync_now()[0]["pulled"], 0);
-    assert_eq!(sync_log(&consumer).len(), 4);
+    assert_eq!(consumer.sync_log_all().len(), 4);
 }
 
 #[test]
@@ -358,7 +350,7 @@ fn without_same_name_documents_are_found_again_by_remote_name_and_site() {
     producer.delete("Note", &remote).data();
     consumer.sync_now();
     consumer.get("Note", &local_name).error(404);
-    let log = sync_log(&consumer);
+    let log = consumer.sync_log_all();
     assert!(
         log.iter()
             .all(|l| l["docname"] == json!(local_name) && l["remote_docname"] == json!(remote)),
@@ -387,7 +379,7 @@ fn a_failed_entry_shows_its_error_blocks_later_ones_and_resync_turns_it_synced()
         .data();
     let s = consumer.sync_now();
     assert_eq!(s[0]["failed"], 2, "{s}");
-    let log = sync_log(&consumer);
+    let log = consumer.sync_log_all();
     let (update, create) = (&log[0], &log[1]);
     assert_eq!(create["status"], "Failed");
     assert!(
@@ -422,7 +414,10 @@ fn a_failed_entry_shows_its_error_blocks_later_ones_and_resync_turns_it_synced()
         (Some("LC-9"), Some("North")),
         "the waiting update followed"
     );
-    assert!(sync_log(&consumer).iter().all(|l| l["status"] == "Synced"));
+    assert!(consumer
+        .sync_log_all()
+        .iter()
+        .all(|l| l["status"] == "Synced"));
 }
 
 #[test]

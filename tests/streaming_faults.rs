@@ -1,25 +1,13 @@
 //! Sync surviving faults for real: a consumer killed with SIGKILL in the
 //! middle of a long catch-up, and a producer that goes away and returns.
 
-use outpost_tests::{cli, wait_for, TestSite};
+use outpost_tests::{wait_for, TestSite};
 use serde_json::json;
 
 /// Seeds `n` Notes on the producer and waits until some (not all) have
 /// reached the consumer; returns how many had.
 fn seed_and_wait_for_a_part(producer: &TestSite, consumer: &TestSite, n: i64) -> i64 {
-    let data = producer.data_dir().to_str().unwrap().to_owned();
-    let seeded = cli(&[
-        "seed",
-        "--data-dir",
-        &data,
-        "--doctype",
-        "Note",
-        "--count",
-        &n.to_string(),
-        "--batch",
-        "2000",
-    ]);
-    assert_eq!(seeded["inserted"], n);
+    producer.seed("Note", n);
     wait_for("the catch-up to start", 120, || {
         let got = consumer.count("Note", json!({}));
         (got > 0).then_some(got)

@@ -292,19 +292,8 @@ impl TestSite {
         path: &str,
         body: Option<Value>,
     ) -> Answer {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.http.request(method, format!("{}{}", self.base, path));
-        if let Some(a) = auth {
-            req = req.header("Authorization", a);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().expect("request sent");
-        let status = res.status().as_u16();
-        let text = res.text().expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer { status, body }
+        self.try_call(auth, method, path, body)
+            .unwrap_or_else(|| panic!("no answer from {} to {method} {path}", self.base))
     }
 
     /// Like [`TestSite::call`], but None when no answer comes (the process
@@ -380,6 +369,42 @@ impl TestSite {
 
     pub fn method(&self, name: &str, args: Value) -> Answer {
         self.admin("POST", &format!("/api/method/{name}"), Some(args))
+    }
+
+    /// `count` generated documents (`outpostd seed`: Notes, or Sales Invoices
+    /// with their Customer and Items), written beside the running server.
+    pub fn seed(&self, doctype: &str, count: i64) {
+        let data = self.data_dir().to_str().expect("utf-8 path");
+        let made = cli(&[
+            "seed",
+            "--data-dir",
+            data,
+            "--doctype",
+            doctype,
+            "--count",
+            &count.to_string(),
+            "--batch",
+            "2000",
+        ]);
+        assert_eq!(made["inserted"], count, "{made}");
+    }
+
+    /// The sync log, newest first: every line, paging back by id.
+    pub fn sync_log_all(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut before: Option<i64> = None;
+        loop {
+            let page = self.method(
+                "outpost.event.sync_log",
+                json!({"limit": 1000, "before": before}),
+            );
+            let rows = page.body["message"].as_array().expect("sync log").clone();
+            if rows.is_empty() {
+                return out;
+            }
+            before = rows.last().and_then(|r| r["id"].as_i64());
+            out.extend(rows);
+        }
     }
 
     /// Seeds a customer and items so invoices can link to them.

@@ -268,6 +268,17 @@ pub(super) fn apply_entry(
         }
     };
     let local = local_name(tx, ctx, doctype, &entry.docname, use_same_name)?;
+    let update = |local: &str, patch: Map<String, Value>| {
+        document::update_in(
+            tx,
+            reg,
+            &ctx.actor,
+            doctype,
+            local,
+            Value::Object(patch),
+            &opts,
+        )
+    };
     match kind {
         UpdateType::Create => {
             let Value::Object(data) = data else {
@@ -280,15 +291,7 @@ pub(super) fn apply_entry(
                     let mut patch = disarm(doctype, strip_meta(data));
                     patch.remove("name");
                     patch.extend(fill);
-                    document::update_in(
-                        tx,
-                        reg,
-                        &ctx.actor,
-                        doctype,
-                        &local,
-                        Value::Object(patch),
-                        &opts,
-                    )?;
+                    update(&local, patch)?;
                 }
                 return Ok(Applied::Done(Some(local)));
             }
@@ -320,15 +323,7 @@ pub(super) fn apply_entry(
             })?;
             let mut patch = disarm(doctype, patch_from_diff(&current, data));
             patch.extend(fill);
-            document::update_in(
-                tx,
-                reg,
-                &ctx.actor,
-                doctype,
-                &local,
-                Value::Object(patch),
-                &opts,
-            )?;
+            update(&local, patch)?;
             Ok(Applied::Done(Some(local)))
         }
         UpdateType::Delete => match local {
