@@ -219,6 +219,28 @@ fn dependencies_never_bring_users_roles_or_streaming_set_up() {
         w.consumer.get("ToDo", "evil-todo").data()["role"],
         "Overlord"
     );
+    // And the sync log says which links were kept without their documents.
+    let lines = w.consumer.sync_log_all();
+    let note = lines
+        .iter()
+        .find(|l| l["remote_docname"] == "evil-note")
+        .expect("the note's line");
+    assert_eq!(note["status"], "Synced");
+    assert!(
+        note["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("User evil@example.com") && e.contains("never taken")),
+        "{note}"
+    );
+    let todo = lines
+        .iter()
+        .find(|l| l["remote_docname"] == "evil-todo")
+        .expect("the ToDo's line");
+    let said = todo["error"].as_str().unwrap_or_default();
+    assert!(
+        said.contains("Event Producer http://evil") && said.contains("Role Overlord"),
+        "{todo}"
+    );
 }
 
 #[test]

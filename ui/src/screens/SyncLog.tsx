@@ -114,7 +114,8 @@ export function SyncLog() {
             <dd>{open.attempts}</dd>
           </dl>
           {open.error && (
-            <div className="error" aria-label="Sync error">
+            // A Failed line's error; on a Synced or Skipped line, a note on what was done.
+            <div className={open.status === "Failed" ? "error" : "note"} aria-label={open.status === "Failed" ? "Sync error" : "Sync note"}>
               {open.error}
             </div>
           )}

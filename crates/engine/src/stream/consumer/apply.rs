@@ -104,6 +104,18 @@ pub(super) fn apply_logged(
         None => apply_in_savepoint(tx, reg, ctx, entry, ready),
     };
     let (status, docname, error) = match &outcome {
+        Ok(Applied::Done(local)) if !ready.loose_links.is_empty() => {
+            let kept: Vec<String> = ready
+                .loose_links
+                .iter()
+                .map(|(dt, n)| format!("{dt} {n}"))
+                .collect();
+            let note = format!(
+                "Applied; links kept with the producer's names, without their documents ({}): users, roles and streaming set-up are never taken from a producer unless subscribed to",
+                kept.join(", ")
+            );
+            (Status::Synced, local.clone(), Some(note))
+        }
         Ok(Applied::Done(local)) => (Status::Synced, local.clone(), None),
         Ok(Applied::Skipped(why)) => (Status::Skipped, None, Some(why.clone())),
         Err(e) => (Status::Failed, None, Some(e.to_string())),
@@ -229,7 +241,7 @@ pub(super) fn apply_entry(
     let opts = WriteOptions {
         keep_name: use_same_name,
         origin: origin.clone(),
-        ignore_links: ready.loose_links,
+        ignore_links: !ready.loose_links.is_empty(),
     };
     for (doctype, doc) in &ready.deps {
         if !store::exists(tx, doctype, &text(doc, "name"))? {

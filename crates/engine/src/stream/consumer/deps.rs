@@ -30,8 +30,8 @@ pub(super) struct Walk<'a> {
     present: &'a mut HashSet<(String, String)>,
     visiting: &'a mut HashSet<(String, String)>,
     order: &'a mut Vec<(String, Doc)>,
-    /// Set when a link points at a document this site will not take.
-    loose: &'a mut bool,
+    /// Links to documents this site will not take from a producer.
+    loose: &'a mut Vec<(String, String)>,
 }
 
 /// An entry made ready outside the transaction: the documents it depends
@@ -43,9 +43,10 @@ pub(super) struct Prepared {
     pub(super) heal: Option<Heal>,
     /// Why the entry cannot be applied (a dependency over budget, refused…).
     pub(super) failed: Option<String>,
-    /// Some link points at a document this site does not take from a
-    /// producer (a User, say): it is stored with the producer's name.
-    pub(super) loose_links: bool,
+    /// Links to documents this site does not take from a producer (a User,
+    /// say): they are stored with the producer's names, and the sync log
+    /// says so.
+    pub(super) loose_links: Vec<(String, String)>,
 }
 
 /// An entry about a document this site does not hold.
@@ -355,7 +356,7 @@ impl Site {
             if !ctx.may_receive(dt) {
                 // Users, roles, streaming set-up: never taken from a producer
                 // unless subscribed. The link keeps the producer's name.
-                *walk.loose = true;
+                walk.loose.push(key);
                 continue;
             }
             if stack.len() >= MAX_DEPTH_OF_DEPENDENCIES {
