@@ -275,3 +275,80 @@ fn settings_come_from_outpost_toml_then_the_environment_then_the_command_line() 
         "the command line over both"
     );
 }
+
+#[test]
+fn sync_progress_tells_what_sync_now_did() {
+    let producer = TestSite::start_with(QUIET);
+    let consumer = TestSite::start_with(QUIET);
+    consumer.subscribe_to(&producer, json!([{"ref_doctype": "Note"}]));
+    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    for i in 0..3 {
+        producer
+            .insert("Note", json!({"title": format!("n{i}")}))
+            .data();
+    }
+    consumer.sync_now();
+    let p = consumer
+        .method("outpost.event.sync_progress", json!({}))
+        .body["message"]
+        .clone();
+    assert_eq!(p["running"], false, "{p}");
+    let done = &p["done"][0];
+    assert_eq!(done["producer"], producer.base.as_str(), "{p}");
+    assert_eq!(done["synced"], 3, "{p}");
+    assert_eq!(
+        done["cursor"], done["target"],
+        "the bar ran to the end: {p}"
+    );
+    assert!(done["start"].as_i64() < done["cursor"].as_i64(), "{p}");
+}
+
+#[test]
+fn a_stopped_producer_is_reported_offline_within_the_time_limit_and_sync_resumes_when_it_continues()
+{
+    let producer = TestSite::start_with(QUIET);
+    let consumer = TestSite::start_with(QUIET);
+    consumer.subscribe_to(&producer, json!([{"ref_doctype": "Note"}]));
+    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    let name = producer.insert("Note", json!({"title": "waiting"})).data()["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let signal = |sig: &str| {
+        let ok = Command::new("kill")
+            .args([sig, &producer.pid().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill {sig}");
+    };
+    signal("-STOP");
+    let began = std::time::Instant::now();
+    let s = consumer.sync_now();
+    let took = began.elapsed();
+    signal("-CONT");
+    assert!(
+        took < std::time::Duration::from_secs(40),
+        "answered within the time limit: {took:?}"
+    );
+    assert_eq!(s[0]["online"], false, "{s}");
+    assert!(
+        s[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("unreachable") || e.contains("broke off")),
+        "{s}"
+    );
+    let status = consumer
+        .method("outpost.event.producer_status", json!({}))
+        .body["message"][0]
+        .clone();
+    assert_eq!(
+        status["online"], false,
+        "the dashboard says offline: {status}"
+    );
+    consumer.get("Note", &name).error(404);
+    // Continued, the producer answers again and the note arrives.
+    let s = consumer.sync_now();
+    assert!(s[0]["error"].is_null(), "{s}");
+    assert_eq!(consumer.get("Note", &name).data()["title"], "waiting");
+}

@@ -25,6 +25,11 @@ fn a_failed_sync_and_a_subscription_request_are_shown_by_the_notification_daemon
             .then_some(())
     });
     producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    // The consumer learns the decision on its next contact, and says so.
+    consumer.sync_now();
+    wait_for("the approval-received notification", 20, || {
+        shown(&bus).contains("approved Note").then_some(())
+    });
 
     // A real failure: the producer's Notes have a field the consumer lacks.
     let a = producer.method(
@@ -73,4 +78,25 @@ fn no_notification_daemon_never_disturbs_syncing() {
         "{s}"
     );
     assert_eq!(consumer.count("Note", json!({})), 40);
+}
+
+#[test]
+fn the_end_of_a_long_sync_is_shown_by_the_notification_daemon() {
+    let bus = SessionBus::start().with_notifications();
+    let env = bus.env();
+    let producer = TestSite::start_with(&["--background-sync", "false"]);
+    let consumer = TestSite::start_in(&["--background-sync", "false", "--notify"], &env);
+    consumer.subscribe_to(&producer, json!([{"ref_doctype": "Note"}]));
+    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    producer.seed("Note", 1000);
+    let s = consumer.sync_now();
+    assert_eq!(s[0]["synced"], 1000, "{s}");
+    let history = wait_for("the long-sync notification", 20, || {
+        let h = shown(&bus);
+        h.contains("finished").then_some(h)
+    });
+    assert!(
+        history.contains("Sync from") && history.contains("1000 update(s) received"),
+        "{history}"
+    );
 }

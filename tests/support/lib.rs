@@ -611,7 +611,11 @@ impl SessionBus {
 
     /// A real notification daemon (dunst) on its own Xvfb display.
     pub fn with_notifications(mut self) -> SessionBus {
-        let n = 200 + std::process::id() % 300;
+        // One display per bus, also between tests of one process.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = 200
+            + (std::process::id() % 100) * 8
+            + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 8;
         let display = format!(":{n}");
         let xvfb = Command::new("Xvfb")
             .args([
