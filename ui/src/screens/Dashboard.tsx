@@ -1,5 +1,6 @@
 import { useCallback, useRef, useState } from "react";
 import { api, BackendError } from "../api";
+import type { HeldDoc } from "../bindings/HeldDoc";
 import type { SyncProgress } from "../bindings/SyncProgress";
 import type { SyncSummary } from "../bindings/SyncSummary";
 import { usePolled } from "../components/usePolled";
@@ -12,7 +13,26 @@ function fraction(s: SyncSummary | undefined): number | null {
 function resultLine(s: SyncSummary): string {
   if (s.error) return `${s.producer}: ${s.online ? "failed" : "offline"} — ${s.error}`;
   if (s.pulled === 0) return `${s.producer}: up to date`;
-  return `${s.producer}: ${s.synced} synced, ${s.failed} failed (${s.pulled} received)`;
+  const skipped = s.skipped > 0 ? `, ${s.skipped} skipped` : "";
+  return `${s.producer}: ${s.synced} synced, ${s.failed} failed${skipped} (${s.pulled} received)`;
+}
+
+/** Documents a producer holds back because the row's condition cannot be
+ * evaluated for them (the rest flows): shown on both sides with the reason. */
+function Held(props: { owner: string; held: HeldDoc[] }) {
+  if (props.held.length === 0) return null;
+  return (
+    <ul className="held" aria-label={`Held back for ${props.owner}`}>
+      {props.held.map((h) => (
+        <li key={`${h.ref_doctype}/${h.docname}`}>
+          <strong>
+            {h.ref_doctype} {h.docname}
+          </strong>{" "}
+          held back since {h.since.slice(0, 19)}: {h.error}
+        </li>
+      ))}
+    </ul>
+  );
 }
 
 /** Each producer's and consumer's health, and the big Sync now (SPEC F23). */
@@ -122,6 +142,9 @@ export function Dashboard() {
             </tbody>
           </table>
         )}
+        {producers?.map((p) => (
+          <Held key={p.producer} owner={p.producer} held={p.held} />
+        ))}
       </section>
       <section className="card" aria-label="Consumers">
         <h2>Consumers (this site sends to)</h2>
@@ -155,6 +178,9 @@ export function Dashboard() {
             </tbody>
           </table>
         )}
+        {consumers.map((c) => (
+          <Held key={c.consumer} owner={c.consumer_name || c.consumer} held={c.held} />
+        ))}
       </section>
     </div>
   );
