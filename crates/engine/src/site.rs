@@ -364,7 +364,7 @@ impl Site {
     }
 }
 
-fn to_json<T: Serialize>(v: &T) -> Result<String> {
+pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::Corrupt(e.to_string()))
 }
 

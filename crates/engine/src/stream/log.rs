@@ -57,6 +57,23 @@ pub struct LogEntry {
     pub origin_site: String,
 }
 
+impl LogEntry {
+    /// What a `cmd:` condition sees as `update_log` when a document is
+    /// judged outside an entry of its own (a held document looked at again,
+    /// a dependency fetch).
+    pub fn probe(doctype: &str, name: &str, seq: i64) -> LogEntry {
+        LogEntry {
+            seq,
+            update_type: UpdateType::Update,
+            ref_doctype: doctype.to_owned(),
+            docname: name.to_owned(),
+            data: Value::Null,
+            creation: values::now_string(),
+            origin_site: String::new(),
+        }
+    }
+}
+
 /// Whether any consumer subscribes to `doctype` (any approval status).
 pub fn is_streamed(tx: &Transaction, doctype: &str) -> Result<bool> {
     Ok(tx

@@ -18,6 +18,7 @@
 //! a snapshot of their current state, then the log goes on.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use rusqlite::{params_from_iter, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
@@ -29,7 +30,7 @@ use crate::condition::{Condition, ScriptEnv};
 use crate::document::values;
 use crate::document::{store, Doc};
 use crate::error::{Error, Result};
-use crate::site::Site;
+use crate::site::{to_json, Site};
 use crate::stream::log::{self, LogEntry, UpdateType};
 use crate::stream::wire::{AckRequest, HeldDoc, PullReply, PullRequest};
 
@@ -114,10 +115,6 @@ impl Overlay {
     }
 }
 
-fn to_json<T: Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| Error::Corrupt(e.to_string()))
-}
-
 fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| Error::Corrupt(format!("stored page: {e}")))
 }
@@ -167,7 +164,10 @@ impl Site {
                         env: &env,
                         consumer: &consumer,
                         id,
-                        allowed: approved_conditions(&consumer)?,
+                        allowed: approved_conditions(&consumer)?
+                            .into_iter()
+                            .map(|(dt, c)| (dt, c.map(Arc::new)))
+                            .collect(),
                         overlay: Overlay::of(&pending),
                         effects: Effects::default(),
                         entries: Vec::new(),
@@ -349,7 +349,8 @@ struct Decide<'a> {
     env: &'a ScriptEnv,
     consumer: &'a Doc,
     id: &'a str,
-    allowed: HashMap<String, Option<Condition>>,
+    /// Approved doctypes and their conditions (shared, not copied, per entry).
+    allowed: HashMap<String, Option<Arc<Condition>>>,
     overlay: Overlay,
     effects: Effects,
     entries: Vec<LogEntry>,
@@ -585,15 +586,7 @@ impl Decide<'_> {
                 self.unhold(&doctype, &name)?;
                 continue;
             };
-            let probe = LogEntry {
-                seq,
-                update_type: UpdateType::Update,
-                ref_doctype: doctype.clone(),
-                docname: name.clone(),
-                data: Value::Null,
-                creation: values::now_string(),
-                origin_site: String::new(),
-            };
+            let probe = LogEntry::probe(&doctype, &name, seq);
             let passes = match &cond {
                 None => {
                     self.unhold(&doctype, &name)?;
@@ -678,6 +671,7 @@ impl Decide<'_> {
             rows.collect::<rusqlite::Result<Vec<_>>>()?
         };
         let cond = self.allowed.get(&s.ref_doctype).cloned().flatten();
+        let origin = log::local_site_id(self.tx)?;
         let mut docs = Vec::new();
         for name in &names {
             let Some(doc) = store::load(self.tx, &s.ref_doctype, name)? else {
@@ -690,7 +684,7 @@ impl Decide<'_> {
                 docname: name.clone(),
                 data: Value::Object(doc.clone()),
                 creation: values::text(&doc, "modified"),
-                origin_site: log::local_site_id(self.tx)?,
+                origin_site: origin.clone(),
             };
             if let Some(c) = &cond {
                 if !self.passes(c, &doc, &entry)? {

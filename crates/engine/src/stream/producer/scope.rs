@@ -12,11 +12,10 @@ use serde_json::Value;
 use super::approved_conditions;
 use crate::actor::Actor;
 use crate::condition::{Condition, ScriptEnv};
-use crate::document::values;
 use crate::document::{store, Doc};
 use crate::error::{Error, Result};
 use crate::site::Site;
-use crate::stream::log::{LogEntry, UpdateType};
+use crate::stream::log::LogEntry;
 use crate::stream::wire::FindRequest;
 
 /// How many links back a fetch is followed to a document the consumer receives.
@@ -41,15 +40,7 @@ impl Scope<'_> {
         let Some(doc) = store::load(self.tx, doctype, name)? else {
             return Ok(false);
         };
-        let probe = LogEntry {
-            seq: 0,
-            update_type: UpdateType::Update,
-            ref_doctype: doctype.to_owned(),
-            docname: name.to_owned(),
-            data: Value::Null,
-            creation: values::now_string(),
-            origin_site: String::new(),
-        };
+        let probe = LogEntry::probe(doctype, name, 0);
         // A condition that cannot be evaluated does not open anything.
         Ok(cond
             .passes(self.tx, &self.env, &self.consumer, &doc, &probe)
