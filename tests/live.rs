@@ -48,3 +48,44 @@ fn the_live_channel_reconnects_after_a_dropped_link_and_brings_what_was_missed()
         "{status:?}"
     );
 }
+
+/// A link that hangs rather than drops: the connection stays open, nothing
+/// gets through (not even the producer's keep-alives). The consumer gives
+/// the channel up after 45 s of silence, opens it again, and the note made
+/// meanwhile arrives — with no scheduled pull and no Sync now to bring it.
+#[test]
+fn a_stalled_live_channel_is_given_up_after_its_silence_limit_and_opened_again() {
+    let producer = TestSite::start_with(&["--background-sync", "false"]);
+    let consumer = TestSite::start_with(&["--sync-interval", "3600"]);
+    let proxy = Proxy::start(&producer.base);
+    consumer.subscribe_through(&producer, &proxy.base, json!([{"ref_doctype": "Note"}]));
+    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    wait_for("the live channel", 20, || {
+        (proxy.live_channels() == 1).then_some(())
+    });
+    let opened = proxy.live_opened();
+
+    assert_eq!(proxy.stall_live(), 1);
+    let name = producer
+        .insert("Note", json!({"title": "made while the link hung"}))
+        .data()["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // Well inside the silence limit the note has not come: only the
+    // channel could bring it, and it is stalled.
+    std::thread::sleep(std::time::Duration::from_secs(20));
+    assert_eq!(
+        consumer.get("Note", &name).status,
+        404,
+        "not before the channel is given up"
+    );
+    wait_for("the note, after the channel is opened again", 60, || {
+        (consumer.get("Note", &name).status == 200).then_some(())
+    });
+    assert_eq!(
+        proxy.live_opened(),
+        opened + 1,
+        "the channel was opened again, once"
+    );
+}

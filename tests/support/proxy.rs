@@ -2,7 +2,8 @@
 //! 127.0.0.1: every request is forwarded to the real producer, and the
 //! answer of a chosen method can be dropped (the connection closed after
 //! the producer answered) or cut in the middle of its body. The live
-//! channel (server-sent events) is piped through untouched.
+//! channel (server-sent events) is piped through, and can be cut (a dropped
+//! link) or stalled (the connection stays open, nothing more gets through).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -24,8 +25,11 @@ struct Plan {
     faults: Vec<(String, Fault, usize)>,
     /// Methods seen, in order, with the fault applied if any.
     seen: Vec<(String, Option<Fault>)>,
-    /// Live channels open through the proxy (the consumer's side).
-    live: Vec<TcpStream>,
+    /// Live channels open through the proxy (the consumer's side), each
+    /// with its switch that stops forwarding.
+    live: Vec<(TcpStream, Arc<AtomicBool>)>,
+    /// Live channels opened through the proxy since it started.
+    live_opened: usize,
 }
 
 pub struct Proxy {
@@ -79,10 +83,26 @@ impl Proxy {
     /// would); how many there were.
     pub fn sever_live(&self) -> usize {
         let live = std::mem::take(&mut self.lock().live);
-        for c in &live {
+        for (c, _) in &live {
             let _ = c.shutdown(Shutdown::Both);
         }
         live.len()
+    }
+
+    /// Stalls every live channel open through the proxy: the connection
+    /// stays open but no byte (announcement or keep-alive) reaches the
+    /// consumer any more, as on a link that hangs; how many there were.
+    pub fn stall_live(&self) -> usize {
+        let plan = self.lock();
+        for (_, stalled) in &plan.live {
+            stalled.store(true, Ordering::Relaxed);
+        }
+        plan.live.len()
+    }
+
+    /// How many live channels were opened through the proxy so far.
+    pub fn live_opened(&self) -> usize {
+        self.lock().live_opened
     }
 
     /// How many live channels are open through the proxy now.
@@ -140,14 +160,30 @@ fn handle(mut client: TcpStream, target: &str, plan: &Mutex<Plan>) -> std::io::R
     upstream.write_all(&head)?;
     upstream.write_all(&body)?;
     if path.starts_with("/api/stream/") {
-        // The live channel: pipe the answer as it comes.
+        // The live channel: pipe the answer as it comes, until stalled.
+        let stalled = Arc::new(AtomicBool::new(false));
+        {
+            let mut plan = plan.lock().unwrap_or_else(|e| e.into_inner());
+            plan.live.push((client.try_clone()?, stalled.clone()));
+            plan.live_opened += 1;
+        }
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = match upstream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if stalled.load(Ordering::Relaxed) {
+                continue;
+            }
+            if client.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
         plan.lock()
             .unwrap_or_else(|e| e.into_inner())
             .live
-            .push(client.try_clone()?);
-        let mut up = upstream.try_clone()?;
-        let mut down = client.try_clone()?;
-        let _ = std::io::copy(&mut up, &mut down);
+            .retain(|(_, s)| !Arc::ptr_eq(s, &stalled));
         let _ = client.shutdown(Shutdown::Both);
         let _ = upstream.shutdown(Shutdown::Both);
         return Ok(());
