@@ -34,12 +34,12 @@ async function site(t, prefix) {
 /** Every page opened, so a failure leaves a picture of each behind. */
 const pages = [];
 
-async function signIn(browser, base) {
+async function signIn(browser, base, email = "admin@example.com") {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   pages.push(page);
   await page.goto(base);
-  await page.getByLabel("Email").fill("admin@example.com");
+  await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("navigation", { name: "Screens" }).waitFor();
@@ -72,14 +72,17 @@ function launch() {
   });
 }
 
-test("a clerk raises a Sales Invoice with item rows offline, edits settings and a mapping", { timeout: 120000 }, async (t) => {
+test("a clerk (Sales User) raises a Sales Invoice with item rows offline; a manager edits settings and a mapping", { timeout: 120000 }, async (t) => {
   const shopSite = await site(t, "outpost-shop-");
   for (const doc of [["Customer", { customer_name: "Acme" }], ["Item", { item_code: "PEN" }], ["Item", { item_code: "INK" }]]) {
     await api(shopSite.base, shopSite.keys, "POST", `/api/resource/${doc[0]}`, doc[1]);
   }
+  // The clerk holds only the role Sales User.
+  createAdmin(shopSite.data, "clerk@example.com", "Sales User");
+  setPassword(shopSite.data, "clerk@example.com", PASSWORD);
   const browser = await launch();
   t.after(() => browser.close());
-  const page = await signIn(browser, shopSite.base);
+  let page = await signIn(browser, shopSite.base, "clerk@example.com");
   try {
     // A Sales Invoice from the generated form: a missing customer is named.
     await go(page, "Documents");
@@ -106,8 +109,19 @@ test("a clerk raises a Sales Invoice with item rows offline, edits settings and 
     assert.equal(list.data[0].docstatus, 1);
     const inv = (await api(shopSite.base, shopSite.keys, "GET", `/api/resource/Sales Invoice/${list.data[0].name}`)).data;
     assert.deepEqual(inv.items.map((i) => [i.item_code, i.qty]), [["PEN", 3], ["INK", 2]]);
+    assert.equal(inv.owner, "clerk@example.com", "raised by the clerk's own session");
+    // The clerk may not change the site: settings are refused to a Sales User.
+    const clerkTry = await page.evaluate(async () => {
+      const r = await fetch("/api/method/outpost.site.configure", {
+        method: "POST", headers: { "Content-Type": "application/json", "X-Outpost-UI": "1" }, body: JSON.stringify({ site_name: "Clerk's" }),
+      });
+      return r.status;
+    });
+    assert.equal(clerkTry, 403);
 
-    // Settings: name and schedule.
+    // Settings: name and schedule, by a manager.
+    await page.context().close();
+    page = await signIn(browser, shopSite.base);
     await go(page, "Settings");
     await page.getByLabel("Site name").fill("Shop 12 Recife");
     await page.getByLabel("Sync interval").fill("30");

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, api, binary, canConnect, createAdmin, freePort, serveSite, sessionWithKeyring, start, tempDir, until } from "./support.mjs";
 
@@ -21,21 +21,12 @@ async function webdriver(base, method, path, body) {
   return json.value;
 }
 
-test("the desktop window shows the dashboard, Sync now brings a producer's note, and closed it keeps syncing", { timeout: 150000 }, async (t) => {
-  const data = tempDir("outpost-desktop-");
-  t.after(data.remove);
-  const keys = createAdmin(data.dir);
-  const env = await sessionWithKeyring(t);
-
-  // A producer (headless) with a note the desktop will subscribe to.
-  const producerData = tempDir("outpost-desktop-producer-");
-  t.after(producerData.remove);
-  const producerKeys = createAdmin(producerData.dir);
-  // The key the desktop site subscribes with: a user with only the role Event Subscriber.
-  const subscriberKeys = createAdmin(producerData.dir, "desk@example.com", "Event Subscriber");
-  const producer = await serveSite(producerData.dir, ["--sync-interval", "3600"]);
-  t.after(producer.stop);
-
+/**
+ * Opens the real app window on `dataDir` under a fresh Xvfb, through
+ * tauri-driver, with the site's API on `apiPort`; returns WebDriver helpers
+ * and `xwin` (the window as the X server sees it).
+ */
+async function openApp(t, env, dataDir, apiPort) {
   const display = `:${90 + Math.floor(Math.random() * 100)}`;
   const xvfb = start("Xvfb", [display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"]);
   t.after(xvfb.stop);
@@ -53,20 +44,103 @@ test("the desktop window shows the dashboard, Sync now brings a producer's note,
   // and the WebKitWebDriver it starts both listen (slow on a loaded machine).
   await until("tauri-driver to listen", () => canConnect(driverPort));
   await until("WebKitWebDriver to listen", () => canConnect(nativePort), 30000);
-
-  const apiPort = await freePort();
   const session = await webdriver(wd, "POST", "/session", {
     capabilities: {
       alwaysMatch: {
         "tauri:options": {
           application: binary("outpost"),
-          args: ["--data-dir", data.dir, "--listen", `127.0.0.1:${apiPort}`],
+          args: ["--data-dir", dataDir, "--listen", `127.0.0.1:${apiPort}`],
         },
       },
     },
   });
   const s = `/session/${session.sessionId}`;
   t.after(() => webdriver(wd, "DELETE", s).catch(() => {}));
+
+  const find = async (value, using = "css selector") => {
+    const el = await webdriver(wd, "POST", `${s}/element`, { using, value });
+    return Object.values(el)[0];
+  };
+  const text = async (css) => webdriver(wd, "GET", `${s}/element/${await find(css)}/text`);
+  const click = async (el) => webdriver(wd, "POST", `${s}/element/${el}/click`, {});
+  const type = async (el, value) => {
+    await webdriver(wd, "POST", `${s}/element/${el}/clear`, {});
+    await webdriver(wd, "POST", `${s}/element/${el}/value`, { text: value });
+  };
+  // The close button, as a window manager sends it (WebDriver's "close
+  // window" destroys the window without asking the app).
+  const xwin = (...args) =>
+    execFileSync("/usr/bin/python3", [join(ROOT, "tests", "e2e", "close-window.py"), ...args, "Outpost"], {
+      env: { ...process.env, DISPLAY: display },
+      encoding: "utf8",
+    }).trim();
+  return { wd, s, display, find, text, click, type, xwin };
+}
+
+/**
+ * The tray icon's menu, as a panel sees it: libayatana-appindicator
+ * exports it on the session bus (com.canonical.dbusmenu). `items()` lists
+ * its labels; `click(label)` sends the panel's "clicked" event.
+ */
+function trayMenu(env) {
+  const gdbus = (...args) => execFileSync("gdbus", ["call", "--session", ...args], { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const path = "/org/ayatana/NotificationItem/tray_icon_tray_app_outpost/Menu";
+  let found;
+  const owner = () => {
+    if (found) return found;
+    const names = gdbus("--dest", "org.freedesktop.DBus", "--object-path", "/org/freedesktop/DBus", "--method", "org.freedesktop.DBus.ListNames");
+    const seen = [];
+    for (const name of names.match(/:1\.[0-9]+/g) ?? []) {
+      let pid;
+      try {
+        pid = gdbus("--dest", "org.freedesktop.DBus", "--object-path", "/org/freedesktop/DBus",
+          "--method", "org.freedesktop.DBus.GetConnectionUnixProcessID", name).match(/uint32 ([0-9]+)/)[1];
+      } catch { continue; }
+      seen.push(`${name}=${pid}:${existsSync(`/proc/${pid}/comm`) ? readFileSync(`/proc/${pid}/comm`, "utf8").trim() : "?"}`);
+      if (existsSync(`/proc/${pid}/comm`) && readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "outpost") {
+        try {
+          // The app's other connections (accessibility, keyring) may never answer: wait briefly.
+          gdbus("--timeout", "3", "--dest", name, "--object-path", path, "--method", "com.canonical.dbusmenu.GetLayout", "--", "0", "-1", "[]");
+          found = name;
+          return name;
+        } catch { /* the app's other connections */ }
+      }
+    }
+    throw new Error(`no tray menu of the outpost process on the session bus (${seen.join(", ")})`);
+  };
+  const layout = () => {
+    const name = owner();
+    const out = gdbus("--dest", name, "--object-path", path, "--method", "com.canonical.dbusmenu.GetLayout", "--", "0", "-1", "[]");
+    return { name, items: [...out.matchAll(/\(([0-9]+), \{'label': <'([^']*)'>/g)].map((m) => ({ id: m[1], label: m[2] })) };
+  };
+  return {
+    items: () => layout().items.map((i) => i.label),
+    click: (label) => {
+      const { name, items } = layout();
+      const item = items.find((i) => i.label === label);
+      if (!item) throw new Error(`no tray item ${label}: ${items.map((i) => i.label)}`);
+      gdbus("--dest", name, "--object-path", path, "--method", "com.canonical.dbusmenu.Event", "--", item.id, "clicked", "<int32 0>", "0");
+    },
+  };
+}
+
+test("the desktop window shows the dashboard, Sync now brings a producer's note, closed it keeps syncing, and the tray menu syncs, opens and quits", { timeout: 150000 }, async (t) => {
+  const data = tempDir("outpost-desktop-");
+  t.after(data.remove);
+  const keys = createAdmin(data.dir);
+  const env = await sessionWithKeyring(t);
+
+  // A producer (headless) with a note the desktop will subscribe to.
+  const producerData = tempDir("outpost-desktop-producer-");
+  t.after(producerData.remove);
+  const producerKeys = createAdmin(producerData.dir);
+  // The key the desktop site subscribes with: a user with only the role Event Subscriber.
+  const subscriberKeys = createAdmin(producerData.dir, "desk@example.com", "Event Subscriber");
+  const producer = await serveSite(producerData.dir, ["--sync-interval", "3600"]);
+  t.after(producer.stop);
+
+  const apiPort = await freePort();
+  const { wd, s, display, find, text, xwin } = await openApp(t, env, data.dir, apiPort);
 
   // Subscribe the desktop site to the producer through the app's own API
   // (the secret goes to the keyring), and approve on the producer.
@@ -92,12 +166,6 @@ test("the desktop window shows the dashboard, Sync now brings a producer's note,
   const note = (await api(producer.base, producerKeys, "POST", "/api/resource/Note", { title })).data;
   await assert.rejects(api(base, keys, "GET", `/api/resource/Note/${encodeURIComponent(note.name)}`), / 404 /, "not here before the click");
 
-  const find = async (css) => {
-    const el = await webdriver(wd, "POST", `${s}/element`, { using: "css selector", value: css });
-    return Object.values(el)[0];
-  };
-  const text = async (css) => webdriver(wd, "GET", `${s}/element/${await find(css)}/text`);
-
   // The dashboard, with this producer online, and the big Sync now.
   await until("the producer on the dashboard", async () => (await text(`tr[data-producer="${producer.base}"]`)).includes("Registered"), 30000, 500);
   const button = await until("the Sync now button", () => find("button.big"), 30000, 500);
@@ -118,22 +186,66 @@ test("the desktop window shows the dashboard, Sync now brings a producer's note,
   const shotBeforeClose = join(ROOT, "target", "e2e", "desktop-dashboard.png");
   mkdirSync(join(ROOT, "target", "e2e"), { recursive: true });
   execFileSync("import", ["-display", display, "-window", "root", shotBeforeClose]);
-  // The close button, as a window manager sends it (WebDriver's "close
-  // window" destroys the window without asking the app).
-  const xwin = (...args) =>
-    execFileSync("/usr/bin/python3", [join(ROOT, "tests", "e2e", "close-window.py"), ...args, "Outpost"], {
-      env: { ...process.env, DISPLAY: display },
-      encoding: "utf8",
-    }).trim();
   assert.equal(xwin("--state"), "viewable");
   xwin();
   await until("the window to be hidden", () => xwin("--state") === "hidden", 10000);
   await until("the later note, synced with the window closed", async () =>
     (await api(base, keys, "GET", `/api/resource/Note/${later.name}`)).data.title === later.title, 30000, 500);
 
+  // The tray icon's menu (F22): Sync now brings a note only it can bring
+  // (background sync paused again), Open shows the window, Quit ends the app.
+  const tray = trayMenu(env);
+  assert.deepEqual(tray.items(), ["Open Outpost", "Sync now", "Quit Outpost"]);
+  await api(base, keys, "POST", "/api/method/outpost.site.set_background_sync", { enabled: false });
+  const fromTray = (await api(producer.base, producerKeys, "POST", "/api/resource/Note", { title: `${title} (tray)` })).data;
+  await assert.rejects(api(base, keys, "GET", `/api/resource/Note/${fromTray.name}`), / 404 /, "not here before the tray's Sync now");
+  tray.click("Sync now");
+  await until("the note brought by the tray's Sync now", async () =>
+    (await api(base, keys, "GET", `/api/resource/Note/${fromTray.name}`).catch(() => ({ data: {} }))).data.title === fromTray.title, 30000, 500);
+  tray.click("Open Outpost");
+  await until("the window shown again", () => xwin("--state") === "viewable", 10000);
+  tray.click("Quit Outpost");
+  await until("the app to end", async () => !(await canConnect(apiPort)), 15000);
+
   const shot = shotBeforeClose;
   if (process.env.UPDATE_SCREENSHOTS === "1") {
     mkdirSync(join(ROOT, "docs", "screenshots"), { recursive: true });
     copyFileSync(shot, join(ROOT, "docs", "screenshots", "desktop-dashboard.png"));
   }
+});
+
+test("documents are made in the desktop window's forms (through IPC), and closing the window ends the app when background sync is off", { timeout: 120000 }, async (t) => {
+  const data = tempDir("outpost-desktop-docs-");
+  t.after(data.remove);
+  const keys = createAdmin(data.dir);
+  const env = await sessionWithKeyring(t);
+  const apiPort = await freePort();
+  const { find, text, click, type, xwin } = await openApp(t, env, data.dir, apiPort);
+  const base = `http://127.0.0.1:${apiPort}`;
+  const info = await until("the app's HTTP API", async () => (await api(base, keys, "GET", "/api/method/outpost.site.info")).message);
+  assert.equal(info.keep_in_background, false, "off unless chosen in Settings");
+
+  // Documents → Note → New Note, typed into the generated form and saved.
+  // The window never signs in: its screens reach the site through IPC only.
+  await click(await until("the Documents link", () => find('nav[aria-label="Screens"] a[href="#/documents"]'), 30000, 500));
+  await click(await until("Note in the doctype picker", () => find('#doctype-select option[value="Note"]'), 10000, 300));
+  await click(await until("New Note", () => find('//button[normalize-space()="New Note"]', "xpath"), 10000, 300));
+  const title = `Typed in the window ${Date.now()}`;
+  await type(await until("the Title field", () => find('input[aria-label="Title"]'), 10000, 300), title);
+  await click(await find('//form//button[normalize-space()="Save"]', "xpath"));
+  await until("Saved", async () => (await text('[role="status"]')).includes("Saved"), 10000, 300);
+  const list = await api(base, keys, "GET", `/api/resource/Note?fields=${encodeURIComponent('["name","title","owner"]')}&filters=${encodeURIComponent(JSON.stringify([["title", "=", title]]))}`);
+  assert.equal(list.data.length, 1, "one note with the typed title");
+
+  // Edit it in the same form: the change reaches the store through IPC too.
+  await type(await find('input[aria-label="Title"]'), `${title} (edited)`);
+  await click(await find('//form//button[normalize-space()="Save"]', "xpath"));
+  await until("the edit saved", async () =>
+    (await api(base, keys, "GET", `/api/resource/Note/${list.data[0].name}`)).data.title === `${title} (edited)`, 10000, 300);
+
+  // The close button with "Keep syncing in the background" off: the app
+  // ends — its API stops answering and no tray icon is left behind.
+  assert.equal(xwin("--state"), "viewable");
+  xwin();
+  await until("the app to end", async () => !(await canConnect(apiPort)), 15000);
 });
