@@ -76,32 +76,11 @@ fn crash_at(point: &str, side: Side) {
     );
     assert_eq!(status["failed"], 0, "{point}: {status}");
 
-    let names = |site: &TestSite, field: &str| -> Vec<String> {
-        let fields = serde_json::to_string(&[field]).expect("fields");
-        let mut out = Vec::new();
-        for start in (0..).step_by(1000) {
-            let page = site.list(
-                "Sales Invoice",
-                &[
-                    ("fields", &fields),
-                    ("limit_page_length", "1000"),
-                    ("limit_start", &start.to_string()),
-                ],
-            );
-            let rows = page.data().as_array().expect("rows").clone();
-            let done = rows.len() < 1000;
-            out.extend(
-                rows.iter()
-                    .map(|r| r[field].as_str().unwrap_or_default().to_owned()),
-            );
-            if done {
-                break;
-            }
-        }
-        out
-    };
-    let theirs: BTreeSet<String> = names(&producer, "name").into_iter().collect();
-    let mine = names(&consumer, "remote_docname");
+    let theirs: BTreeSet<String> = producer
+        .column("Sales Invoice", "name")
+        .into_iter()
+        .collect();
+    let mine = consumer.column("Sales Invoice", "remote_docname");
     let distinct: BTreeSet<String> = mine.iter().cloned().collect();
     assert_eq!(theirs.len(), INVOICES as usize);
     assert_eq!(mine.len(), distinct.len(), "{point}: no invoice twice");

@@ -367,6 +367,32 @@ impl TestSite {
         self.admin("GET", &format!("/api/resource/{}?{q}", enc(doctype)), None)
     }
 
+    /// One field of every document of `doctype`, in pages of 1,000.
+    pub fn column(&self, doctype: &str, field: &str) -> Vec<String> {
+        let fields = serde_json::to_string(&[field]).expect("fields");
+        let mut out = Vec::new();
+        for start in (0..).step_by(1000) {
+            let page = self.list(
+                doctype,
+                &[
+                    ("fields", &fields),
+                    ("limit_page_length", "1000"),
+                    ("limit_start", &start.to_string()),
+                    ("order_by", "name asc"),
+                ],
+            );
+            let rows = page.data().as_array().cloned().unwrap_or_default();
+            out.extend(
+                rows.iter()
+                    .map(|r| r[field].as_str().unwrap_or_default().to_owned()),
+            );
+            if rows.len() < 1000 {
+                break;
+            }
+        }
+        out
+    }
+
     pub fn method(&self, name: &str, args: Value) -> Answer {
         self.admin("POST", &format!("/api/method/{name}"), Some(args))
     }
