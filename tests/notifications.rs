@@ -13,7 +13,8 @@ fn shown(bus: &SessionBus) -> String {
 }
 
 #[test]
-fn a_failed_sync_and_a_subscription_request_are_shown_by_the_notification_daemon() {
+fn a_failed_sync_a_subscription_request_and_an_approval_received_are_shown_by_the_notification_daemon(
+) {
     let bus = SessionBus::start().with_notifications();
     let env = bus.env();
     let producer = TestSite::start_in(&["--sync-interval", "3600", "--notify"], &env);
