@@ -88,6 +88,7 @@ fn a_subscriber_key_reaches_only_the_streaming_methods_and_what_its_rows_allow()
         "outpost.event.fetch",
         "outpost.event.find",
         "outpost.event.subscription",
+        "outpost.event.resnapshot",
     ];
     let methods = all_methods(&producer);
     assert!(methods.len() > allowed.len() + 10, "{methods:?}");
@@ -124,6 +125,19 @@ fn a_subscriber_key_reaches_only_the_streaming_methods_and_what_its_rows_allow()
     ok(
         "outpost.event.ack",
         json!({"site_id": id, "page": page["page"]}),
+    );
+    ok(
+        "outpost.event.resnapshot",
+        json!({"site_id": id, "ref_doctype": "Note"}),
+    );
+    let rejected = as_subscriber(
+        "POST",
+        "/api/method/outpost.event.resnapshot",
+        Some(json!({"site_id": id, "ref_doctype": "Customer"})),
+    );
+    assert_eq!(
+        rejected.status, 400,
+        "a rejected doctype is not sent again: {rejected:?}"
     );
     let status = ok("outpost.event.subscription", json!({"site_id": id}));
     assert!(
@@ -163,6 +177,12 @@ fn a_subscriber_key_reaches_only_the_streaming_methods_and_what_its_rows_allow()
         Some(json!({"site_id": "someone-else"})),
     );
     assert_eq!(a.status, 403, "{a:?}");
+    let a = as_subscriber(
+        "POST",
+        "/api/method/outpost.event.resnapshot",
+        Some(json!({"site_id": "someone-else", "ref_doctype": "Note"})),
+    );
+    assert_eq!(a.status, 403, "nor to restart its snapshot: {a:?}");
 
     // A Rejected row stays Rejected: not approvable with the key, and not
     // reset by dropping the row and registering it again.

@@ -3,4 +3,8 @@
 /**
  * One doctype a consumer asks for.
  */
-export type Subscription = { ref_doctype: string, unsubscribed: boolean, condition?: string, };
+export type Subscription = { ref_doctype: string, unsubscribed: boolean, condition?: string, 
+/**
+ * Once approved, send every existing document first (SPEC F18).
+ */
+sync_existing: boolean, };

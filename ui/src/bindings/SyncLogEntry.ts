@@ -4,4 +4,9 @@ export type SyncLogEntry = { id: number, event_producer: string, seq: number, up
 /**
  * The Document Type Mapping the entry went through.
  */
-mapping?: string, };
+mapping?: string, 
+/**
+ * The site where the change was made (another than the producer's
+ * when it came through a hub).
+ */
+origin_site: string, };

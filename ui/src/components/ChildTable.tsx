@@ -2,7 +2,7 @@ import { useEffect, useState } from "react";
 import { backend } from "../api";
 import type { DocField } from "../bindings/DocField";
 import type { DocType } from "../bindings/DocType";
-import { FieldInput, labelOf } from "./Field";
+import { defaults, FieldInput, labelOf } from "./Field";
 
 type Row = Record<string, unknown>;
 
@@ -66,7 +66,7 @@ export function ChildTable(props: {
         </tbody>
       </table>
       {!props.readOnly && (
-        <button type="button" className="secondary" onClick={() => onChange([...rows, {}])}>
+        <button type="button" className="secondary" onClick={() => onChange([...rows, defaults(child)])}>
           Add row to {label}
         </button>
       )}

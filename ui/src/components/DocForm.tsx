@@ -4,7 +4,7 @@ import type { DocField } from "../bindings/DocField";
 import type { DocType } from "../bindings/DocType";
 import { Alerts } from "./Alerts";
 import { ChildTable } from "./ChildTable";
-import { FieldInput, labelOf } from "./Field";
+import { defaults, FieldInput, labelOf } from "./Field";
 
 /** A write-only input beside the declared fields (e.g. a pasted secret). */
 export interface ExtraField {
@@ -14,18 +14,6 @@ export interface ExtraField {
 }
 
 const STATUS = ["Draft", "Submitted", "Cancelled"];
-
-function defaults(meta: DocType): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const f of meta.fields) {
-    if (f.fieldtype === "Table") out[f.fieldname] = [];
-    else if (f.default === "Today") out[f.fieldname] = new Date().toLocaleDateString("sv-SE"); // YYYY-MM-DD, local
-    else if (f.default !== undefined) {
-      out[f.fieldname] = ["Check", "Int"].includes(f.fieldtype) ? Number(f.default) : f.default;
-    }
-  }
-  return out;
-}
 
 /** What the user may send: declared, editable fields (rows included). */
 function editable(meta: DocType, doc: Record<string, unknown>): Record<string, unknown> {

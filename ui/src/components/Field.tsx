@@ -1,6 +1,7 @@
 import { useEffect, useId, useState } from "react";
 import { backend } from "../api";
 import type { DocField } from "../bindings/DocField";
+import type { DocType } from "../bindings/DocType";
 
 const NUMERIC = ["Int", "Float", "Currency", "Percent"];
 const LONG_TEXT = ["Small Text", "Text", "Long Text", "Text Editor", "Code", "JSON"];
@@ -108,4 +109,17 @@ export function FieldInput(props: {
       )}
     </>
   );
+}
+
+/** A new document's (or child row's) values: each field's declared default, tables empty. */
+export function defaults(meta: DocType): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of meta.fields) {
+    if (f.fieldtype === "Table") out[f.fieldname] = [];
+    else if (f.default === "Today") out[f.fieldname] = new Date().toLocaleDateString("sv-SE"); // YYYY-MM-DD, local
+    else if (f.default !== undefined) {
+      out[f.fieldname] = ["Check", "Int"].includes(f.fieldtype) ? Number(f.default) : f.default;
+    }
+  }
+  return out;
 }

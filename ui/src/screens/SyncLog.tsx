@@ -104,6 +104,8 @@ export function SyncLog() {
             <dd>{open.remote_docname}</dd>
             <dt>Producer</dt>
             <dd>{open.event_producer}</dd>
+            <dt>Made on site</dt>
+            <dd>{open.origin_site}</dd>
             {open.mapping && (
               <>
                 <dt>Mapping</dt>

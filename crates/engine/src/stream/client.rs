@@ -119,6 +119,16 @@ impl ProducerClient {
         self.call::<_, Value>("outpost.event.ack", req).map(|_| ())
     }
 
+    /// Asks for every existing document of `ref_doctype` (a remote doctype)
+    /// to be sent again before the log goes on.
+    pub fn resnapshot(&self, site_id: &str, ref_doctype: &str) -> Result<()> {
+        self.call::<_, Value>(
+            "outpost.event.resnapshot",
+            &serde_json::json!({ "site_id": site_id, "ref_doctype": ref_doctype }),
+        )
+        .map(|_| ())
+    }
+
     pub fn fetch(&self, req: &FetchRequest) -> Result<Doc> {
         self.call("outpost.event.fetch", req)
     }

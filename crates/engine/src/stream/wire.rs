@@ -16,6 +16,9 @@ pub struct Subscription {
     #[serde(default)]
     #[ts(optional)]
     pub condition: Option<String>,
+    /// Once approved, send every existing document first (SPEC F18).
+    #[serde(default)]
+    pub sync_existing: bool,
 }
 
 /// `outpost.event.register`: the consumer introduces itself.

@@ -42,11 +42,13 @@ pub const METHODS: &[(&str, &str)] = &[
     ("outpost.event.sync_progress", "Consumer side: what Sync now is doing: running, the producer being synced (cursor, start, target) and those done."),
     ("outpost.event.sync_log", "Consumer side: the Event Sync Log, newest first. Args: status?, before? (an id: page back), limit?."),
     ("outpost.event.resync", "Consumer side: apply a Failed sync-log entry again. Args: id."),
+    ("outpost.event.request_existing", "Consumer side: ask a producer to send every existing document of a subscribed doctype again (SPEC F18). Args: producer (the Event Producer's name), ref_doctype (the local doctype of its row)."),
+    ("outpost.event.resnapshot", "Producer side, for a subscriber key: start the snapshot of an approved doctype over. Args: site_id, ref_doctype."),
 ];
 
 /// Call a method. See the description of `method` for the list.
 #[utoipa::path(post, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_background_sync, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync")),
+    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_background_sync, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync, outpost.event.request_existing, outpost.event.resnapshot")),
     request_body(content = Object, description = "The method's arguments"),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
@@ -85,7 +87,11 @@ pub async fn call_get(
 
 /// Methods that may take long (they wait on other sites): each runs on a
 /// thread of its own, never in the pool other requests need.
-const LONG: &[&str] = &["outpost.event.sync_now", "outpost.event.resync"];
+const LONG: &[&str] = &[
+    "outpost.event.sync_now",
+    "outpost.event.resync",
+    "outpost.event.request_existing",
+];
 
 const READ_ONLY: &[&str] = &[
     "frappe.auth.get_logged_user",
@@ -201,6 +207,7 @@ pub const SUBSCRIBER_METHODS: &[&str] = &[
     "outpost.event.fetch",
     "outpost.event.find",
     "outpost.event.subscription",
+    "outpost.event.resnapshot",
 ];
 
 /// Runs a method: the one place both the HTTP route and the desktop's IPC
@@ -285,6 +292,24 @@ pub fn dispatch(
         }
         "outpost.event.subscription" => {
             to_value(site.subscription_status(actor, arg_str(args, "site_id")?)?)
+        }
+        "outpost.event.resnapshot" => {
+            site.request_snapshot(
+                actor,
+                arg_str(args, "site_id")?,
+                arg_str(args, "ref_doctype")?,
+            )?;
+            Ok(Value::from("The existing documents will be sent again"))
+        }
+        "outpost.event.request_existing" => {
+            site.resnapshot(
+                actor,
+                arg_str(args, "producer")?,
+                arg_str(args, "ref_doctype")?,
+            )?;
+            Ok(Value::from(
+                "Asked: the existing documents arrive with the next syncs",
+            ))
         }
         "outpost.event.fetch" => {
             let req: FetchRequest = from_args(args)?;

@@ -122,6 +122,9 @@ pub struct SyncLogEntry {
     /// The Document Type Mapping the entry went through.
     #[ts(optional)]
     pub mapping: Option<String>,
+    /// The site where the change was made (another than the producer's
+    /// when it came through a hub).
+    pub origin_site: String,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]

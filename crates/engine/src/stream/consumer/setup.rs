@@ -247,6 +247,10 @@ impl Site {
                 .map(|r| Subscription {
                     ref_doctype: subscribed(r),
                     unsubscribed: flag(r, "unsubscribe"),
+                    // Absent (a row as typed, before defaults): the field's default, on.
+                    sync_existing: r
+                        .get("sync_existing")
+                        .is_none_or(|v| v.is_null() || flag(r, "sync_existing")),
                     condition: r
                         .get("condition")
                         .and_then(Value::as_str)
@@ -419,5 +423,26 @@ impl Site {
         }
         let client = self.producer_client(&doc)?;
         client.listen(&self.info()?.site_id, on_update)
+    }
+}
+
+impl Site {
+    /// Asks producer `producer` to send every existing document of the
+    /// local doctype `ref_doctype` again (SPEC F18), e.g. after documents
+    /// were deleted here by mistake. They arrive with the next syncs.
+    pub fn resnapshot(&self, actor: &Actor, producer: &str, ref_doctype: &str) -> Result<()> {
+        actor.require_system_manager("ask a producer for its documents again")?;
+        let doc = self.event_producer(producer)?;
+        let row = producer_rows(&doc)
+            .into_iter()
+            .find(|r| text(r, "ref_doctype") == ref_doctype)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "ref_doctype",
+                    format!("Event Producer {producer} has no row for {ref_doctype}"),
+                )
+            })?;
+        let client = self.producer_client(&doc)?;
+        client.resnapshot(&self.info()?.site_id, &subscribed(&row))
     }
 }

@@ -161,7 +161,7 @@ impl Site {
     }
 }
 
-pub(super) const SYNC_LOG_COLUMNS: &str = "id, event_producer, seq, update_type, status, ref_doctype, docname, remote_docname, use_same_name, data, error, creation, modified, attempts, mapping";
+pub(super) const SYNC_LOG_COLUMNS: &str = "id, event_producer, seq, update_type, status, ref_doctype, docname, remote_docname, use_same_name, data, error, creation, modified, attempts, mapping, origin_site";
 
 pub(super) fn sync_log_row(r: &rusqlite::Row) -> rusqlite::Result<SyncLogEntry> {
     let data: Option<String> = r.get(9)?;
@@ -183,5 +183,6 @@ pub(super) fn sync_log_row(r: &rusqlite::Row) -> rusqlite::Result<SyncLogEntry> 
         modified: r.get(12)?,
         attempts: r.get(13)?,
         mapping: r.get(14)?,
+        origin_site: r.get(15)?,
     })
 }

@@ -179,6 +179,7 @@ impl Site {
                         "status": kept.map(|r| text(r, "status")).unwrap_or_else(|| "Pending".into()),
                         "unsubscribed": i64::from(s.unsubscribed),
                         "condition": s.condition,
+                        "sync_existing": i64::from(s.sync_existing),
                     })
                 })
                 .collect();
@@ -252,6 +253,15 @@ impl Site {
                 approvals: approvals_of(&doc),
                 held: pull::held_docs(tx, site_id)?,
             })
+        })
+    }
+
+    /// A consumer asks for every existing document of an approved doctype
+    /// again (SPEC F18): the snapshot starts over before the log goes on.
+    pub fn request_snapshot(&self, actor: &Actor, site_id: &str, ref_doctype: &str) -> Result<()> {
+        self.write(|tx| {
+            self.consumer_for(tx, actor, site_id)?;
+            pull::restart_snapshot(tx, site_id, ref_doctype)
         })
     }
 

@@ -15,7 +15,10 @@
 //! A condition that cannot be evaluated holds back that one document (it
 //! is listed as held, with the error, on both sides), never the stream.
 //! A row approved after documents were made gets those documents first, as
-//! a snapshot of their current state, then the log goes on.
+//! a snapshot of their current state, then the log goes on: with "sync
+//! existing documents" (SPEC F18) every document of the doctype, else those
+//! changed since the row was subscribed. Never one that came from the
+//! consumer itself, and each keeps its origin site (SPEC F19).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -42,7 +45,8 @@ const HELD_PER_PULL: usize = 100;
 type DocKey = (String, String);
 
 /// Where a row's snapshot stands (SPEC F18): documents of `ref_doctype`
-/// changed in `(from, to]` of the log, sent in name order after `after`.
+/// changed in `(from, to]` of the log — or, with `all`, every document of
+/// it — sent in name order after `after`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct Snapshot {
     ref_doctype: String,
@@ -50,6 +54,12 @@ struct Snapshot {
     to: i64,
     after: String,
     done: bool,
+    #[serde(default)]
+    all: bool,
+    /// Which request this snapshot answers: a re-snapshot asked while
+    /// pages of an earlier one await acknowledgement is not undone by them.
+    #[serde(default)]
+    gen: i64,
 }
 
 /// What a page changes in the producer's record once acknowledged.
@@ -227,9 +237,10 @@ fn acknowledge(tx: &Transaction, consumer: &str, ack: i64) -> Result<()> {
         for s in &e.snapshots {
             let state = (!s.done).then(|| to_json(s)).transpose()?;
             tx.prepare_cached(
-                "UPDATE consumer_rows SET snapshot = ?3 WHERE consumer = ?1 AND ref_doctype = ?2",
+                "UPDATE consumer_rows SET snapshot = ?3 WHERE consumer = ?1 AND ref_doctype = ?2
+                 AND coalesce(json_extract(snapshot, '$.gen'), 0) = ?4",
             )?
-            .execute((consumer, &s.ref_doctype, state))?;
+            .execute((consumer, &s.ref_doctype, state, s.gen))?;
         }
         tx.prepare_cached("UPDATE consumer_progress SET seq = ?2, page = ?3 WHERE consumer = ?1")?
             .execute((consumer, p.cursor, p.page))?;
@@ -617,12 +628,24 @@ impl Decide<'_> {
             if !self.allowed.contains_key(&doctype) {
                 continue;
             }
-            let s = match (self.overlay.snapshot.get(&doctype), state) {
+            let stored: Option<Value> = state.as_deref().map(from_json).transpose()?;
+            let gen = stored
+                .as_ref()
+                .and_then(|v| v.get("gen"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            // What pages in flight did to this snapshot counts unless a new
+            // one was asked for since.
+            let in_flight = self
+                .overlay
+                .snapshot
+                .get(&doctype)
+                .filter(|s| stored.is_none() || s.gen == gen);
+            let s = match (in_flight, stored) {
                 (Some(s), _) if s.done => continue,
                 (Some(s), _) => s.clone(),
                 (None, None) => continue,
-                (None, Some(text)) => {
-                    let started: Value = from_json(&text)?;
+                (None, Some(started)) => {
                     match serde_json::from_value::<Snapshot>(started.clone()) {
                         Ok(s) => s,
                         // Approved, not started: the documents changed between
@@ -633,11 +656,13 @@ impl Decide<'_> {
                             to: after,
                             after: String::new(),
                             done: false,
+                            all: started.get("all").and_then(Value::as_bool).unwrap_or(false),
+                            gen,
                         },
                     }
                 }
             };
-            if s.from >= s.to {
+            if !s.all && s.from >= s.to {
                 // Nothing was made between subscribing and now: done at once.
                 let done = Snapshot { done: true, ..s };
                 self.overlay.snapshot.insert(doctype, done.clone());
@@ -658,25 +683,47 @@ impl Decide<'_> {
         mut s: Snapshot,
     ) -> Result<Option<Page>> {
         let names: Vec<String> = {
-            let mut stmt = self.tx.prepare_cached(
+            // Every document, or those changed in (from, to]; never one the
+            // consumer itself sent (it has it, and it must not echo), nor
+            // one changed after `to`: the log brings that one next.
+            let sql = if s.all {
+                "SELECT d.name FROM documents d WHERE d.doctype = ?1 AND d.name > ?2
+                 AND ?3 = 0
+                 AND NOT EXISTS (SELECT 1 FROM update_log u WHERE u.ref_doctype = ?1 AND u.docname = d.name
+                                 AND (u.origin_site = ?5 OR u.seq > ?4))
+                 ORDER BY d.name LIMIT ?6"
+            } else {
                 "SELECT d.name FROM documents d WHERE d.doctype = ?1 AND d.name > ?2
                  AND EXISTS (SELECT 1 FROM update_log u WHERE u.ref_doctype = ?1 AND u.docname = d.name
                              AND u.seq > ?3 AND u.seq <= ?4 AND u.origin_site <> ?5)
-                 ORDER BY d.name LIMIT ?6",
-            )?;
+                 ORDER BY d.name LIMIT ?6"
+            };
+            let (from, to) = if s.all { (0, s.to) } else { (s.from, s.to) };
+            let mut stmt = self.tx.prepare_cached(sql)?;
             let rows = stmt.query_map(
-                rusqlite::params![s.ref_doctype, s.after, s.from, s.to, self.id, req.limit],
+                rusqlite::params![s.ref_doctype, s.after, from, to, self.id, req.limit],
                 |r| r.get(0),
             )?;
             rows.collect::<rusqlite::Result<Vec<_>>>()?
         };
         let cond = self.allowed.get(&s.ref_doctype).cloned().flatten();
-        let origin = log::local_site_id(self.tx)?;
+        let local = log::local_site_id(self.tx)?;
         let mut docs = Vec::new();
         for name in &names {
             let Some(doc) = store::load(self.tx, &s.ref_doctype, name)? else {
                 continue;
             };
+            // A document that came from a third site keeps that origin, so
+            // a chain never brings it back there (SPEC F19).
+            let origin = self
+                .tx
+                .prepare_cached(
+                    "SELECT origin_site FROM update_log WHERE ref_doctype = ?1 AND docname = ?2
+                     ORDER BY seq DESC LIMIT 1",
+                )?
+                .query_row((&s.ref_doctype, name), |r| r.get::<_, String>(0))
+                .optional()?
+                .unwrap_or_else(|| local.clone());
             let entry = LogEntry {
                 seq: 0,
                 update_type: UpdateType::Create,
@@ -684,7 +731,7 @@ impl Decide<'_> {
                 docname: name.clone(),
                 data: Value::Object(doc.clone()),
                 creation: values::text(&doc, "modified"),
-                origin_site: origin.clone(),
+                origin_site: origin,
             };
             if let Some(c) = &cond {
                 if !self.passes(c, &doc, &entry)? {
@@ -728,6 +775,7 @@ pub(crate) fn refresh_consumer_rows(tx: &Transaction, consumer: &str, doc: &Doc)
     for r in super::rows(doc) {
         let dt = values::text(r, "ref_doctype");
         let approved = super::receives(r);
+        let existing = values::flag(r, "sync_existing");
         let before: Option<(bool, i64)> = tx
             .prepare_cached(
                 "SELECT approved, subscribed_seq FROM consumer_rows WHERE consumer = ?1 AND ref_doctype = ?2",
@@ -736,16 +784,20 @@ pub(crate) fn refresh_consumer_rows(tx: &Transaction, consumer: &str, doc: &Doc)
             .optional()?;
         match before {
             None => {
+                // Approved as it is first seen (pre-approved): the existing
+                // documents, if asked for, come first all the same.
+                let snapshot = (approved && existing)
+                    .then(|| json!({ "from": last, "all": true }).to_string());
                 tx.prepare_cached(
-                    "INSERT INTO consumer_rows (consumer, ref_doctype, subscribed_seq, approved) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO consumer_rows (consumer, ref_doctype, subscribed_seq, approved, snapshot) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
-                .execute((consumer, &dt, last, approved))?;
+                .execute((consumer, &dt, last, approved, snapshot))?;
             }
             Some((false, from)) if approved => {
                 tx.prepare_cached(
                     "UPDATE consumer_rows SET approved = 1, snapshot = ?3 WHERE consumer = ?1 AND ref_doctype = ?2",
                 )?
-                .execute((consumer, &dt, json!({ "from": from }).to_string()))?;
+                .execute((consumer, &dt, json!({ "from": from, "all": existing }).to_string()))?;
             }
             Some((true, _)) if !approved => {
                 tx.prepare_cached(
@@ -765,6 +817,31 @@ pub(crate) fn refresh_consumer_rows(tx: &Transaction, consumer: &str, doc: &Doc)
     for dt in known.iter().filter(|d| !kept.contains(d)) {
         tx.prepare_cached("DELETE FROM consumer_rows WHERE consumer = ?1 AND ref_doctype = ?2")?
             .execute((consumer, dt))?;
+    }
+    Ok(())
+}
+
+/// Starts the snapshot of an approved row again from the first document
+/// (a consumer asking for every existing document once more, SPEC F18).
+pub(crate) fn restart_snapshot(tx: &Transaction, consumer: &str, ref_doctype: &str) -> Result<()> {
+    let gen = chrono::Utc::now().timestamp_micros();
+    let last = log::last_seq(tx)?;
+    let changed = tx
+        .prepare_cached(
+            "UPDATE consumer_rows SET snapshot = ?3 WHERE consumer = ?1 AND ref_doctype = ?2 AND approved = 1",
+        )?
+        .execute((
+            consumer,
+            ref_doctype,
+            json!({ "from": last, "all": true, "gen": gen }).to_string(),
+        ))?;
+    if changed == 0 {
+        return Err(Error::invalid(
+            "ref_doctype",
+            format!(
+                "{ref_doctype} is not approved for this consumer: there is nothing to send again"
+            ),
+        ));
     }
     Ok(())
 }
