@@ -89,6 +89,7 @@ fn a_subscriber_key_reaches_only_the_streaming_methods_and_what_its_rows_allow()
         "outpost.event.find",
         "outpost.event.subscription",
         "outpost.event.resnapshot",
+        "outpost.event.push",
     ];
     let methods = all_methods(&producer);
     assert!(methods.len() > allowed.len() + 10, "{methods:?}");

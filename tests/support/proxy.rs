@@ -21,8 +21,8 @@ pub enum Fault {
 
 #[derive(Default)]
 struct Plan {
-    /// (method path fragment, fault, how many more times)
-    faults: Vec<(String, Fault, usize)>,
+    /// (method path fragment, fault, requests to let through first, how many more times)
+    faults: Vec<(String, Fault, usize, usize)>,
     /// Methods seen, in order, with the fault applied if any.
     seen: Vec<(String, Option<Fault>)>,
     /// Live channels open through the proxy (the consumer's side), each
@@ -67,7 +67,14 @@ impl Proxy {
 
     /// The next `times` answers of `method` (e.g. "outpost.event.pull") suffer `fault`.
     pub fn inject(&self, method: &str, fault: Fault, times: usize) {
-        self.lock().faults.push((method.to_owned(), fault, times));
+        self.inject_after(method, fault, 0, times);
+    }
+
+    /// Like [`Proxy::inject`], after letting `skip` requests of `method` through.
+    pub fn inject_after(&self, method: &str, fault: Fault, skip: usize, times: usize) {
+        self.lock()
+            .faults
+            .push((method.to_owned(), fault, skip, times));
     }
 
     /// How many requests for `method` had `fault` applied so far.
@@ -195,10 +202,14 @@ fn handle(mut client: TcpStream, target: &str, plan: &Mutex<Plan>) -> std::io::R
         let fault = plan
             .faults
             .iter_mut()
-            .find(|(m, _, n)| *n > 0 && path.contains(m.as_str()))
-            .map(|(_, f, n)| {
+            .find(|(m, _, _, n)| *n > 0 && path.contains(m.as_str()))
+            .and_then(|(_, f, skip, n)| {
+                if *skip > 0 {
+                    *skip -= 1;
+                    return None;
+                }
                 *n -= 1;
-                f.clone()
+                Some(f.clone())
             });
         plan.seen.push((path.clone(), fault.clone()));
         fault

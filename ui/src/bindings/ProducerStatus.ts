@@ -6,4 +6,10 @@ export type ProducerStatus = { producer: string, registration_status: string, on
  * Documents the producer holds back because the row's condition
  * cannot be evaluated for them, with the reason (as of the last pull).
  */
-held: Array<HeldDoc>, };
+held: Array<HeldDoc>, 
+/**
+ * With push rows (SPEC F20): changes logged here and not yet taken by
+ * the other site (awaiting its approval included), and when it last
+ * took a page.
+ */
+push_waiting?: number, last_push?: string, };

@@ -9,4 +9,9 @@ skipped: number, cursor: number,
  * Where this sync started, and the producer's newest update: the
  * progress bar runs from one to the other.
  */
-start: number, target: number, error?: string, };
+start: number, target: number, error?: string, 
+/**
+ * Entries this site pushed to the other one (SPEC F20), and how many
+ * of them the other site could not apply.
+ */
+pushed: number, push_failed: number, };

@@ -13,6 +13,8 @@ export function ChildTable(props: {
   onChange: (rows: Row[]) => void;
   readOnly?: boolean;
   doctypes?: string[];
+  /** Read-only fields this site may set here all the same. */
+  unlocked?: string[];
 }) {
   const { field, rows, onChange } = props;
   const [child, setChild] = useState<DocType | null>(null);
@@ -45,7 +47,7 @@ export function ChildTable(props: {
               {child.fields.map((f) => (
                 <td key={f.fieldname}>
                   <FieldInput
-                    field={f}
+                    field={props.unlocked?.includes(f.fieldname) ? { ...f, read_only: false } : f}
                     value={r[f.fieldname]}
                     readOnly={props.readOnly}
                     label={`${labelOf(f)} row ${i + 1}`}

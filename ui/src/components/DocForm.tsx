@@ -15,6 +15,14 @@ export interface ExtraField {
 
 const STATUS = ["Draft", "Submitted", "Cancelled"];
 
+/**
+ * Read-only fields of a table that this site decides after all: the rows
+ * of a producer that pushes here are approved on this site (SPEC F20).
+ */
+function decidedHere(doctype: string, doc: Record<string, unknown>, table: string): string[] {
+  return doctype === "Event Producer" && doc.pushes_here === 1 && table === "producer_doctypes" ? ["status"] : [];
+}
+
 /** What the user may send: declared, editable fields (rows included). */
 function editable(meta: DocType, doc: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -135,7 +143,7 @@ export function DocForm(props: {
         .map((f) => (
           <section key={f.fieldname} className={`table-field${error?.field === f.fieldname ? " invalid" : ""}`}>
             <h3>{labelOf(f)}</h3>
-            <ChildTable field={f} rows={(doc[f.fieldname] as Record<string, unknown>[]) ?? []} readOnly={locked} onChange={(rows) => set(f, rows)} doctypes={doctypes} />
+            <ChildTable field={f} rows={(doc[f.fieldname] as Record<string, unknown>[]) ?? []} readOnly={locked} onChange={(rows) => set(f, rows)} doctypes={doctypes} unlocked={decidedHere(doctype, doc, f.fieldname)} />
           </section>
         ))}
       <div className="actions">

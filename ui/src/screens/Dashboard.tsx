@@ -12,9 +12,10 @@ function fraction(s: SyncSummary | undefined): number | null {
 
 function resultLine(s: SyncSummary): string {
   if (s.error) return `${s.producer}: ${s.online ? "failed" : "offline"} — ${s.error}`;
-  if (s.pulled === 0) return `${s.producer}: up to date`;
+  const sent = s.pushed > 0 ? `${s.pushed} sent${s.push_failed > 0 ? ` (${s.push_failed} failed there)` : ""}` : "";
+  if (s.pulled === 0) return `${s.producer}: ${sent ? `${sent}, nothing new received` : "up to date"}`;
   const skipped = s.skipped > 0 ? `, ${s.skipped} skipped` : "";
-  return `${s.producer}: ${s.synced} synced, ${s.failed} failed${skipped} (${s.pulled} received)`;
+  return `${s.producer}: ${s.synced} synced, ${s.failed} failed${skipped} (${s.pulled} received)${sent ? `; ${sent}` : ""}`;
 }
 
 /** Documents a producer holds back because the row's condition cannot be
@@ -133,7 +134,14 @@ export function Dashboard() {
                   <td>
                     <span className={`chip ${p.online ? "chip-online" : "chip-offline"}`}>{p.online ? "online" : "offline"}</span>
                   </td>
-                  <td>{p.registration_status}</td>
+                  <td>
+                    {p.registration_status}
+                    {p.push_waiting !== undefined && p.push_waiting !== null && (
+                      <div className="muted push-waiting">
+                        {p.push_waiting} change{p.push_waiting === 1 ? "" : "s"} waiting to be sent · last sent {p.last_push?.slice(0, 19) ?? "never"}
+                      </div>
+                    )}
+                  </td>
                   <td className="muted">{p.last_sync?.slice(0, 19) ?? "never"}</td>
                   <td className={p.failed > 0 ? "bad" : ""}>{p.failed}</td>
                   <td className="muted">{p.last_error ?? ""}</td>

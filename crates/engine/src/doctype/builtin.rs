@@ -65,6 +65,10 @@ const SOURCES: &[(&str, &str)] = &[
         include_str!("../../doctypes/event_producer_document_type.json"),
     ),
     (
+        "event_push_document_type.json",
+        include_str!("../../doctypes/event_push_document_type.json"),
+    ),
+    (
         "event_producer.json",
         include_str!("../../doctypes/event_producer.json"),
     ),

@@ -119,6 +119,14 @@ impl ProducerClient {
         self.call::<_, Value>("outpost.event.ack", req).map(|_| ())
     }
 
+    /// Sends a page of this site's log to a site that cannot reach it.
+    pub fn push(
+        &self,
+        req: &crate::stream::wire::PushRequest,
+    ) -> Result<crate::stream::wire::PushReply> {
+        self.call("outpost.event.push", req)
+    }
+
     /// Asks for every existing document of `ref_doctype` (a remote doctype)
     /// to be sent again before the log goes on.
     pub fn resnapshot(&self, site_id: &str, ref_doctype: &str) -> Result<()> {

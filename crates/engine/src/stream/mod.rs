@@ -6,6 +6,7 @@ pub mod client;
 pub mod consumer;
 pub mod log;
 pub mod producer;
+pub mod source;
 pub mod wire;
 
 use rusqlite::Transaction;

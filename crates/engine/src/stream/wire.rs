@@ -135,3 +135,58 @@ pub struct FindRequest {
     #[ts(type = "Record<string, unknown>")]
     pub filters: serde_json::Map<String, serde_json::Value>,
 }
+
+/// `outpost.event.push` (SPEC F20): a producer that the consumer cannot
+/// reach (a shop behind NAT) sends its pages itself. The first push of a
+/// round carries no page: it offers `doctypes` and learns the consumer's
+/// decisions and position.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PushRequest {
+    /// The pushing (producing) site.
+    pub site_id: String,
+    pub site_name: String,
+    /// What the producer offers to send.
+    pub doctypes: Vec<Subscription>,
+    /// A page of its update log, decided for this consumer as a pull would
+    /// be, from `after` (the consumer's cursor it was last told).
+    #[serde(default)]
+    #[ts(optional)]
+    pub page: Option<PullReply>,
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub after: i64,
+    /// The producer's newest entry: a consumer new to it starts there (what
+    /// exists already comes as a snapshot).
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub last_seq: i64,
+    /// The documents the page's entries link to (and the entries' own
+    /// current state), scoped to what the approved rows reach: the consumer
+    /// cannot fetch them from a producer it cannot reach.
+    #[serde(default)]
+    #[ts(type = "Array<Record<string, unknown>>")]
+    pub deps: Vec<crate::document::Doc>,
+}
+
+/// The consumer's answer to a push: where it stands and what it decided.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PushReply {
+    pub consumer_site_id: String,
+    pub consumer_name: String,
+    /// The consumer's cursor in the producer's log after this push.
+    #[ts(type = "number")]
+    pub cursor: i64,
+    /// The newest page the consumer has committed.
+    #[ts(type = "number")]
+    pub page: i64,
+    /// Its rows: what it receives, with the conditions it set.
+    pub subscriptions: Vec<Subscription>,
+    pub approvals: Vec<Approval>,
+    /// Entries of the pushed page the consumer applied, failed or skipped.
+    #[serde(default)]
+    pub synced: u32,
+    #[serde(default)]
+    pub failed: u32,
+}

@@ -12,8 +12,8 @@ use crate::document::{store, values, Doc};
 use crate::error::{Error, Result};
 use crate::mapping::{DocRequest, Evaluator, MappedDoc, MAX_DEPTH};
 use crate::site::Site;
-use crate::stream::client::ProducerClient;
 use crate::stream::log::{LogEntry, UpdateType};
+use crate::stream::source::Source;
 use crate::stream::wire::{FetchRequest, FindRequest};
 
 /// Dependencies fetched for one page at most.
@@ -105,7 +105,7 @@ impl Site {
     /// failure); a Delete of one it never had is marked to skip.
     pub(super) fn prepare(
         &self,
-        client: &ProducerClient,
+        client: &dyn Source,
         reg: &Registry,
         ctx: &Context,
         entries: &[&LogEntry],
@@ -216,7 +216,7 @@ impl Site {
     /// have. Only an unreachable producer fails the page.
     fn heal(
         &self,
-        client: &ProducerClient,
+        client: &dyn Source,
         ctx: &Context,
         entry: &LogEntry,
     ) -> Result<std::result::Result<Doc, String>> {
@@ -239,7 +239,7 @@ impl Site {
     /// "Document" rows ask for, found on the producer and mapped in turn.
     pub(super) fn map_entry(
         &self,
-        client: &ProducerClient,
+        client: &dyn Source,
         reg: &Registry,
         ctx: &Context,
         mapping: &str,
@@ -269,7 +269,7 @@ impl Site {
 
     pub(super) fn resolve_requests(
         &self,
-        client: &ProducerClient,
+        client: &dyn Source,
         reg: &Registry,
         ctx: &Context,
         requests: Vec<DocRequest>,
@@ -310,7 +310,7 @@ impl Site {
     /// fails the page.
     pub(super) fn collect_dependencies(
         &self,
-        client: &ProducerClient,
+        client: &dyn Source,
         reg: &Registry,
         ctx: &Context,
         roots: Vec<(String, String)>,

@@ -10,6 +10,8 @@
 mod apply;
 mod check;
 mod deps;
+mod push;
+mod receive;
 mod setup;
 mod sync;
 mod synclog;
@@ -36,6 +38,8 @@ pub const PAGE_SIZE: u32 = 500;
 pub const REGISTERED: &str = "Registered";
 pub const REGISTRATION_PENDING: &str = "Registration Pending";
 
+pub use receive::pushed_producer_name;
+
 #[derive(Debug, Clone, Default, Serialize, TS)]
 #[ts(export)]
 pub struct SyncSummary {
@@ -56,6 +60,12 @@ pub struct SyncSummary {
     pub target: i64,
     #[ts(optional)]
     pub error: Option<String>,
+    /// Entries this site pushed to the other one (SPEC F20), and how many
+    /// of them the other site could not apply.
+    #[serde(default)]
+    pub pushed: u32,
+    #[serde(default)]
+    pub push_failed: u32,
 }
 
 /// One producer's sync in progress: who comes meanwhile waits for its result.
@@ -144,6 +154,13 @@ pub struct ProducerStatus {
     /// Documents the producer holds back because the row's condition
     /// cannot be evaluated for them, with the reason (as of the last pull).
     pub held: Vec<super::wire::HeldDoc>,
+    /// With push rows (SPEC F20): changes logged here and not yet taken by
+    /// the other site (awaiting its approval included), and when it last
+    /// took a page.
+    #[ts(optional, type = "number")]
+    pub push_waiting: Option<i64>,
+    #[ts(optional)]
+    pub last_push: Option<String>,
 }
 
 pub(super) fn secret_key(producer: &str) -> String {
@@ -186,6 +203,9 @@ struct Context {
     /// subscribed (remote) doctype → its row
     rows: HashMap<String, RowCfg>,
     mappings: Mappings,
+    /// The producer pushes its pages here (SPEC F20): the rows' approvals
+    /// are this site's own, never taken from a page.
+    pushed: bool,
 }
 
 impl Context {
@@ -218,11 +238,14 @@ impl Site {
             })
     }
 
-    /// Names of every Event Producer here.
+    /// Names of every Event Producer this site syncs with (not those that
+    /// push here: there is nothing to reach).
     pub fn event_producers(&self) -> Result<Vec<String>> {
         self.read(|tx| {
-            let mut stmt =
-                tx.prepare("SELECT name FROM documents WHERE doctype = ?1 ORDER BY name")?;
+            let mut stmt = tx.prepare(
+                "SELECT name FROM documents WHERE doctype = ?1
+                 AND coalesce(json_extract(data, '$.pushes_here'), 0) = 0 ORDER BY name",
+            )?;
             let rows = stmt.query_map([EVENT_PRODUCER], |r| r.get(0))?;
             Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
         })

@@ -22,6 +22,8 @@ use crate::stream::client::ProducerClient;
 use crate::stream::wire::{Approval, Registration, Subscription};
 use crate::stream::EVENT_PRODUCER;
 
+use super::receive::pushes_here;
+
 impl Site {
     /// Creates or edits an Event Producer (SPEC F8). Saving registers this
     /// site on the producer; if the producer cannot be reached the document
@@ -54,8 +56,17 @@ impl Site {
             Some(n) => Some(self.event_producer(n)?),
             None => None,
         };
+        if let (Some(e), Some(n)) = (existing.as_ref().filter(|e| pushes_here(e)), name) {
+            return self.decide_pushed_rows(e, n, input);
+        }
         let mut merged = existing.clone().unwrap_or_default();
         merged.extend(input);
+        if producer_rows(&merged).is_empty() && super::push::push_rows(&merged).is_empty() {
+            return Err(Error::invalid(
+                "producer_doctypes",
+                "Add a row to Event Producer Document Types (what this site receives) or to Push Document Types (what it sends)",
+            ));
+        }
         let url = normalize_url(&text(&merged, "producer_url"))
             .map_err(|_| {
                 Error::invalid(
@@ -125,6 +136,38 @@ impl Site {
         }
         let client = ProducerClient::new(&url, &text(&merged, "api_key"), secret.clone())?;
         let reg = self.registration(&rows)?;
+        if rows.is_empty() {
+            // Push only: nothing to register for; the first push introduces this site.
+            merged.insert("registration_status".into(), Value::from(REGISTERED));
+            let reg_dt = self.doctypes();
+            let doc = self.write(|tx| {
+                let system = Actor::system();
+                match name {
+                    Some(n) => document::update_in(
+                        tx,
+                        &reg_dt,
+                        &system,
+                        EVENT_PRODUCER,
+                        n,
+                        Value::Object(merged.clone()),
+                        &WriteOptions::default(),
+                    ),
+                    None => {
+                        merged.insert("name".into(), Value::from(doc_name.clone()));
+                        document::insert_in(
+                            tx,
+                            &reg_dt,
+                            &system,
+                            EVENT_PRODUCER,
+                            Value::Object(merged.clone()),
+                            WriteOptions::default(),
+                        )
+                    }
+                }
+            })?;
+            self.secrets().set(&secret_key(&doc_name), &secret)?;
+            return Ok(doc);
+        }
         let outcome = client.register(&reg);
         let reply = match outcome {
             Ok(r) => Some(r),
@@ -351,6 +394,8 @@ impl Site {
             rows: producer_rows(doc)
                 .iter()
                 .filter(|r| !flag(r, "unsubscribe"))
+                // A pushing producer sends only what this site approved.
+                .filter(|r| !pushes_here(doc) || text(r, "status") == "Approved")
                 .map(|r| {
                     let cfg = RowCfg {
                         use_same_name: r.get("use_same_name").and_then(Value::as_i64) != Some(0),
@@ -361,6 +406,7 @@ impl Site {
                 })
                 .collect(),
             mappings: self.read(Mappings::load)?,
+            pushed: pushes_here(doc),
         })
     }
 
@@ -444,5 +490,39 @@ impl Site {
             })?;
         let client = self.producer_client(&doc)?;
         client.resnapshot(&self.info()?.site_id, &subscribed(&row))
+    }
+}
+
+impl Site {
+    /// A System Manager decides the rows of a producer that pushes here
+    /// (SPEC F20): status, naming, mapping, condition, unsubscribe — the
+    /// rest of the document is the pushing site's.
+    fn decide_pushed_rows(
+        &self,
+        existing: &Doc,
+        name: &str,
+        input: Map<String, Value>,
+    ) -> Result<Doc> {
+        let Some(rows) = input.get("producer_doctypes") else {
+            return Ok(existing.clone());
+        };
+        let mut merged = existing.clone();
+        merged.insert("producer_doctypes".into(), rows.clone());
+        self.resolve_row_mappings(&mut merged)?;
+        for r in producer_rows(&merged) {
+            crate::condition::Condition::compile(r.get("condition").and_then(Value::as_str))?;
+        }
+        let reg = self.doctypes();
+        self.write(|tx| {
+            document::update_in(
+                tx,
+                &reg,
+                &Actor::system(),
+                EVENT_PRODUCER,
+                name,
+                json!({ "producer_doctypes": merged.get("producer_doctypes") }),
+                &WriteOptions::default(),
+            )
+        })
     }
 }

@@ -16,8 +16,8 @@ use crate::document::{store, Doc};
 use crate::error::{Error, Result};
 use crate::notice::NoticeKind;
 use crate::site::Site;
-use crate::stream::client::ProducerClient;
 use crate::stream::log::LogEntry;
+use crate::stream::source::Source;
 use crate::stream::wire::{AckRequest, PullReply, PullRequest};
 use crate::stream::EVENT_PRODUCER;
 
@@ -124,7 +124,14 @@ impl Site {
             let mut stmt = tx.prepare(
                 "SELECT d.name, json_extract(d.data, '$.registration_status'), COALESCE(s.online, 0), s.last_sync,
                         COALESCE(s.last_error, json_extract(d.data, '$.last_error')), COALESCE(s.cursor, 0),
-                        (SELECT COUNT(*) FROM sync_log l WHERE l.event_producer = d.name AND l.status = 'Failed'), s.held
+                        (SELECT COUNT(*) FROM sync_log l WHERE l.event_producer = d.name AND l.status = 'Failed'), s.held,
+                        CASE WHEN coalesce(json_array_length(d.data, '$.push_doctypes'), 0) > 0 THEN
+                          (SELECT COUNT(*) FROM update_log u
+                           JOIN consumer_rows c ON c.consumer = json_extract(d.data, '$.producer_site_id') AND c.ref_doctype = u.ref_doctype
+                           WHERE u.seq > coalesce((SELECT p.seq FROM consumer_progress p WHERE p.consumer = c.consumer), 0)
+                             AND u.origin_site <> c.consumer) END,
+                        CASE WHEN coalesce(json_array_length(d.data, '$.push_doctypes'), 0) > 0 THEN
+                          (SELECT p.last_seen FROM consumer_progress p WHERE p.consumer = json_extract(d.data, '$.producer_site_id')) END
                  FROM documents d LEFT JOIN producer_state s ON s.producer = d.name
                  WHERE d.doctype = ?1 ORDER BY d.name",
             )?;
@@ -141,6 +148,8 @@ impl Site {
                         .get::<_, Option<String>>(7)?
                         .and_then(|h| serde_json::from_str(&h).ok())
                         .unwrap_or_default(),
+                    push_waiting: r.get(8)?,
+                    last_push: r.get(9)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -256,6 +265,15 @@ impl Site {
         progress: &mut dyn FnMut(&SyncSummary),
     ) -> Result<()> {
         let name = text(doc, "name");
+        if super::receive::pushes_here(doc) {
+            // Nothing to reach: it sends its pages itself.
+            return Ok(());
+        }
+        // Push first (SPEC F20: what this site made goes out), then pull.
+        self.push_to(doc, summary)?;
+        if super::producer_rows(doc).is_empty() {
+            return Ok(());
+        }
         self.retry_registration(doc)?;
         let doc = self
             .read(|tx| store::load(tx, EVENT_PRODUCER, &name))?
@@ -362,7 +380,7 @@ impl Site {
         &self,
         name: &str,
         doc: &Doc,
-        client: &ProducerClient,
+        client: &dyn Source,
         ctx: &Context,
         cursor: i64,
         reply: PullReply,
@@ -376,7 +394,9 @@ impl Site {
         })?;
         summary.pulled += (reply.entries.len() + reply.snapshot.len()) as u32;
         summary.target = reply.last_seq.max(reply.cursor);
-        self.update_approvals(name, doc, &reply.approvals)?;
+        if !ctx.pushed {
+            self.update_approvals(name, doc, &reply.approvals)?;
+        }
         let reg = self.doctypes();
         let entries: Vec<&LogEntry> = reply.snapshot.iter().chain(&reply.entries).collect();
         let prepared = self.prepare(client, &reg, ctx, &entries)?;

@@ -1,0 +1,265 @@
+//! Pushing (SPEC F20): a site that can reach another (a shop behind NAT
+//! that reaches its hub) sends it the pages of its own update log, rows
+//! "Push Document Types" of the Event Producer it keeps for that site. The
+//! other site decides: its approvals and conditions come back with every
+//! answer and are kept here as an Event Consumer for it, so each page is
+//! decided exactly as a pull from it would be (conditions, held documents,
+//! existing documents first, origin sites), stored until the other site's
+//! answer acknowledges it. The documents a page depends on travel with it.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+
+use super::{SyncSummary, PAGE_SIZE};
+use crate::actor::Actor;
+use crate::document::values::{flag, text};
+use crate::document::{self, store, Doc, WriteOptions};
+use crate::error::Result;
+use crate::site::Site;
+use crate::stream::log;
+use crate::stream::wire::{
+    AckRequest, PullReply, PullRequest, PushReply, PushRequest, Subscription,
+};
+use crate::stream::EVENT_CONSUMER;
+
+use super::receive::MAX_BUNDLE;
+
+/// The most pages one push round sends.
+const MAX_PUSH_PAGES: usize = 2000;
+
+/// The rows of an Event Producer's "Push Document Types".
+pub(super) fn push_rows(doc: &Doc) -> Vec<serde_json::Map<String, Value>> {
+    doc.get("push_doctypes")
+        .and_then(Value::as_array)
+        .map(|rows| rows.iter().filter_map(Value::as_object).cloned().collect())
+        .unwrap_or_default()
+}
+
+impl Site {
+    /// Sends the other site what it approved and has not acknowledged yet;
+    /// counts what it applied into `summary`.
+    pub(super) fn push_to(&self, doc: &Doc, summary: &mut SyncSummary) -> Result<()> {
+        let rows = push_rows(doc);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let name = text(doc, "name");
+        let client = self.producer_client(doc)?;
+        let info = self.info()?;
+        let mut req = PushRequest {
+            site_id: info.site_id.clone(),
+            site_name: info.site_name.clone(),
+            doctypes: rows
+                .iter()
+                .map(|r| Subscription {
+                    ref_doctype: text(r, "ref_doctype"),
+                    unsubscribed: false,
+                    condition: None,
+                    sync_existing: r
+                        .get("sync_existing")
+                        .is_none_or(|_| flag(r, "sync_existing")),
+                })
+                .collect(),
+            page: None,
+            after: 0,
+            last_seq: self.read(log::last_seq)?,
+            deps: Vec::new(),
+        };
+        let mut reply = client.push(&req)?;
+        summary.online = true;
+        // The other site's Event Consumer here belongs to this producer
+        // row's user (a local System Manager), who decides its pages.
+        let owner = self.actor_for(&text(doc, "user"))?;
+        for _ in 0..MAX_PUSH_PAGES {
+            self.mirror_decisions(&name, doc, &reply)?;
+            let hub = reply.consumer_site_id.clone();
+            let page = self.pull_updates(
+                &owner,
+                &PullRequest {
+                    site_id: hub.clone(),
+                    after: reply.cursor,
+                    limit: PAGE_SIZE,
+                    ack: Some(reply.page),
+                },
+            )?;
+            if page.entries.is_empty() && page.snapshot.is_empty() && page.cursor == reply.cursor {
+                // Nothing to send: the page is settled here (were it kept
+                // unacknowledged, the next round would get it back as is).
+                self.acknowledge_pages(
+                    &owner,
+                    &AckRequest {
+                        site_id: hub.clone(),
+                        page: page.page,
+                    },
+                )?;
+                return self.mirror_decisions(&name, doc, &reply);
+            }
+            summary.pushed += (page.entries.len() + page.snapshot.len()) as u32;
+            req.deps = self.bundle_for(&owner, &hub, &page)?;
+            req.after = reply.cursor;
+            req.page = Some(page);
+            reply = client.push(&req)?;
+            crate::failpoint::hit("push-answered");
+            summary.push_failed += reply.failed;
+        }
+        self.acknowledge_pages(
+            &owner,
+            &AckRequest {
+                site_id: reply.consumer_site_id.clone(),
+                page: reply.page,
+            },
+        )?;
+        self.mirror_decisions(&name, doc, &reply)?;
+        Ok(())
+    }
+
+    /// Keeps the other site's decisions here: the Event Consumer this site
+    /// decides pages for, and the statuses shown on the push rows.
+    fn mirror_decisions(&self, name: &str, doc: &Doc, reply: &PushReply) -> Result<()> {
+        let reg = self.doctypes();
+        let rows: Vec<Value> = reply
+            .subscriptions
+            .iter()
+            .map(|s| {
+                let status = reply
+                    .approvals
+                    .iter()
+                    .find(|a| a.ref_doctype == s.ref_doctype)
+                    .map_or("Pending", |a| a.status.as_str());
+                json!({
+                    "ref_doctype": s.ref_doctype,
+                    "status": status,
+                    "unsubscribed": i64::from(s.unsubscribed),
+                    "condition": s.condition,
+                    "sync_existing": i64::from(s.sync_existing),
+                })
+            })
+            .collect();
+        self.write(|tx| {
+            let system = Actor::system();
+            let existing = store::load(tx, EVENT_CONSUMER, &reply.consumer_site_id)?;
+            let same = existing.as_ref().is_some_and(|e| {
+                let had: Vec<Value> = e
+                    .get("consumer_doctypes")
+                    .and_then(Value::as_array)
+                    .map(|rows| {
+                        rows.iter()
+                            .filter_map(Value::as_object)
+                            .map(|r| {
+                                json!({
+                                    "ref_doctype": r.get("ref_doctype"),
+                                    "status": r.get("status"),
+                                    "unsubscribed": r.get("unsubscribed"),
+                                    "condition": r.get("condition"),
+                                    "sync_existing": r.get("sync_existing"),
+                                })
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                had == rows
+            });
+            if !same {
+                let body = json!({
+                    "consumer_site_id": reply.consumer_site_id,
+                    "consumer_name": reply.consumer_name,
+                    "user": text(doc, "user"),
+                    "consumer_doctypes": rows,
+                });
+                match existing {
+                    Some(_) => document::update_in(
+                        tx,
+                        &reg,
+                        &system,
+                        EVENT_CONSUMER,
+                        &reply.consumer_site_id,
+                        body,
+                        &WriteOptions::default(),
+                    )?,
+                    None => document::insert_in(
+                        tx,
+                        &reg,
+                        &system,
+                        EVENT_CONSUMER,
+                        body,
+                        WriteOptions::default(),
+                    )?,
+                };
+            }
+            // The statuses on this site's push rows, and whom they go to.
+            let mut patched = push_rows(doc);
+            let mut changed = text(doc, "producer_site_id") != reply.consumer_site_id;
+            for r in &mut patched {
+                let status = reply
+                    .approvals
+                    .iter()
+                    .find(|a| a.ref_doctype == text(r, "ref_doctype"))
+                    .map_or("Pending", |a| a.status.as_str());
+                if text(r, "status") != status {
+                    r.insert("status".into(), Value::from(status));
+                    changed = true;
+                }
+            }
+            if changed {
+                let current = store::load(tx, crate::stream::EVENT_PRODUCER, name)?
+                    .unwrap_or_else(|| doc.clone());
+                let mut patch = json!({ "push_doctypes": patched });
+                if text(&current, "producer_site_id").is_empty() {
+                    patch["producer_site_id"] = Value::from(reply.consumer_site_id.clone());
+                    patch["producer_name"] = Value::from(reply.consumer_name.clone());
+                }
+                document::update_in(
+                    tx,
+                    &reg,
+                    &system,
+                    crate::stream::EVENT_PRODUCER,
+                    name,
+                    patch,
+                    &WriteOptions::default(),
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The documents a pushed page depends on, scoped like a fetch by the
+    /// other site would be: each entry's document as it is now (the other
+    /// site may lack it), and what they link to, transitively.
+    fn bundle_for(&self, owner: &Actor, hub: &str, page: &PullReply) -> Result<Vec<Doc>> {
+        let mut stack: Vec<(String, String)> = page
+            .snapshot
+            .iter()
+            .chain(&page.entries)
+            .map(|e| (e.ref_doctype.clone(), e.docname.clone()))
+            .collect();
+        let sent: HashSet<(String, String)> = page
+            .snapshot
+            .iter()
+            .map(|e| (e.ref_doctype.clone(), e.docname.clone()))
+            .collect();
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        while let Some(key) = stack.pop() {
+            if out.len() >= MAX_BUNDLE || !seen.insert(key.clone()) {
+                continue;
+            }
+            let Ok(doc) = self.fetch_dependency(owner, hub, &key.0, &key.1) else {
+                continue;
+            };
+            let links: Vec<(String, String)> = self.read(|tx| {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT DISTINCT link_doctype, link_name FROM doc_links WHERE doctype = ?1 AND name = ?2",
+                )?;
+                let rows = stmt.query_map((&key.0, &key.1), |r| Ok((r.get(0)?, r.get(1)?)))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })?;
+            stack.extend(links);
+            // A snapshot entry carries its document already.
+            if !sent.contains(&key) {
+                out.push(doc);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,217 @@
+//! Receiving pushed pages (SPEC F20): a producer this site cannot reach (a
+//! shop behind NAT) opens the connection and sends its pages. It appears
+//! here as an Event Producer named `push:<its site id>` whose rows a System
+//! Manager approves, as for any producer; each page goes through the same
+//! protocol checks and apply path as a pulled one, its dependencies taken
+//! from the bundle sent with it. Exactly once: a page applies only at this
+//! site's cursor; a page sent again (its answer was lost) is recognised by
+//! its number and answered with where this site stands.
+
+use rusqlite::OptionalExtension;
+use serde_json::{json, Map, Value};
+
+use super::{position_of, producer_rows, set_state, subscribed, SyncSummary, REGISTERED};
+use crate::actor::Actor;
+use crate::document::values::{flag, text};
+use crate::document::{self, store, Doc, WriteOptions};
+use crate::error::{Error, Result};
+use crate::site::Site;
+use crate::stream::source::Bundle;
+use crate::stream::wire::{Approval, PushReply, PushRequest, Subscription};
+use crate::stream::EVENT_PRODUCER;
+
+/// The name of the Event Producer of a site that pushes here.
+pub fn pushed_producer_name(site_id: &str) -> String {
+    format!("push:{site_id}")
+}
+
+/// The most documents bundled with one pushed page.
+pub const MAX_BUNDLE: usize = 10_000;
+
+impl Site {
+    /// `outpost.event.push`: a producer sends a page (or, first, only what
+    /// it offers); answers this site's decisions and position.
+    pub fn receive_push(&self, actor: &Actor, req: PushRequest) -> Result<PushReply> {
+        actor.require_subscriber()?;
+        let info = self.info()?;
+        if req.site_id.trim().is_empty() {
+            return Err(Error::invalid(
+                "site_id",
+                "The pushing site's site_id is missing",
+            ));
+        }
+        if req.site_id == info.site_id {
+            return Err(Error::invalid("site_id", "A site cannot push to itself"));
+        }
+        if req.deps.len() > MAX_BUNDLE {
+            return Err(Error::invalid(
+                "deps",
+                format!("A pushed page may bring at most {MAX_BUNDLE} documents it depends on"),
+            ));
+        }
+        let reg = self.doctypes();
+        for s in &req.doctypes {
+            match reg.get(&s.ref_doctype) {
+                Some(dt) if !dt.istable => {}
+                Some(_) => {
+                    return Err(Error::invalid(
+                        "doctypes",
+                        format!("{} is a child table and cannot be pushed", s.ref_doctype),
+                    ))
+                }
+                None => {
+                    return Err(Error::invalid(
+                        "doctypes",
+                        format!("DocType {} does not exist on this site", s.ref_doctype),
+                    ))
+                }
+            }
+        }
+        let name = pushed_producer_name(&req.site_id);
+        let owner = self.first_system_manager()?;
+        let doc = self.write(|tx| {
+            let existing = store::load(tx, EVENT_PRODUCER, &name)?;
+            if let Some(e) = &existing {
+                if text(e, "push_user") != actor.user {
+                    return Err(Error::Permission(format!(
+                        "Site {} pushes here with another user; a System Manager of this site must remove its Event Producer first",
+                        req.site_id
+                    )));
+                }
+            }
+            let mut rows: Vec<Value> = existing
+                .as_ref()
+                .and_then(|e| e.get("producer_doctypes"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let known: Vec<String> = rows
+                .iter()
+                .filter_map(Value::as_object)
+                .map(subscribed)
+                .collect();
+            let mut changed = existing.is_none()
+                || existing.as_ref().map(|e| text(e, "producer_name")) != Some(req.site_name.clone());
+            for s in req.doctypes.iter().filter(|s| !known.contains(&s.ref_doctype)) {
+                rows.push(json!({
+                    "ref_doctype": s.ref_doctype,
+                    "use_same_name": 1,
+                    "sync_existing": i64::from(s.sync_existing),
+                    "status": "Pending",
+                }));
+                changed = true;
+            }
+            let Some(existing) = existing.filter(|_| !changed) else {
+                let body = json!({
+                    "name": name,
+                    "producer_url": name,
+                    "producer_site_id": req.site_id,
+                    "producer_name": req.site_name,
+                    "user": existing_user(tx, &name)?.unwrap_or_else(|| owner.clone()),
+                    "api_key": "(this producer pushes here)",
+                    "registration_status": REGISTERED,
+                    "pushes_here": 1,
+                    "push_user": actor.user,
+                    "producer_doctypes": rows,
+                });
+                let system = Actor::system();
+                return match store::load(tx, EVENT_PRODUCER, &name)? {
+                    Some(_) => document::update_in(tx, &reg, &system, EVENT_PRODUCER, &name, body, &WriteOptions::default()),
+                    None => {
+                        let doc = document::insert_in(tx, &reg, &system, EVENT_PRODUCER, body, WriteOptions::default())?;
+                        // The log from the producer's newest entry on; what
+                        // exists already comes as a snapshot (SPEC F18).
+                        set_state(tx, &name, Some(req.last_seq.max(0)))?;
+                        Ok(doc)
+                    }
+                };
+            };
+            Ok(existing)
+        })?;
+        let mut summary = SyncSummary {
+            producer: name.clone(),
+            ..Default::default()
+        };
+        if let Some(page) = req.page {
+            let (cursor, acked) = self.read(|tx| position_of(tx, &name))?;
+            if req.after == cursor {
+                let ctx = self.context(&doc)?;
+                let bundle = Bundle::new(req.deps);
+                self.apply_page(&name, &doc, &bundle, &ctx, cursor, page, &mut summary)?;
+            } else if page.page > acked {
+                return Err(Error::invalid(
+                    "after",
+                    format!("The page starts at {}, this site stands at {cursor} in your log: push from there", req.after),
+                ));
+            }
+            // Else: a page already applied, sent again because its answer was lost.
+        }
+        let (cursor, page) = self.read(|tx| position_of(tx, &name))?;
+        let rows = producer_rows(&doc);
+        Ok(PushReply {
+            consumer_site_id: info.site_id,
+            consumer_name: info.site_name,
+            cursor,
+            page,
+            subscriptions: rows.iter().map(subscription_of).collect(),
+            approvals: rows
+                .iter()
+                .map(|r| Approval {
+                    ref_doctype: subscribed(r),
+                    status: text(r, "status"),
+                })
+                .collect(),
+            synced: summary.synced,
+            failed: summary.failed,
+        })
+    }
+}
+
+impl Site {
+    /// Who owns what a pushing producer sends, until a System Manager
+    /// chooses otherwise: the first System Manager of this site.
+    fn first_system_manager(&self) -> Result<String> {
+        self.read(|tx| {
+            tx
+                .query_row(
+                    "SELECT d.name FROM documents d WHERE d.doctype = 'User'
+                     AND coalesce(json_extract(d.data, '$.enabled'), 1) = 1
+                     AND EXISTS (SELECT 1 FROM json_each(json_extract(d.data, '$.roles')) r
+                                 WHERE json_extract(r.value, '$.role') = ?1)
+                     ORDER BY d.name LIMIT 1",
+                    [crate::doctype::SYSTEM_MANAGER],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "user",
+                        "This site has no System Manager to own pushed documents: add one under Users & keys",
+                    )
+                })
+        })
+    }
+}
+
+fn existing_user(tx: &rusqlite::Transaction, name: &str) -> Result<Option<String>> {
+    Ok(store::load(tx, EVENT_PRODUCER, name)?
+        .map(|d| text(&d, "user"))
+        .filter(|u| !u.is_empty()))
+}
+
+/// What a row of a pushing producer asks of it.
+fn subscription_of(r: &Map<String, Value>) -> Subscription {
+    Subscription {
+        ref_doctype: subscribed(r),
+        unsubscribed: flag(r, "unsubscribe"),
+        condition: Some(text(r, "condition")).filter(|c| !c.trim().is_empty()),
+        sync_existing: r
+            .get("sync_existing")
+            .is_none_or(|_| flag(r, "sync_existing")),
+    }
+}
+
+/// Whether this Event Producer pushes here (it cannot be reached).
+pub(super) fn pushes_here(doc: &Doc) -> bool {
+    flag(doc, "pushes_here")
+}

@@ -1,0 +1,243 @@
+//! Push (SPEC F20): the shop reaches the hub, never the other way round.
+//! The shop keeps an Event Producer for the hub with "Push Document Types";
+//! the hub sees the shop as an Event Producer `push:<shop site id>` that a
+//! System Manager approves, with no URL to reach it. Pushed pages go
+//! through the hub's one apply path; their dependencies travel with them.
+
+use outpost_tests::proxy::{Fault, Proxy};
+use outpost_tests::TestSite;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+const QUIET: &[&str] = &["--background-sync", "false"];
+
+fn set(v: Vec<String>) -> BTreeSet<String> {
+    v.into_iter().collect()
+}
+
+/// On the shop: push Sales Invoices to the hub (at `url`, the hub or a proxy).
+fn push_to(shop: &TestSite, hub: &TestSite, url: &str) -> String {
+    let ep = shop.insert(
+        "Event Producer",
+        json!({
+            "producer_url": url,
+            "user": "admin@example.com",
+            "api_key": hub.subscriber.api_key,
+            "api_secret": hub.subscriber.api_secret,
+            "push_doctypes": [{"ref_doctype": "Sales Invoice"}],
+        }),
+    );
+    assert_eq!(ep.status, 200, "{ep:?}");
+    ep.data()["name"].as_str().unwrap_or_default().to_owned()
+}
+
+/// On the hub: a System Manager approves the shop's rows.
+fn approve(hub: &TestSite, shop_id: &str) {
+    let name = format!("push:{shop_id}");
+    let ep = hub.get("Event Producer", &name);
+    assert_eq!(ep.status, 200, "the shop appears on the hub: {ep:?}");
+    let mut rows = ep.data()["producer_doctypes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for r in &mut rows {
+        r["status"] = json!("Approved");
+    }
+    let a = hub.update("Event Producer", &name, json!({"producer_doctypes": rows}));
+    assert_eq!(a.status, 200, "{a:?}");
+}
+
+fn sync(site: &TestSite) -> Value {
+    let a = site.method("outpost.event.sync_now", json!({}));
+    a.body["message"].clone()
+}
+
+/// The hub holds exactly the shop's invoices, each once, with their
+/// customers and items, and no sync-log line other than Synced.
+fn assert_identical(hub: &TestSite, shop: &TestSite) {
+    let theirs = set(shop.column("Sales Invoice", "name"));
+    let mine = hub.column("Sales Invoice", "name");
+    assert_eq!(mine.len(), set(mine.clone()).len());
+    assert_eq!(set(mine), theirs, "the hub has exactly the shop's invoices");
+    let customers = set(hub.column("Customer", "name"));
+    for c in shop.column("Customer", "name") {
+        assert!(
+            customers.contains(&c),
+            "customer {c} came with its invoices"
+        );
+    }
+    let lines = hub.sync_log_all();
+    let bad: Vec<&Value> = lines.iter().filter(|l| l["status"] != "Synced").collect();
+    assert!(bad.is_empty(), "only Synced lines on the hub: {bad:?}");
+    // Each invoice's first line is its one Create (or snapshot upsert).
+    let per_doc: BTreeSet<String> = lines
+        .iter()
+        .map(|l| l["remote_docname"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(per_doc.len() >= theirs.len());
+}
+
+#[test]
+fn a_shop_pushes_its_invoices_to_a_hub_that_cannot_reach_it_after_approval_only() {
+    let mut hub = TestSite::start_with(QUIET);
+    let shop = TestSite::start_with(QUIET);
+    push_to(&shop, &hub, &hub.base);
+
+    // While the hub is down the shop works on: 200 invoices, new customers.
+    hub.kill9();
+    shop.seed("Sales Invoice", 200);
+    let down = sync(&shop);
+    assert!(
+        down[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("reach")
+            || !down[0]["online"].as_bool().unwrap_or(true),
+        "the hub is reported unreachable: {down}"
+    );
+    hub.restart();
+
+    // First contact: the hub learns of the shop; Pending holds everything back.
+    sync(&shop);
+    let shop_id = shop.site_id();
+    let ep = hub
+        .get("Event Producer", &format!("push:{shop_id}"))
+        .data()
+        .clone();
+    assert_eq!(ep["pushes_here"], 1);
+    assert!(
+        !ep["producer_url"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("http"),
+        "the hub holds no address of the shop: {}",
+        ep["producer_url"]
+    );
+    assert_eq!(ep["producer_doctypes"][0]["status"], "Pending");
+    assert_eq!(
+        hub.count("Sales Invoice", json!({})),
+        0,
+        "nothing before approval"
+    );
+    assert_eq!(
+        sync(&hub),
+        json!([]),
+        "the hub has nothing to pull from: the shop pushes"
+    );
+    let shop_ep = shop.column("Event Producer", "name")[0].clone();
+    let rows = shop.get("Event Producer", &shop_ep).data()["push_doctypes"].clone();
+    assert_eq!(
+        rows[0]["status"], "Pending",
+        "the shop shows the hub's decision"
+    );
+
+    approve(&hub, &shop_id);
+    let s = sync(&shop);
+    assert_eq!(s[0]["error"], Value::Null, "{s}");
+    assert_eq!(s[0]["pushed"], 200, "every existing invoice, once: {s}");
+    assert_identical(&hub, &shop);
+    let rows = shop.get("Event Producer", &shop_ep).data()["push_doctypes"].clone();
+    assert_eq!(rows[0]["status"], "Approved");
+
+    // Then what follows, through the log; nothing more when nothing changed.
+    // The shop's dashboard counts what waits to be sent.
+    let waiting = |shop: &TestSite| {
+        shop.method("outpost.event.producer_status", json!({})).body["message"][0].clone()
+    };
+    assert_eq!(waiting(&shop)["push_waiting"], 0, "{}", waiting(&shop));
+    shop.seed("Sales Invoice", 3);
+    let before = waiting(&shop);
+    assert!(
+        before["push_waiting"].as_i64().unwrap_or(0) >= 3,
+        "{before}"
+    );
+    let s = sync(&shop);
+    let after = waiting(&shop);
+    assert_eq!(after["push_waiting"], 0, "{after}");
+    assert!(after["last_push"].is_string(), "{after}");
+    assert_eq!(s[0]["pushed"], 3, "{s}");
+    assert_eq!(hub.count("Sales Invoice", json!({})), 203);
+    let s = sync(&shop);
+    assert_eq!(s[0]["pushed"], 0, "{s}");
+    assert_identical(&hub, &shop);
+}
+
+#[test]
+fn a_push_whose_answer_is_lost_is_applied_once() {
+    let hub = TestSite::start_with(QUIET);
+    let shop = TestSite::start_with(QUIET);
+    let proxy = Proxy::start(&hub.base);
+    push_to(&shop, &hub, &proxy.base);
+    sync(&shop);
+    approve(&hub, &shop.site_id());
+    shop.seed("Sales Invoice", 30);
+    // The hub applies the page (the round's second push, after the one
+    // that learns the hub's position); its answer never reaches the shop.
+    proxy.inject_after("outpost.event.push", Fault::DropAnswer, 1, 1);
+    let lost = sync(&shop);
+    assert!(lost[0]["error"].is_string(), "{lost}");
+    assert_eq!(proxy.applied("outpost.event.push", &Fault::DropAnswer), 1);
+    assert_eq!(
+        hub.count("Sales Invoice", json!({})),
+        30,
+        "the hub applied the page whose answer was lost"
+    );
+    let s = sync(&shop);
+    assert_eq!(s[0]["error"], Value::Null, "{s}");
+    assert_identical(&hub, &shop);
+    assert_eq!(hub.count("Sales Invoice", json!({})), 30);
+    assert_eq!(
+        hub.sync_log_all().len(),
+        30,
+        "one line per invoice: none applied twice"
+    );
+}
+
+#[test]
+fn a_shop_killed_mid_push_and_a_hub_killed_mid_apply_end_identical() {
+    let mut hub = TestSite::start_with(QUIET);
+    let mut shop = TestSite::start_with(QUIET);
+    push_to(&shop, &hub, &hub.base);
+    sync(&shop);
+    approve(&hub, &shop.site_id());
+    shop.seed("Sales Invoice", 1_200);
+
+    // The shop dies after the hub answered its second page, before it
+    // recorded the answer (like a kill -9 there).
+    shop.set_env("OUTPOST_CRASH_AT", Some("push-answered@2"));
+    shop.restart();
+    let _ = shop.try_call(
+        Some(&shop.admin.header()),
+        "POST",
+        "/api/method/outpost.event.sync_now",
+        Some(json!({})),
+    );
+    assert!(!shop.wait_exit(60).success(), "the shop aborted mid-push");
+    shop.set_env("OUTPOST_CRASH_AT", None);
+    shop.restart();
+    let part = hub.count("Sales Invoice", json!({}));
+    assert!(
+        part > 0 && part < 1_200,
+        "the crash landed mid-push ({part})"
+    );
+
+    // The hub dies with a page applied and not committed.
+    hub.set_env("OUTPOST_CRASH_AT", Some("page-applied-before-commit"));
+    hub.restart();
+    let _ = shop.try_call(
+        Some(&shop.admin.header()),
+        "POST",
+        "/api/method/outpost.event.sync_now",
+        Some(json!({})),
+    );
+    assert!(!hub.wait_exit(60).success(), "the hub aborted mid-apply");
+    hub.set_env("OUTPOST_CRASH_AT", None);
+    hub.restart();
+
+    for _ in 0..3 {
+        sync(&shop);
+    }
+    assert_identical(&hub, &shop);
+    assert_eq!(hub.count("Sales Invoice", json!({})), 1_200);
+    assert_eq!(hub.sync_log_all().len(), 1_200, "one line per invoice");
+}
