@@ -118,7 +118,7 @@ export function defaults(meta: DocType): Record<string, unknown> {
     if (f.fieldtype === "Table") out[f.fieldname] = [];
     else if (f.default === "Today") out[f.fieldname] = new Date().toLocaleDateString("sv-SE"); // YYYY-MM-DD, local
     else if (f.default !== undefined) {
-      out[f.fieldname] = ["Check", "Int"].includes(f.fieldtype) ? Number(f.default) : f.default;
+      out[f.fieldname] = ["Check", "Int", "Float", "Currency", "Percent"].includes(f.fieldtype) ? Number(f.default) : f.default;
     }
   }
   return out;
