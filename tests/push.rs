@@ -241,3 +241,109 @@ fn a_shop_killed_mid_push_and_a_hub_killed_mid_apply_end_identical() {
     assert_eq!(hub.count("Sales Invoice", json!({})), 1_200);
     assert_eq!(hub.sync_log_all().len(), 1_200, "one line per invoice");
 }
+
+/// The origin site a site's sync log gives for each document it received.
+fn origins(site: &TestSite, doctype: &str) -> BTreeSet<String> {
+    site.sync_log_all()
+        .iter()
+        .filter(|l| l["ref_doctype"] == doctype)
+        .map(|l| l["origin_site"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_hub_and_two_shops_push_pull_late_subscription_and_no_way_back() {
+    let hub = TestSite::start_with(QUIET);
+    let shop1 = TestSite::start_with(QUIET);
+    let mut shop2 = TestSite::start_with(QUIET);
+    hub.seed("Item", 5_000);
+
+    // Shop 1 pushes its invoices and also takes the hub's (both ways).
+    let ep = shop1.insert(
+        "Event Producer",
+        json!({
+            "producer_url": hub.base,
+            "user": "admin@example.com",
+            "api_key": hub.subscriber.api_key,
+            "api_secret": hub.subscriber.api_secret,
+            "producer_doctypes": [{"ref_doctype": "Sales Invoice"}],
+            "push_doctypes": [{"ref_doctype": "Sales Invoice"}],
+        }),
+    );
+    assert_eq!(ep.status, 200, "{ep:?}");
+    let shop1_id = shop1.site_id();
+    hub.decide(&shop1_id, &[("Sales Invoice", "Approved")]);
+    sync(&shop1);
+    approve(&hub, &shop1_id);
+    shop1.seed("Sales Invoice", 50);
+    let s = sync(&shop1);
+    assert_eq!(s[0]["error"], Value::Null, "{s}");
+    assert_eq!(hub.count("Sales Invoice", json!({})), 50);
+
+    // Shop 2 subscribes late to the hub's Items and Sales Invoices: every
+    // existing one, across a crash in the middle of the snapshot.
+    shop2.subscribe_to(
+        &hub,
+        json!([{"ref_doctype": "Item"}, {"ref_doctype": "Sales Invoice"}]),
+    );
+    hub.decide(
+        &shop2.site_id(),
+        &[("Item", "Approved"), ("Sales Invoice", "Approved")],
+    );
+    shop2.set_env("OUTPOST_CRASH_AT", Some("page-committed@3"));
+    shop2.restart();
+    let _ = shop2.try_call(
+        Some(&shop2.admin.header()),
+        "POST",
+        "/api/method/outpost.event.sync_now",
+        Some(json!({})),
+    );
+    assert!(
+        !shop2.wait_exit(60).success(),
+        "shop 2 aborted mid-snapshot"
+    );
+    shop2.set_env("OUTPOST_CRASH_AT", None);
+    shop2.restart();
+    let part = shop2.count("Item", json!({}));
+    assert!(
+        part > 0 && part < 5_005,
+        "the crash landed mid-snapshot ({part})"
+    );
+    for _ in 0..3 {
+        sync(&shop2);
+    }
+    assert_eq!(
+        set(shop2.column("Item", "name")),
+        set(hub.column("Item", "name")),
+        "every Item of the hub, once"
+    );
+    assert_eq!(
+        set(shop2.column("Sales Invoice", "name")),
+        set(shop1.column("Sales Invoice", "name")),
+        "shop 1's invoices reached shop 2 through the hub"
+    );
+    assert_eq!(
+        origins(&shop2, "Sales Invoice"),
+        BTreeSet::from([shop1_id.clone()]),
+        "made on shop 1, says shop 2"
+    );
+    assert!(
+        shop2.sync_log_all().iter().all(|l| l["status"] == "Synced"),
+        "no Failed line on shop 2"
+    );
+
+    // Live: a new invoice of shop 1 goes through the hub to shop 2, and
+    // nothing of shop 1's ever comes back to it.
+    shop1.seed("Sales Invoice", 1);
+    sync(&shop1);
+    sync(&shop2);
+    assert_eq!(shop2.count("Sales Invoice", json!({})), 51);
+    let back = sync(&shop1);
+    assert_eq!(back[0]["synced"], 0, "nothing comes back to shop 1: {back}");
+    assert_eq!(shop1.count("Sales Invoice", json!({})), 51);
+    assert_eq!(
+        shop1.sync_log_all().len(),
+        0,
+        "shop 1 never received its own invoices"
+    );
+}

@@ -1,5 +1,5 @@
-//! Generated documents in bulk, for benchmarks, tests and demos: Notes, or
-//! Sales Invoices of five item rows (with their Customer and Items).
+//! Generated documents in bulk, for benchmarks, tests and demos: Notes,
+//! Items, or Sales Invoices of five item rows (with their Customer and Items).
 
 use serde_json::json;
 
@@ -38,10 +38,10 @@ pub fn seed(site: &Site, doctype: &str, count: u32, batch: u32) -> Result<u32> {
             }
             Ok(())
         })?;
-    } else if doctype != "Note" {
+    } else if doctype != "Note" && doctype != "Item" {
         return Err(Error::invalid(
             "doctype",
-            "seed makes Note or Sales Invoice documents",
+            "seed makes Note, Item or Sales Invoice documents",
         ));
     }
     let mut made = 0;
@@ -52,6 +52,8 @@ pub fn seed(site: &Site, doctype: &str, count: u32, batch: u32) -> Result<u32> {
                 let i = made + k;
                 let doc = if doctype == "Note" {
                     json!({"title": format!("Seed note {i}"), "content": format!("Generated note number {i}"), "public": i % 2})
+                } else if doctype == "Item" {
+                    json!({"item_code": format!("ITEM-{i:06}"), "standard_rate": f64::from(i % 100) + 0.5})
                 } else {
                     let rows: Vec<_> = (1..=5)
                         .map(|r| json!({"item_code": format!("SEED-ITEM-{r}"), "qty": r, "rate": 2.5, "amount": 2.5 * f64::from(r)}))

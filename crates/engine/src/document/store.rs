@@ -89,7 +89,9 @@ pub fn first_linker(
         .optional()?)
 }
 
-/// Whether another document of `doctype` has `value` in `field`.
+/// Whether another document of `doctype` has `value` in `field`. Each
+/// (doctype, unique field) gets its own partial index on first use, so the
+/// check stays a lookup however many documents there are.
 pub fn value_taken(
     tx: &Transaction,
     doctype: &str,
@@ -97,7 +99,6 @@ pub fn value_taken(
     value: &serde_json::Value,
     except: &str,
 ) -> Result<bool> {
-    let path = format!("$.\"{field}\"");
     let value = match value {
         serde_json::Value::String(s) => rusqlite::types::Value::Text(s.clone()),
         serde_json::Value::Number(n) => match n.as_i64() {
@@ -106,10 +107,25 @@ pub fn value_taken(
         },
         _ => return Ok(false),
     };
-    Ok(tx.prepare_cached("SELECT 1 FROM documents WHERE doctype = ?1 AND name <> ?2 AND json_extract(data, ?3) = ?4 LIMIT 1")?.query_row(
-            (doctype, except, path, value),
-            |_| Ok(()),
-        )
+    // Doctype and field names are validated identifiers (letters, digits,
+    // spaces, '_' and '-'); quotes are doubled all the same.
+    let dt = doctype.replace('\'', "''");
+    let path = format!("$.\"{}\"", field.replace(['\'', '"'], ""));
+    let expr = format!("json_extract(data, '{path}')");
+    // A stable name per (doctype, field): the doctype's bytes in hex.
+    let hex: String = doctype.bytes().map(|b| format!("{b:02x}")).collect();
+    let index = format!(
+        "unique_{hex}_{}",
+        field.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "")
+    );
+    tx.execute_batch(&format!(
+        "CREATE INDEX IF NOT EXISTS {index} ON documents ({expr}) WHERE doctype = '{dt}'"
+    ))?;
+    Ok(tx
+        .prepare_cached(&format!(
+            "SELECT 1 FROM documents WHERE doctype = '{dt}' AND {expr} = ?1 AND name <> ?2 LIMIT 1"
+        ))?
+        .query_row((value, except), |_| Ok(()))
         .optional()?
         .is_some())
 }
