@@ -249,3 +249,50 @@ test("documents are made in the desktop window's forms (through IPC), and closin
   xwin();
   await until("the app to end", async () => !(await canConnect(apiPort)), 15000);
 });
+
+test("the shop's window pushes a new invoice to its hub with Sync now, and nothing waits any more", { timeout: 120000 }, async (t) => {
+  const data = tempDir("outpost-desktop-shop-");
+  t.after(data.remove);
+  const keys = createAdmin(data.dir);
+  const env = await sessionWithKeyring(t);
+  const hubData = tempDir("outpost-desktop-hub-");
+  t.after(hubData.remove);
+  const hubKeys = createAdmin(hubData.dir);
+  const subscriberKeys = createAdmin(hubData.dir, "shop@example.com", "Event Subscriber");
+  const hub = await serveSite(hubData.dir, ["--background-sync", "false"]);
+  t.after(hub.stop);
+
+  const apiPort = await freePort();
+  const { find, text, click } = await openApp(t, env, data.dir, apiPort);
+  const base = `http://127.0.0.1:${apiPort}`;
+  const info = await until("the app's HTTP API", async () => (await api(base, keys, "GET", "/api/method/outpost.site.info")).message);
+  await api(base, keys, "POST", "/api/method/outpost.site.set_background_sync", { enabled: false });
+  for (const [doctype, doc] of [["Customer", { customer_name: "Acme" }], ["Item", { item_code: "PEN" }]]) {
+    await api(base, keys, "POST", `/api/resource/${doctype}`, doc);
+  }
+  // The shop pushes Sales Invoices to the hub (which can never reach it).
+  await api(base, keys, "POST", "/api/resource/Event Producer", {
+    producer_url: hub.base,
+    user: "admin@example.com",
+    api_key: subscriberKeys.api_key,
+    api_secret: subscriberKeys.api_secret,
+    push_doctypes: [{ ref_doctype: "Sales Invoice" }],
+  });
+  await api(base, keys, "POST", "/api/method/outpost.event.sync_now", {});
+  const pushed = `/api/resource/Event Producer/${encodeURIComponent(`push:${info.site_id}`)}`;
+  const ep = (await api(hub.base, hubKeys, "GET", pushed)).data;
+  await api(hub.base, hubKeys, "PUT", pushed, { producer_doctypes: ep.producer_doctypes.map((r) => ({ ...r, status: "Approved" })) });
+  await api(base, keys, "POST", "/api/method/outpost.event.sync_now", {});
+
+  const inv = (await api(base, keys, "POST", "/api/resource/Sales Invoice", { customer: "Acme", items: [{ item_code: "PEN", qty: 2, rate: 3 }] })).data;
+  await assert.rejects(api(hub.base, hubKeys, "GET", `/api/resource/Sales Invoice/${inv.name}`), / 404 /, "not on the hub before the click");
+
+  const row = `tr[data-producer="${hub.base}"]`;
+  await until("one change waiting on the dashboard", async () => (await text(`${row} .push-waiting`)).startsWith("1 change waiting"), 30000, 500);
+  await click(await find("button.big"));
+  const result = await until("the Sync now result", () => text(".sync-result"), 30000, 300);
+  assert.match(result, /1 sent/);
+  const arrived = (await api(hub.base, hubKeys, "GET", `/api/resource/Sales Invoice/${inv.name}`)).data;
+  assert.deepEqual(arrived.items.map((i) => [i.item_code, i.qty]), [["PEN", 2]], "the invoice, with its row, on the hub");
+  await until("nothing waiting any more", async () => (await text(`${row} .push-waiting`)).startsWith("0 changes waiting"), 30000, 500);
+});

@@ -464,6 +464,12 @@ impl Site {
     /// for each announcement; returns when the channel closes.
     pub fn listen_to_producer(&self, name: &str, on_update: &mut dyn FnMut()) -> Result<()> {
         let doc = self.event_producer(name)?;
+        if producer_rows(&doc).is_empty() {
+            // Push only: nothing to hear from that site. Look again later
+            // (rows to pull may be added).
+            std::thread::sleep(std::time::Duration::from_secs(30));
+            return Ok(());
+        }
         if text(&doc, "registration_status") != REGISTERED {
             return Err(Error::Unreachable(format!("{name} is not registered yet")));
         }
