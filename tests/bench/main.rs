@@ -1,6 +1,7 @@
 //! `outpost-bench`: catch-up of N update-log entries (Sales Invoices of five
-//! rows) from a producer to a consumer, two real `outpostd` processes on
-//! loopback. Prints one JSON object. Run on a release build:
+//! rows) between two real `outpostd` processes on loopback: pulled by a
+//! consumer from a producer, then pushed by a shop to a hub (SPEC F20).
+//! Prints one JSON object per figure, one a line. Run on a release build:
 //! `cargo build --release -p outpost-server -p outpost-tests && target/release/outpost-bench 100000`.
 
 use std::time::{Duration, Instant};
@@ -24,13 +25,13 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let producer = TestSite::start_with(&["--sync-interval", "3600"]);
-    let mut consumer = TestSite::start_with(&["--sync-interval", "0.05"]);
-    consumer.subscribe_to(&producer, json!([{"ref_doctype": "Sales Invoice"}]));
-    producer.decide(&consumer.site_id(), &[("Sales Invoice", "Approved")]);
-    consumer.kill9();
+    println!("{}", pull_catch_up(n));
+    println!("{}", push_catch_up(n));
+}
 
-    let data = producer.data_dir().to_str().unwrap_or_default().to_owned();
+/// Seeds `n` Sales Invoices on a stopped site's data directory.
+fn seed(site: &TestSite, n: i64) -> f64 {
+    let data = site.data_dir().to_str().unwrap_or_default().to_owned();
     let seed_start = Instant::now();
     cli(&[
         "seed",
@@ -43,22 +44,31 @@ fn main() {
         "--batch",
         "5000",
     ]);
-    let seed_s = seed_start.elapsed().as_secs_f64();
+    seed_start.elapsed().as_secs_f64()
+}
 
-    let last = producer
-        .method("outpost.event.update_log", json!({"limit": 1}))
+fn last_seq(site: &TestSite) -> i64 {
+    site.method("outpost.event.update_log", json!({"limit": 1}))
         .body["message"][0]["seq"]
         .as_i64()
-        .unwrap_or(0);
-    let start = Instant::now();
-    consumer.restart();
-    let pid = consumer.pid();
+        .unwrap_or(0)
+}
+
+/// Waits until `receiver`'s cursor for `producer` reaches `last`, sampling
+/// its peak RSS; the wall time and the peak.
+fn wait_for_cursor(receiver: &TestSite, producer: &str, last: i64, start: Instant) -> (f64, f64) {
+    let pid = receiver.pid();
     let mut peak: f64 = 0.0;
     loop {
         peak = peak.max(peak_rss_mb(pid).unwrap_or(0.0));
-        // Cheap to ask (no count over the growing table): the consumer's cursor.
-        let status = consumer.method("outpost.event.producer_status", json!({}));
-        if status.body["message"][0]["cursor"].as_i64().unwrap_or(0) >= last {
+        // Cheap to ask (no count over the growing table): the receiver's cursor.
+        let status = receiver.method("outpost.event.producer_status", json!({}));
+        let cursor = status.body["message"]
+            .as_array()
+            .and_then(|all| all.iter().find(|p| p["producer"] == producer))
+            .and_then(|p| p["cursor"].as_i64())
+            .unwrap_or(0);
+        if cursor >= last {
             break;
         }
         if start.elapsed() > Duration::from_secs(1800) {
@@ -68,26 +78,83 @@ fn main() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let wall = start.elapsed().as_secs_f64();
-    let arrived = consumer.count("Sales Invoice", json!({}));
-    peak = peak.max(peak_rss_mb(pid).unwrap_or(0.0));
-    let failed = consumer
-        .method(
-            "outpost.event.sync_log",
-            json!({"status": "Failed", "limit": 1}),
-        )
-        .body["message"]
+    (wall, peak.max(peak_rss_mb(pid).unwrap_or(0.0)))
+}
+
+fn failed_lines(site: &TestSite) -> usize {
+    site.method(
+        "outpost.event.sync_log",
+        json!({"status": "Failed", "limit": 1}),
+    )
+    .body["message"]
         .as_array()
-        .map_or(0, Vec::len);
-    let out = json!({
-        "benchmark": "catch-up, Sales Invoice with 5 rows, producer → consumer over loopback HTTP",
+        .map_or(0, Vec::len)
+}
+
+fn pull_catch_up(n: i64) -> serde_json::Value {
+    let producer = TestSite::start_with(&["--sync-interval", "3600"]);
+    let mut consumer = TestSite::start_with(&["--sync-interval", "0.05"]);
+    consumer.subscribe_to(&producer, json!([{"ref_doctype": "Sales Invoice"}]));
+    producer.decide(&consumer.site_id(), &[("Sales Invoice", "Approved")]);
+    consumer.kill9();
+    let seed_s = seed(&producer, n);
+    let last = last_seq(&producer);
+    let start = Instant::now();
+    consumer.restart();
+    let (wall, peak) = wait_for_cursor(&consumer, &producer.base, last, start);
+    json!({
+        "benchmark": "catch-up, Sales Invoice with 5 rows, producer → consumer over loopback HTTP (pull)",
         "entries": n,
         "wall_seconds": (wall * 100.0).round() / 100.0,
         "entries_per_second": (n as f64 / wall).round(),
         "consumer_peak_rss_mb": (peak * 10.0).round() / 10.0,
-        "failed_entries": failed,
-        "documents_arrived": arrived,
+        "failed_entries": failed_lines(&consumer),
+        "documents_arrived": consumer.count("Sales Invoice", json!({})),
         "producer_seed_seconds": (seed_s * 100.0).round() / 100.0,
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
-    });
-    println!("{out}");
+    })
+}
+
+fn push_catch_up(n: i64) -> serde_json::Value {
+    let hub = TestSite::start_with(&["--background-sync", "false"]);
+    let mut shop = TestSite::start_with(&["--sync-interval", "0.05"]);
+    shop.insert(
+        "Event Producer",
+        json!({
+            "producer_url": hub.base,
+            "user": "admin@example.com",
+            "api_key": hub.subscriber.api_key,
+            "api_secret": hub.subscriber.api_secret,
+            "push_doctypes": [{"ref_doctype": "Sales Invoice", "sync_existing": 0}],
+        }),
+    );
+    shop.sync_now();
+    let name = format!("push:{}", shop.site_id());
+    let ep = hub.get("Event Producer", &name).data().clone();
+    let mut rows = ep["producer_doctypes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for r in &mut rows {
+        r["status"] = json!("Approved");
+    }
+    hub.update("Event Producer", &name, json!({"producer_doctypes": rows}));
+    shop.sync_now();
+    shop.kill9();
+    let seed_s = seed(&shop, n);
+    let start = Instant::now();
+    shop.restart();
+    let last = last_seq(&shop);
+    let (wall, peak) = wait_for_cursor(&hub, &name, last, start);
+    json!({
+        "benchmark": "catch-up, Sales Invoice with 5 rows, shop → hub over loopback HTTP (push)",
+        "entries": n,
+        "wall_seconds": (wall * 100.0).round() / 100.0,
+        "entries_per_second": (n as f64 / wall).round(),
+        "hub_peak_rss_mb": (peak * 10.0).round() / 10.0,
+        "failed_entries": failed_lines(&hub),
+        "documents_arrived": hub.count("Sales Invoice", json!({})),
+        "shop_seed_seconds": (seed_s * 100.0).round() / 100.0,
+        "build": if cfg!(debug_assertions) { "debug" } else { "release" },
+    })
 }

@@ -17,7 +17,7 @@ use crate::document::values::{flag, text};
 use crate::document::{self, store, Doc, WriteOptions};
 use crate::error::Result;
 use crate::site::Site;
-use crate::stream::log;
+use crate::stream::log::{self, UpdateType};
 use crate::stream::wire::{
     AckRequest, PullReply, PullRequest, PushReply, PushRequest, Subscription,
 };
@@ -224,21 +224,34 @@ impl Site {
     }
 
     /// The documents a pushed page depends on, scoped like a fetch by the
-    /// other site would be: each entry's document as it is now (the other
-    /// site may lack it), and what they link to, transitively.
+    /// other site would be: what the entries link to, transitively, and the
+    /// current state of each document an Update changes (the other site may
+    /// lack it).
     fn bundle_for(&self, owner: &Actor, hub: &str, page: &PullReply) -> Result<Vec<Doc>> {
-        let mut stack: Vec<(String, String)> = page
-            .snapshot
-            .iter()
-            .chain(&page.entries)
-            .map(|e| (e.ref_doctype.clone(), e.docname.clone()))
-            .collect();
-        let sent: HashSet<(String, String)> = page
-            .snapshot
-            .iter()
-            .map(|e| (e.ref_doctype.clone(), e.docname.clone()))
-            .collect();
+        let links_of = |key: &(String, String)| -> Result<Vec<(String, String)>> {
+            self.read(|tx| {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT DISTINCT link_doctype, link_name FROM doc_links WHERE doctype = ?1 AND name = ?2",
+                )?;
+                let rows = stmt.query_map((&key.0, &key.1), |r| Ok((r.get(0)?, r.get(1)?)))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+        };
+        let mut stack: Vec<(String, String)> = Vec::new();
         let mut seen = HashSet::new();
+        for e in page.snapshot.iter().chain(&page.entries) {
+            let key = (e.ref_doctype.clone(), e.docname.clone());
+            match e.update_type {
+                UpdateType::Update => stack.push(key),
+                UpdateType::Delete => {}
+                // The entry carries the document: only what it links to.
+                _ => {
+                    if seen.insert(key.clone()) {
+                        stack.extend(links_of(&key)?);
+                    }
+                }
+            }
+        }
         let mut out = Vec::new();
         while let Some(key) = stack.pop() {
             if out.len() >= MAX_BUNDLE || !seen.insert(key.clone()) {
@@ -247,18 +260,8 @@ impl Site {
             let Ok(doc) = self.fetch_dependency(owner, hub, &key.0, &key.1) else {
                 continue;
             };
-            let links: Vec<(String, String)> = self.read(|tx| {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT DISTINCT link_doctype, link_name FROM doc_links WHERE doctype = ?1 AND name = ?2",
-                )?;
-                let rows = stmt.query_map((&key.0, &key.1), |r| Ok((r.get(0)?, r.get(1)?)))?;
-                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-            })?;
-            stack.extend(links);
-            // A snapshot entry carries its document already.
-            if !sent.contains(&key) {
-                out.push(doc);
-            }
+            stack.extend(links_of(&key)?);
+            out.push(doc);
         }
         Ok(out)
     }
