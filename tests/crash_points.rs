@@ -29,29 +29,10 @@ fn crash_at(point: &str, side: Side) {
 
     // The second time the point is reached: one page is through, the next is not.
     let spec = format!("{point}@2");
-    let victim = match side {
-        Side::Consumer => &mut consumer,
-        Side::Producer => &mut producer,
-    };
-    victim.set_env("OUTPOST_CRASH_AT", Some(&spec));
-    victim.restart();
-    let answer = consumer.try_call(
-        Some(&consumer.admin.header()),
-        "POST",
-        "/api/method/outpost.event.sync_now",
-        Some(json!({})),
-    );
-    let victim = match side {
-        Side::Consumer => &mut consumer,
-        Side::Producer => &mut producer,
-    };
-    let status = victim.wait_exit(60);
-    assert!(
-        !status.success(),
-        "{point}: the process aborted ({status}); Sync now said {answer:?}"
-    );
-    victim.set_env("OUTPOST_CRASH_AT", None);
-    victim.restart();
+    match side {
+        Side::Consumer => consumer.crash_during_sync(&spec, None),
+        Side::Producer => producer.crash_during_sync(&spec, Some(&consumer)),
+    }
 
     // Sync until the consumer stands at the producer's last entry.
     let last = producer

@@ -93,21 +93,7 @@ fn existing_documents_arrive_once_approved_each_once_across_a_crash_and_then_the
     );
     // The consumer aborts after committing its second snapshot page, before
     // acknowledging it (like a kill -9 there); restarted, it goes on.
-    consumer.set_env("OUTPOST_CRASH_AT", Some("page-committed@2"));
-    consumer.restart();
-    let answer = consumer.try_call(
-        Some(&consumer.admin.header()),
-        "POST",
-        "/api/method/outpost.event.sync_now",
-        Some(json!({})),
-    );
-    let status = consumer.wait_exit(60);
-    assert!(
-        !status.success(),
-        "aborted mid-snapshot ({status}); {answer:?}"
-    );
-    consumer.set_env("OUTPOST_CRASH_AT", None);
-    consumer.restart();
+    consumer.crash_during_sync("page-committed@2", None);
     let part = consumer.count("Sales Invoice", json!({}));
     assert!(
         part > 0 && part < INVOICES,

@@ -17,34 +17,16 @@ fn set(v: Vec<String>) -> BTreeSet<String> {
 
 /// On the shop: push Sales Invoices to the hub (at `url`, the hub or a proxy).
 fn push_to(shop: &TestSite, hub: &TestSite, url: &str) -> String {
-    let ep = shop.insert(
-        "Event Producer",
-        json!({
-            "producer_url": url,
-            "user": "admin@example.com",
-            "api_key": hub.subscriber.api_key,
-            "api_secret": hub.subscriber.api_secret,
-            "push_doctypes": [{"ref_doctype": "Sales Invoice"}],
-        }),
-    );
-    assert_eq!(ep.status, 200, "{ep:?}");
-    ep.data()["name"].as_str().unwrap_or_default().to_owned()
+    shop.push_to(
+        hub,
+        url,
+        json!([{"ref_doctype": "Sales Invoice"}]),
+        json!([]),
+    )
 }
 
-/// On the hub: a System Manager approves the shop's rows.
 fn approve(hub: &TestSite, shop_id: &str) {
-    let name = format!("push:{shop_id}");
-    let ep = hub.get("Event Producer", &name);
-    assert_eq!(ep.status, 200, "the shop appears on the hub: {ep:?}");
-    let mut rows = ep.data()["producer_doctypes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for r in &mut rows {
-        r["status"] = json!("Approved");
-    }
-    let a = hub.update("Event Producer", &name, json!({"producer_doctypes": rows}));
-    assert_eq!(a.status, 200, "{a:?}");
+    hub.approve_pushes_of(shop_id);
 }
 
 fn sync(site: &TestSite) -> Value {
@@ -204,17 +186,7 @@ fn a_shop_killed_mid_push_and_a_hub_killed_mid_apply_end_identical() {
 
     // The shop dies after the hub answered its second page, before it
     // recorded the answer (like a kill -9 there).
-    shop.set_env("OUTPOST_CRASH_AT", Some("push-answered@2"));
-    shop.restart();
-    let _ = shop.try_call(
-        Some(&shop.admin.header()),
-        "POST",
-        "/api/method/outpost.event.sync_now",
-        Some(json!({})),
-    );
-    assert!(!shop.wait_exit(60).success(), "the shop aborted mid-push");
-    shop.set_env("OUTPOST_CRASH_AT", None);
-    shop.restart();
+    shop.crash_during_sync("push-answered@2", None);
     let part = hub.count("Sales Invoice", json!({}));
     assert!(
         part > 0 && part < 1_200,
@@ -222,17 +194,7 @@ fn a_shop_killed_mid_push_and_a_hub_killed_mid_apply_end_identical() {
     );
 
     // The hub dies with a page applied and not committed.
-    hub.set_env("OUTPOST_CRASH_AT", Some("page-applied-before-commit"));
-    hub.restart();
-    let _ = shop.try_call(
-        Some(&shop.admin.header()),
-        "POST",
-        "/api/method/outpost.event.sync_now",
-        Some(json!({})),
-    );
-    assert!(!hub.wait_exit(60).success(), "the hub aborted mid-apply");
-    hub.set_env("OUTPOST_CRASH_AT", None);
-    hub.restart();
+    hub.crash_during_sync("page-applied-before-commit", Some(&shop));
 
     for _ in 0..3 {
         sync(&shop);
@@ -240,6 +202,20 @@ fn a_shop_killed_mid_push_and_a_hub_killed_mid_apply_end_identical() {
     assert_identical(&hub, &shop);
     assert_eq!(hub.count("Sales Invoice", json!({})), 1_200);
     assert_eq!(hub.sync_log_all().len(), 1_200, "one line per invoice");
+    // The hub stands at the shop's last entry.
+    let last = shop
+        .method("outpost.event.update_log", json!({"limit": 1}))
+        .body["message"][0]["seq"]
+        .as_i64();
+    let status = hub.method("outpost.event.producer_status", json!({}));
+    let mine = status.body["message"]
+        .as_array()
+        .and_then(|all| {
+            all.iter()
+                .find(|p| p["producer"] == format!("push:{}", shop.site_id()))
+        })
+        .and_then(|p| p["cursor"].as_i64());
+    assert_eq!(mine, last, "the hub's cursor is the shop's last entry");
 }
 
 /// The origin site a site's sync log gives for each document it received.
@@ -259,18 +235,12 @@ fn a_hub_and_two_shops_push_pull_late_subscription_and_no_way_back() {
     hub.seed("Item", 5_000);
 
     // Shop 1 pushes its invoices and also takes the hub's (both ways).
-    let ep = shop1.insert(
-        "Event Producer",
-        json!({
-            "producer_url": hub.base,
-            "user": "admin@example.com",
-            "api_key": hub.subscriber.api_key,
-            "api_secret": hub.subscriber.api_secret,
-            "producer_doctypes": [{"ref_doctype": "Sales Invoice"}],
-            "push_doctypes": [{"ref_doctype": "Sales Invoice"}],
-        }),
+    shop1.push_to(
+        &hub,
+        &hub.base,
+        json!([{"ref_doctype": "Sales Invoice"}]),
+        json!([{"ref_doctype": "Sales Invoice"}]),
     );
-    assert_eq!(ep.status, 200, "{ep:?}");
     let shop1_id = shop1.site_id();
     hub.decide(&shop1_id, &[("Sales Invoice", "Approved")]);
     sync(&shop1);
@@ -290,20 +260,7 @@ fn a_hub_and_two_shops_push_pull_late_subscription_and_no_way_back() {
         &shop2.site_id(),
         &[("Item", "Approved"), ("Sales Invoice", "Approved")],
     );
-    shop2.set_env("OUTPOST_CRASH_AT", Some("page-committed@3"));
-    shop2.restart();
-    let _ = shop2.try_call(
-        Some(&shop2.admin.header()),
-        "POST",
-        "/api/method/outpost.event.sync_now",
-        Some(json!({})),
-    );
-    assert!(
-        !shop2.wait_exit(60).success(),
-        "shop 2 aborted mid-snapshot"
-    );
-    shop2.set_env("OUTPOST_CRASH_AT", None);
-    shop2.restart();
+    shop2.crash_during_sync("page-committed@3", None);
     let part = shop2.count("Item", json!({}));
     assert!(
         part > 0 && part < 5_005,

@@ -118,27 +118,15 @@ fn pull_catch_up(n: i64) -> serde_json::Value {
 fn push_catch_up(n: i64) -> serde_json::Value {
     let hub = TestSite::start_with(&["--background-sync", "false"]);
     let mut shop = TestSite::start_with(&["--sync-interval", "0.05"]);
-    shop.insert(
-        "Event Producer",
-        json!({
-            "producer_url": hub.base,
-            "user": "admin@example.com",
-            "api_key": hub.subscriber.api_key,
-            "api_secret": hub.subscriber.api_secret,
-            "push_doctypes": [{"ref_doctype": "Sales Invoice", "sync_existing": 0}],
-        }),
+    shop.push_to(
+        &hub,
+        &hub.base,
+        json!([{"ref_doctype": "Sales Invoice", "sync_existing": 0}]),
+        json!([]),
     );
     shop.sync_now();
     let name = format!("push:{}", shop.site_id());
-    let ep = hub.get("Event Producer", &name).data().clone();
-    let mut rows = ep["producer_doctypes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for r in &mut rows {
-        r["status"] = json!("Approved");
-    }
-    hub.update("Event Producer", &name, json!({"producer_doctypes": rows}));
+    hub.approve_pushes_of(&shop.site_id());
     shop.sync_now();
     shop.kill9();
     let seed_s = seed(&shop, n);

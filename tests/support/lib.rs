@@ -508,6 +508,64 @@ impl TestSite {
         .data();
     }
 
+    /// On a shop: an Event Producer that pushes `push_rows`
+    /// (`[{"ref_doctype": …}]`) to `hub`, reached at `url` (the hub or a
+    /// proxy), with `pull_rows` pulled from it; returns its name.
+    pub fn push_to(&self, hub: &TestSite, url: &str, push_rows: Value, pull_rows: Value) -> String {
+        let ep = self.insert(
+            "Event Producer",
+            json!({
+                "producer_url": url,
+                "user": "admin@example.com",
+                "api_key": hub.subscriber.api_key,
+                "api_secret": hub.subscriber.api_secret,
+                "producer_doctypes": pull_rows,
+                "push_doctypes": push_rows,
+            }),
+        );
+        assert_eq!(ep.status, 200, "{ep:?}");
+        ep.data()["name"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// On a hub: a System Manager approves every row of the shop that
+    /// pushes here (its Event Producer `push:<shop site id>`).
+    pub fn approve_pushes_of(&self, shop_site_id: &str) {
+        let name = format!("push:{shop_site_id}");
+        let ep = self.get("Event Producer", &name);
+        assert_eq!(ep.status, 200, "the shop appears on the hub: {ep:?}");
+        let mut rows = ep.data()["producer_doctypes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for r in &mut rows {
+            r["status"] = json!("Approved");
+        }
+        let a = self.update("Event Producer", &name, json!({"producer_doctypes": rows}));
+        assert_eq!(a.status, 200, "{a:?}");
+    }
+
+    /// Restarts this site so that it aborts at crash point `spec`
+    /// (`point[@N]`), presses Sync now on `trigger` (this site or another),
+    /// asserts that this one aborted, and restarts it without the point.
+    pub fn crash_during_sync(&mut self, spec: &str, trigger: Option<&TestSite>) {
+        self.set_env("OUTPOST_CRASH_AT", Some(spec));
+        self.restart();
+        let on = trigger.unwrap_or(self);
+        let answer = on.try_call(
+            Some(&on.admin.header()),
+            "POST",
+            "/api/method/outpost.event.sync_now",
+            Some(json!({})),
+        );
+        let status = self.wait_exit(60);
+        assert!(
+            !status.success(),
+            "aborted at {spec} ({status}); Sync now said {answer:?}"
+        );
+        self.set_env("OUTPOST_CRASH_AT", None);
+        self.restart();
+    }
+
     /// Sync now; returns the summaries.
     pub fn sync_now(&self) -> Value {
         let a = self.method("outpost.event.sync_now", json!({}));

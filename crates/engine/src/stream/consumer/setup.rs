@@ -136,41 +136,15 @@ impl Site {
         }
         let client = ProducerClient::new(&url, &text(&merged, "api_key"), secret.clone())?;
         let reg = self.registration(&rows)?;
-        if rows.is_empty() {
-            // Push only: nothing to register for; the first push introduces this site.
-            merged.insert("registration_status".into(), Value::from(REGISTERED));
-            let reg_dt = self.doctypes();
-            let doc = self.write(|tx| {
-                let system = Actor::system();
-                match name {
-                    Some(n) => document::update_in(
-                        tx,
-                        &reg_dt,
-                        &system,
-                        EVENT_PRODUCER,
-                        n,
-                        Value::Object(merged.clone()),
-                        &WriteOptions::default(),
-                    ),
-                    None => {
-                        merged.insert("name".into(), Value::from(doc_name.clone()));
-                        document::insert_in(
-                            tx,
-                            &reg_dt,
-                            &system,
-                            EVENT_PRODUCER,
-                            Value::Object(merged.clone()),
-                            WriteOptions::default(),
-                        )
-                    }
-                }
-            })?;
-            self.secrets().set(&secret_key(&doc_name), &secret)?;
-            return Ok(doc);
-        }
-        let outcome = client.register(&reg);
+        // Push only: nothing to register for; the first push introduces this site.
+        let push_only = rows.is_empty();
+        let outcome = if push_only {
+            Ok(None)
+        } else {
+            client.register(&reg).map(Some)
+        };
         let reply = match outcome {
-            Ok(r) => Some(r),
+            Ok(r) => r,
             Err(Error::Unreachable(msg)) => {
                 merged.insert("last_error".into(), Value::from(msg));
                 None
@@ -194,7 +168,11 @@ impl Site {
             } else {
                 merged.insert(
                     "registration_status".into(),
-                    Value::from(REGISTRATION_PENDING),
+                    Value::from(if push_only {
+                        REGISTERED
+                    } else {
+                        REGISTRATION_PENDING
+                    }),
                 );
             }
             let system = Actor::system();
