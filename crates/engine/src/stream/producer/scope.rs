@@ -20,6 +20,8 @@ use crate::stream::wire::FindRequest;
 
 /// How many links back a fetch is followed to a document the consumer receives.
 const REACH_DEPTH: usize = 6;
+/// The most documents looked through at one depth of that walk.
+const REACH_FRONTIER: usize = 10_000;
 
 struct Scope<'a> {
     tx: &'a Transaction<'a>,
@@ -67,8 +69,20 @@ impl Scope<'_> {
                 let rows = stmt.query_map((&dt, &n), |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
                 })?;
+                // Decide on each linker as it comes: a document linked from
+                // 100,000 invoices is reached by the first one received,
+                // not after all of them are read.
                 for r in rows {
-                    next.push(r?);
+                    let (ldt, ln) = r?;
+                    if seen.contains(&(ldt.clone(), ln.clone())) {
+                        continue;
+                    }
+                    if self.receives(&ldt, &ln)? {
+                        return Ok(true);
+                    }
+                    if next.len() < REACH_FRONTIER {
+                        next.push((ldt, ln));
+                    }
                 }
             }
             if next.is_empty() {
