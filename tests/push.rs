@@ -131,7 +131,11 @@ fn a_shop_pushes_its_invoices_to_a_hub_that_cannot_reach_it_after_approval_only(
     assert_eq!(s[0]["pushed"], 200, "every existing invoice, once: {s}");
     assert_identical(&hub, &shop);
     for c in ["Padaria Boa Vista", "Mercado Central"] {
-        assert_eq!(hub.get("Customer", c).status, 200, "the new customer {c} came along");
+        assert_eq!(
+            hub.get("Customer", c).status,
+            200,
+            "the new customer {c} came along"
+        );
     }
     let rows = shop.get("Event Producer", &shop_ep).data()["push_doctypes"].clone();
     assert_eq!(rows[0]["status"], "Approved");
