@@ -89,3 +89,35 @@ fn a_stalled_live_channel_is_given_up_after_its_silence_limit_and_opened_again()
         "the channel was opened again, once"
     );
 }
+
+/// `outpostd` stops within seconds on SIGTERM (and SIGINT) even while a
+/// consumer holds its live channel open — a service manager's stop must not
+/// end in a SIGKILL — and what it stored is intact when it starts again.
+#[test]
+fn a_site_stops_within_seconds_on_sigterm_while_a_consumer_holds_its_live_channel() {
+    for signal in ["TERM", "INT"] {
+        let mut producer = TestSite::start_with(&["--background-sync", "false"]);
+        let consumer = TestSite::start_with(&["--sync-interval", "3600"]);
+        let proxy = Proxy::start(&producer.base);
+        consumer.subscribe_through(&producer, &proxy.base, json!([{"ref_doctype": "Note"}]));
+        producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+        wait_for("the live channel", 20, || {
+            (proxy.live_channels() == 1).then_some(())
+        });
+        let kept = producer.insert("Note", json!({"title": "kept"})).data()["name"].clone();
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), producer.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let status = producer.wait_exit(10);
+        assert!(status.success(), "SIG{signal}: a clean stop, not {status}");
+        producer.restart();
+        let kept = kept.as_str().unwrap_or_default();
+        assert_eq!(
+            producer.get("Note", kept).status,
+            200,
+            "the note is still there"
+        );
+    }
+}

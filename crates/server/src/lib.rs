@@ -120,6 +120,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let stopping = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("stopping: answers in progress finish, live channels end");
+        stopping.stop();
+    };
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

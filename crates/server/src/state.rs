@@ -12,6 +12,9 @@ pub struct AppState {
     pub site: Arc<Site>,
     /// The built UI (`ui/dist`) served to browsers, if any.
     pub ui_dir: Option<std::path::PathBuf>,
+    /// Set when the server is asked to stop: endless answers (the live
+    /// channel) end, so that the stop does not wait for their clients.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
@@ -19,7 +22,19 @@ impl AppState {
         AppState {
             site: Arc::new(site),
             ui_dir: None,
+            stopping: Arc::default(),
         }
+    }
+
+    /// Whether the server is stopping.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// From now on the server is stopping.
+    pub fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Serves the UI in `dir` to browsers (paths outside `/api`).

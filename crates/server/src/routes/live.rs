@@ -46,6 +46,11 @@ pub async fn updates(
         |(state, mut last, mut seen)| async move {
             let mut ticks = 0u32;
             loop {
+                if state.is_stopping() {
+                    // The server stops: end the channel (the consumer
+                    // reconnects once the site is back).
+                    return None;
+                }
                 let generation = state.site.write_generation();
                 ticks += 1;
                 if generation != seen || ticks >= RECHECK_EVERY {
