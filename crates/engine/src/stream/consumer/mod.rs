@@ -252,8 +252,17 @@ impl Site {
     }
 }
 
-pub(super) fn set_row_statuses(doc: &mut Map<String, Value>, approvals: &[Approval]) {
-    if let Some(Value::Array(rows)) = doc.get_mut("producer_doctypes") {
+/// A row's "Sync Existing Documents": on unless it says otherwise (a row
+/// as typed, before its defaults, may not carry it).
+pub(super) fn sync_existing(row: &Map<String, Value>) -> bool {
+    row.get("sync_existing")
+        .is_none_or(|v| v.is_null() || flag(row, "sync_existing"))
+}
+
+/// Shows the other site's decisions on the rows of `table`
+/// (`producer_doctypes`, or the `push_doctypes` it decides for a push).
+pub(super) fn set_row_statuses(doc: &mut Map<String, Value>, table: &str, approvals: &[Approval]) {
+    if let Some(Value::Array(rows)) = doc.get_mut(table) {
         for row in rows.iter_mut().filter_map(Value::as_object_mut) {
             let dt = subscribed(row);
             if let Some(a) = approvals.iter().find(|a| a.ref_doctype == dt) {

@@ -11,9 +11,9 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use super::{SyncSummary, PAGE_SIZE};
+use super::{set_row_statuses, sync_existing, SyncSummary, PAGE_SIZE};
 use crate::actor::Actor;
-use crate::document::values::{flag, text};
+use crate::document::values::text;
 use crate::document::{self, store, Doc, WriteOptions};
 use crate::error::Result;
 use crate::site::Site;
@@ -21,7 +21,7 @@ use crate::stream::log::{self, UpdateType};
 use crate::stream::wire::{
     AckRequest, PullReply, PullRequest, PushReply, PushRequest, Subscription,
 };
-use crate::stream::EVENT_CONSUMER;
+use crate::stream::{EVENT_CONSUMER, EVENT_PRODUCER};
 
 use super::receive::MAX_BUNDLE;
 
@@ -56,9 +56,7 @@ impl Site {
                     ref_doctype: text(r, "ref_doctype"),
                     unsubscribed: false,
                     condition: None,
-                    sync_existing: r
-                        .get("sync_existing")
-                        .is_none_or(|_| flag(r, "sync_existing")),
+                    sync_existing: sync_existing(r),
                 })
                 .collect(),
             page: None,
@@ -93,7 +91,8 @@ impl Site {
                         page: page.page,
                     },
                 )?;
-                return self.mirror_decisions(&name, doc, &reply);
+                // (This reply's decisions were kept at the top of the round.)
+                return Ok(());
             }
             summary.pushed += (page.entries.len() + page.snapshot.len()) as u32;
             req.deps = self.bundle_for(&owner, &hub, &page)?;
@@ -115,52 +114,59 @@ impl Site {
     }
 
     /// Keeps the other site's decisions here: the Event Consumer this site
-    /// decides pages for, and the statuses shown on the push rows.
+    /// decides pages for, and the statuses shown on the push rows. Writes
+    /// only what changed.
     fn mirror_decisions(&self, name: &str, doc: &Doc, reply: &PushReply) -> Result<()> {
-        let reg = self.doctypes();
+        const DECIDED: [&str; 5] = [
+            "ref_doctype",
+            "status",
+            "unsubscribed",
+            "condition",
+            "sync_existing",
+        ];
+        let decided = |r: &serde_json::Map<String, Value>| -> Value {
+            DECIDED
+                .iter()
+                .map(|k| ((*k).to_owned(), r.get(*k).cloned().unwrap_or(Value::Null)))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        let status_of = |dt: &str| {
+            reply
+                .approvals
+                .iter()
+                .find(|a| a.ref_doctype == dt)
+                .map_or("Pending", |a| a.status.as_str())
+        };
         let rows: Vec<Value> = reply
             .subscriptions
             .iter()
             .map(|s| {
-                let status = reply
-                    .approvals
-                    .iter()
-                    .find(|a| a.ref_doctype == s.ref_doctype)
-                    .map_or("Pending", |a| a.status.as_str());
                 json!({
                     "ref_doctype": s.ref_doctype,
-                    "status": status,
+                    "status": status_of(&s.ref_doctype),
                     "unsubscribed": i64::from(s.unsubscribed),
                     "condition": s.condition,
                     "sync_existing": i64::from(s.sync_existing),
                 })
             })
             .collect();
+        let reg = self.doctypes();
         self.write(|tx| {
             let system = Actor::system();
             let existing = store::load(tx, EVENT_CONSUMER, &reply.consumer_site_id)?;
-            let same = existing.as_ref().is_some_and(|e| {
-                let had: Vec<Value> = e
-                    .get("consumer_doctypes")
+            let had: Option<Vec<Value>> = existing.as_ref().map(|e| {
+                e.get("consumer_doctypes")
                     .and_then(Value::as_array)
                     .map(|rows| {
                         rows.iter()
                             .filter_map(Value::as_object)
-                            .map(|r| {
-                                json!({
-                                    "ref_doctype": r.get("ref_doctype"),
-                                    "status": r.get("status"),
-                                    "unsubscribed": r.get("unsubscribed"),
-                                    "condition": r.get("condition"),
-                                    "sync_existing": r.get("sync_existing"),
-                                })
-                            })
+                            .map(decided)
                             .collect()
                     })
-                    .unwrap_or_default();
-                had == rows
+                    .unwrap_or_default()
             });
-            if !same {
+            if had.as_ref() != Some(&rows) {
                 let body = json!({
                     "consumer_site_id": reply.consumer_site_id,
                     "consumer_name": reply.consumer_name,
@@ -187,38 +193,29 @@ impl Site {
                     )?,
                 };
             }
-            // The statuses on this site's push rows, and whom they go to.
-            let mut patched = push_rows(doc);
-            let mut changed = text(doc, "producer_site_id") != reply.consumer_site_id;
-            for r in &mut patched {
-                let status = reply
-                    .approvals
-                    .iter()
-                    .find(|a| a.ref_doctype == text(r, "ref_doctype"))
-                    .map_or("Pending", |a| a.status.as_str());
-                if text(r, "status") != status {
-                    r.insert("status".into(), Value::from(status));
-                    changed = true;
-                }
+            // The statuses on this site's push rows, and whom they go to,
+            // against the Event Producer as it is now (not as this sync began).
+            let current = store::load(tx, EVENT_PRODUCER, name)?.unwrap_or_else(|| doc.clone());
+            let mut patched = current.clone();
+            set_row_statuses(&mut patched, "push_doctypes", &reply.approvals);
+            if patched.get("push_doctypes") == current.get("push_doctypes")
+                && text(&current, "producer_site_id") == reply.consumer_site_id
+            {
+                return Ok(());
             }
-            if changed {
-                let current = store::load(tx, crate::stream::EVENT_PRODUCER, name)?
-                    .unwrap_or_else(|| doc.clone());
-                let mut patch = json!({ "push_doctypes": patched });
-                if text(&current, "producer_site_id").is_empty() {
-                    patch["producer_site_id"] = Value::from(reply.consumer_site_id.clone());
-                    patch["producer_name"] = Value::from(reply.consumer_name.clone());
-                }
-                document::update_in(
-                    tx,
-                    &reg,
-                    &system,
-                    crate::stream::EVENT_PRODUCER,
-                    name,
-                    patch,
-                    &WriteOptions::default(),
-                )?;
-            }
+            document::update_in(
+                tx,
+                &reg,
+                &system,
+                EVENT_PRODUCER,
+                name,
+                json!({
+                    "push_doctypes": patched.get("push_doctypes"),
+                    "producer_site_id": reply.consumer_site_id,
+                    "producer_name": reply.consumer_name,
+                }),
+                &WriteOptions::default(),
+            )?;
             Ok(())
         })
     }

@@ -10,7 +10,9 @@
 use rusqlite::OptionalExtension;
 use serde_json::{json, Map, Value};
 
-use super::{position_of, producer_rows, set_state, subscribed, SyncSummary, REGISTERED};
+use super::{
+    position_of, producer_rows, set_state, subscribed, sync_existing, SyncSummary, REGISTERED,
+};
 use crate::actor::Actor;
 use crate::document::values::{flag, text};
 use crate::document::{self, store, Doc, WriteOptions};
@@ -68,7 +70,6 @@ impl Site {
             }
         }
         let name = pushed_producer_name(&req.site_id);
-        let owner = self.first_system_manager()?;
         let doc = self.write(|tx| {
             let existing = store::load(tx, EVENT_PRODUCER, &name)?;
             if let Some(e) = &existing {
@@ -90,43 +91,47 @@ impl Site {
                 .filter_map(Value::as_object)
                 .map(subscribed)
                 .collect();
-            let mut changed = existing.is_none()
-                || existing.as_ref().map(|e| text(e, "producer_name")) != Some(req.site_name.clone());
-            for s in req.doctypes.iter().filter(|s| !known.contains(&s.ref_doctype)) {
+            let offered: Vec<&Subscription> = req
+                .doctypes
+                .iter()
+                .filter(|s| !known.contains(&s.ref_doctype))
+                .collect();
+            let user = match &existing {
+                Some(e) if offered.is_empty() && text(e, "producer_name") == req.site_name => {
+                    return Ok(e.clone());
+                }
+                Some(e) if !text(e, "user").is_empty() => text(e, "user"),
+                _ => first_system_manager(tx)?,
+            };
+            for s in offered {
                 rows.push(json!({
                     "ref_doctype": s.ref_doctype,
                     "use_same_name": 1,
                     "sync_existing": i64::from(s.sync_existing),
                     "status": "Pending",
                 }));
-                changed = true;
             }
-            let Some(existing) = existing.filter(|_| !changed) else {
-                let body = json!({
-                    "name": name,
-                    "producer_url": name,
-                    "producer_site_id": req.site_id,
-                    "producer_name": req.site_name,
-                    "user": existing_user(tx, &name)?.unwrap_or_else(|| owner.clone()),
-                    "api_key": "(this producer pushes here)",
-                    "registration_status": REGISTERED,
-                    "pushes_here": 1,
-                    "push_user": actor.user,
-                    "producer_doctypes": rows,
-                });
-                let system = Actor::system();
-                return match store::load(tx, EVENT_PRODUCER, &name)? {
-                    Some(_) => document::update_in(tx, &reg, &system, EVENT_PRODUCER, &name, body, &WriteOptions::default()),
-                    None => {
-                        let doc = document::insert_in(tx, &reg, &system, EVENT_PRODUCER, body, WriteOptions::default())?;
-                        // The log from the producer's newest entry on; what
-                        // exists already comes as a snapshot (SPEC F18).
-                        set_state(tx, &name, Some(req.last_seq.max(0)))?;
-                        Ok(doc)
-                    }
-                };
-            };
-            Ok(existing)
+            let body = json!({
+                "name": name,
+                "producer_url": name,
+                "producer_site_id": req.site_id,
+                "producer_name": req.site_name,
+                "user": user,
+                "api_key": "(this producer pushes here)",
+                "registration_status": REGISTERED,
+                "pushes_here": 1,
+                "push_user": actor.user,
+                "producer_doctypes": rows,
+            });
+            let system = Actor::system();
+            if existing.is_some() {
+                return document::update_in(tx, &reg, &system, EVENT_PRODUCER, &name, body, &WriteOptions::default());
+            }
+            let doc = document::insert_in(tx, &reg, &system, EVENT_PRODUCER, body, WriteOptions::default())?;
+            // The log from the producer's newest entry on; what exists
+            // already comes as a snapshot (SPEC F18).
+            set_state(tx, &name, Some(req.last_seq.max(0)))?;
+            Ok(doc)
         })?;
         let mut summary = SyncSummary {
             producer: name.clone(),
@@ -167,36 +172,25 @@ impl Site {
     }
 }
 
-impl Site {
-    /// Who owns what a pushing producer sends, until a System Manager
-    /// chooses otherwise: the first System Manager of this site.
-    fn first_system_manager(&self) -> Result<String> {
-        self.read(|tx| {
-            tx
-                .query_row(
-                    "SELECT d.name FROM documents d WHERE d.doctype = 'User'
-                     AND coalesce(json_extract(d.data, '$.enabled'), 1) = 1
-                     AND EXISTS (SELECT 1 FROM json_each(json_extract(d.data, '$.roles')) r
-                                 WHERE json_extract(r.value, '$.role') = ?1)
-                     ORDER BY d.name LIMIT 1",
-                    [crate::doctype::SYSTEM_MANAGER],
-                    |r| r.get::<_, String>(0),
-                )
-                .optional()?
-                .ok_or_else(|| {
-                    Error::invalid(
-                        "user",
-                        "This site has no System Manager to own pushed documents: add one under Users & keys",
-                    )
-                })
-        })
-    }
-}
-
-fn existing_user(tx: &rusqlite::Transaction, name: &str) -> Result<Option<String>> {
-    Ok(store::load(tx, EVENT_PRODUCER, name)?
-        .map(|d| text(&d, "user"))
-        .filter(|u| !u.is_empty()))
+/// Who owns what a pushing producer sends, until a System Manager chooses
+/// otherwise: the first System Manager of this site.
+fn first_system_manager(tx: &rusqlite::Transaction) -> Result<String> {
+    tx.query_row(
+        "SELECT d.name FROM documents d WHERE d.doctype = 'User'
+         AND coalesce(json_extract(d.data, '$.enabled'), 1) = 1
+         AND EXISTS (SELECT 1 FROM json_each(json_extract(d.data, '$.roles')) r
+                     WHERE json_extract(r.value, '$.role') = ?1)
+         ORDER BY d.name LIMIT 1",
+        [crate::doctype::SYSTEM_MANAGER],
+        |r| r.get::<_, String>(0),
+    )
+    .optional()?
+    .ok_or_else(|| {
+        Error::invalid(
+            "user",
+            "This site has no System Manager to own pushed documents: add one under Users & keys",
+        )
+    })
 }
 
 /// What a row of a pushing producer asks of it.
@@ -205,9 +199,7 @@ fn subscription_of(r: &Map<String, Value>) -> Subscription {
         ref_doctype: subscribed(r),
         unsubscribed: flag(r, "unsubscribe"),
         condition: Some(text(r, "condition")).filter(|c| !c.trim().is_empty()),
-        sync_existing: r
-            .get("sync_existing")
-            .is_none_or(|_| flag(r, "sync_existing")),
+        sync_existing: sync_existing(r),
     }
 }
 

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use serde_json::{json, Map, Value};
 
 use super::{
-    producer_rows, secret_key, set_row_statuses, set_state, subscribed, Context, RowCfg,
-    REGISTERED, REGISTRATION_PENDING,
+    producer_rows, secret_key, set_row_statuses, set_state, subscribed, sync_existing, Context,
+    RowCfg, REGISTERED, REGISTRATION_PENDING,
 };
 use crate::actor::Actor;
 use crate::document::values::{flag, text};
@@ -164,7 +164,7 @@ impl Site {
                 );
                 merged.insert("registration_status".into(), Value::from(REGISTERED));
                 merged.insert("last_error".into(), Value::Null);
-                set_row_statuses(&mut merged, &reply.approvals);
+                set_row_statuses(&mut merged, "producer_doctypes", &reply.approvals);
             } else {
                 merged.insert(
                     "registration_status".into(),
@@ -268,10 +268,7 @@ impl Site {
                 .map(|r| Subscription {
                     ref_doctype: subscribed(r),
                     unsubscribed: flag(r, "unsubscribe"),
-                    // Absent (a row as typed, before defaults): the field's default, on.
-                    sync_existing: r
-                        .get("sync_existing")
-                        .is_none_or(|v| v.is_null() || flag(r, "sync_existing")),
+                    sync_existing: sync_existing(r),
                     condition: r
                         .get("condition")
                         .and_then(Value::as_str)
@@ -334,7 +331,7 @@ impl Site {
                 "producer_doctypes": doc.get("producer_doctypes").cloned().unwrap_or(Value::Null),
             });
             if let Value::Object(p) = &mut patch {
-                set_row_statuses(p, &reply.approvals);
+                set_row_statuses(p, "producer_doctypes", &reply.approvals);
             }
             document::update_in(
                 tx,
@@ -396,7 +393,7 @@ impl Site {
         approvals: &[Approval],
     ) -> Result<()> {
         let mut patched = doc.clone();
-        set_row_statuses(&mut patched, approvals);
+        set_row_statuses(&mut patched, "producer_doctypes", approvals);
         if patched.get("producer_doctypes") == doc.get("producer_doctypes") {
             return Ok(());
         }
@@ -419,11 +416,13 @@ impl Site {
                 );
             }
         }
+        self.write_producer_rows(name, patched.get("producer_doctypes"))
+            .map(|_| ())
+    }
+
+    /// Stores an Event Producer's rows (what this site receives), as the site.
+    fn write_producer_rows(&self, name: &str, rows: Option<&Value>) -> Result<Doc> {
         let reg = self.doctypes();
-        let rows = patched
-            .get("producer_doctypes")
-            .cloned()
-            .unwrap_or(Value::Null);
         self.write(|tx| {
             document::update_in(
                 tx,
@@ -434,7 +433,6 @@ impl Site {
                 json!({ "producer_doctypes": rows }),
                 &WriteOptions::default(),
             )
-            .map(|_| ())
         })
     }
 
@@ -443,10 +441,11 @@ impl Site {
     pub fn listen_to_producer(&self, name: &str, on_update: &mut dyn FnMut()) -> Result<()> {
         let doc = self.event_producer(name)?;
         if producer_rows(&doc).is_empty() {
-            // Push only: nothing to hear from that site. Look again later
-            // (rows to pull may be added).
-            std::thread::sleep(std::time::Duration::from_secs(30));
-            return Ok(());
+            // Push only: nothing to hear from that site (the caller looks
+            // again later: rows to pull may be added).
+            return Err(Error::Unreachable(format!(
+                "{name} only receives pushes from here: no live channel to hold"
+            )));
         }
         if text(&doc, "registration_status") != REGISTERED {
             return Err(Error::Unreachable(format!("{name} is not registered yet")));
@@ -496,17 +495,6 @@ impl Site {
         for r in producer_rows(&merged) {
             crate::condition::Condition::compile(r.get("condition").and_then(Value::as_str))?;
         }
-        let reg = self.doctypes();
-        self.write(|tx| {
-            document::update_in(
-                tx,
-                &reg,
-                &Actor::system(),
-                EVENT_PRODUCER,
-                name,
-                json!({ "producer_doctypes": merged.get("producer_doctypes") }),
-                &WriteOptions::default(),
-            )
-        })
+        self.write_producer_rows(name, merged.get("producer_doctypes"))
     }
 }

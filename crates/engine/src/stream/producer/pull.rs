@@ -686,25 +686,34 @@ impl Decide<'_> {
             // Every document, or those changed in (from, to]; never one the
             // consumer itself sent (it has it, and it must not echo), nor
             // one changed after `to`: the log brings that one next.
-            let sql = if s.all {
-                "SELECT d.name FROM documents d WHERE d.doctype = ?1 AND d.name > ?2
-                 AND ?3 = 0
-                 AND NOT EXISTS (SELECT 1 FROM update_log u WHERE u.ref_doctype = ?1 AND u.docname = d.name
-                                 AND (u.origin_site = ?5 OR u.seq > ?4))
-                 ORDER BY d.name LIMIT ?6"
+            let name = |r: &rusqlite::Row| r.get::<_, String>(0);
+            if s.all {
+                self.tx
+                    .prepare_cached(
+                        "SELECT d.name FROM documents d WHERE d.doctype = ?1 AND d.name > ?2
+                         AND NOT EXISTS (SELECT 1 FROM update_log u WHERE u.ref_doctype = ?1 AND u.docname = d.name
+                                         AND (u.origin_site = ?4 OR u.seq > ?3))
+                         ORDER BY d.name LIMIT ?5",
+                    )?
+                    .query_map(
+                        rusqlite::params![s.ref_doctype, s.after, s.to, self.id, req.limit],
+                        name,
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
             } else {
-                "SELECT d.name FROM documents d WHERE d.doctype = ?1 AND d.name > ?2
-                 AND EXISTS (SELECT 1 FROM update_log u WHERE u.ref_doctype = ?1 AND u.docname = d.name
-                             AND u.seq > ?3 AND u.seq <= ?4 AND u.origin_site <> ?5)
-                 ORDER BY d.name LIMIT ?6"
-            };
-            let (from, to) = if s.all { (0, s.to) } else { (s.from, s.to) };
-            let mut stmt = self.tx.prepare_cached(sql)?;
-            let rows = stmt.query_map(
-                rusqlite::params![s.ref_doctype, s.after, from, to, self.id, req.limit],
-                |r| r.get(0),
-            )?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()?
+                self.tx
+                    .prepare_cached(
+                        "SELECT d.name FROM documents d WHERE d.doctype = ?1 AND d.name > ?2
+                         AND EXISTS (SELECT 1 FROM update_log u WHERE u.ref_doctype = ?1 AND u.docname = d.name
+                                     AND u.seq > ?3 AND u.seq <= ?4 AND u.origin_site <> ?5)
+                         ORDER BY d.name LIMIT ?6",
+                    )?
+                    .query_map(
+                        rusqlite::params![s.ref_doctype, s.after, s.from, s.to, self.id, req.limit],
+                        name,
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            }
         };
         let cond = self.allowed.get(&s.ref_doctype).cloned().flatten();
         let local = log::local_site_id(self.tx)?;
