@@ -6,8 +6,10 @@ use outpost_tests::proxy::Proxy;
 use outpost_tests::{wait_for, TestSite};
 use serde_json::json;
 
-#[test]
-fn the_live_channel_reconnects_after_a_dropped_link_and_brings_what_was_missed() {
+/// A producer that never schedules, a consumer whose scheduled pulls are an
+/// hour apart, subscribed to Notes through our proxy, with its live channel
+/// open: only the live channel can deliver.
+fn live_pair() -> (TestSite, TestSite, Proxy) {
     let producer = TestSite::start_with(&["--background-sync", "false"]);
     let consumer = TestSite::start_with(&["--sync-interval", "3600"]);
     let proxy = Proxy::start(&producer.base);
@@ -16,6 +18,12 @@ fn the_live_channel_reconnects_after_a_dropped_link_and_brings_what_was_missed()
     wait_for("the live channel", 20, || {
         (proxy.live_channels() == 1).then_some(())
     });
+    (producer, consumer, proxy)
+}
+
+#[test]
+fn the_live_channel_reconnects_after_a_dropped_link_and_brings_what_was_missed() {
+    let (producer, consumer, proxy) = live_pair();
 
     let first = producer.insert("Note", json!({"title": "first"})).data()["name"].clone();
     let first = first.as_str().unwrap_or_default().to_owned();
@@ -55,14 +63,7 @@ fn the_live_channel_reconnects_after_a_dropped_link_and_brings_what_was_missed()
 /// meanwhile arrives — with no scheduled pull and no Sync now to bring it.
 #[test]
 fn a_stalled_live_channel_is_given_up_after_its_silence_limit_and_opened_again() {
-    let producer = TestSite::start_with(&["--background-sync", "false"]);
-    let consumer = TestSite::start_with(&["--sync-interval", "3600"]);
-    let proxy = Proxy::start(&producer.base);
-    consumer.subscribe_through(&producer, &proxy.base, json!([{"ref_doctype": "Note"}]));
-    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
-    wait_for("the live channel", 20, || {
-        (proxy.live_channels() == 1).then_some(())
-    });
+    let (producer, consumer, proxy) = live_pair();
     let opened = proxy.live_opened();
 
     assert_eq!(proxy.stall_live(), 1);
@@ -96,14 +97,7 @@ fn a_stalled_live_channel_is_given_up_after_its_silence_limit_and_opened_again()
 #[test]
 fn a_site_stops_within_seconds_on_sigterm_while_a_consumer_holds_its_live_channel() {
     for signal in ["TERM", "INT"] {
-        let mut producer = TestSite::start_with(&["--background-sync", "false"]);
-        let consumer = TestSite::start_with(&["--sync-interval", "3600"]);
-        let proxy = Proxy::start(&producer.base);
-        consumer.subscribe_through(&producer, &proxy.base, json!([{"ref_doctype": "Note"}]));
-        producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
-        wait_for("the live channel", 20, || {
-            (proxy.live_channels() == 1).then_some(())
-        });
+        let (mut producer, _consumer, _proxy) = live_pair();
         let kept = producer.insert("Note", json!({"title": "kept"})).data()["name"].clone();
         let sent = std::process::Command::new("kill")
             .args([format!("-{signal}"), producer.pid().to_string()])
