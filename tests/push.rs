@@ -5,6 +5,7 @@
 //! through the hub's one apply path; their dependencies travel with them.
 
 use outpost_tests::proxy::{Fault, Proxy};
+use outpost_tests::tripwire::Tripwire;
 use outpost_tests::TestSite;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -61,7 +62,9 @@ fn assert_identical(hub: &TestSite, shop: &TestSite) {
 
 #[test]
 fn a_shop_pushes_its_invoices_to_a_hub_that_cannot_reach_it_after_approval_only() {
-    let mut hub = TestSite::start_with(QUIET);
+    // Every connection the hub opens lands on the tripwire.
+    let wire = Tripwire::start();
+    let mut hub = TestSite::start_in(QUIET, &wire.env());
     let shop = TestSite::start_with(QUIET);
     push_to(&shop, &hub, &hub.base);
 
@@ -161,6 +164,21 @@ fn a_shop_pushes_its_invoices_to_a_hub_that_cannot_reach_it_after_approval_only(
     let s = sync(&shop);
     assert_eq!(s[0]["pushed"], 0, "{s}");
     assert_identical(&hub, &shop);
+
+    // The hub opened no connection at all, through all of the above...
+    assert_eq!(wire.seen(), Vec::<String>::new(), "the hub reached out");
+    // ...and the tripwire does catch one when the hub is made to reach out.
+    let a = hub.insert(
+        "Event Producer",
+        json!({"producer_url": shop.base, "user": "admin@example.com",
+               "api_key": "k", "api_secret": "s",
+               "producer_doctypes": [{"ref_doctype": "Item"}]}),
+    );
+    let seen = wire.seen();
+    assert!(
+        seen.iter().any(|l| l.contains(&shop.base)),
+        "the tripwire sees the hub's attempt to reach the shop: {seen:?} ({a:?})"
+    );
 }
 
 #[test]

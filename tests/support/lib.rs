@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 pub mod fake_producer;
 pub mod proxy;
+pub mod tripwire;
 
 /// The `outpostd` built in this workspace's target directory.
 pub fn outpostd() -> PathBuf {

@@ -106,6 +106,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE producer_state ADD COLUMN acked_page INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE producer_state ADD COLUMN held TEXT;
     "#,
+    // 8: conflicts. An update-log entry names the version of the document
+    // it was made on and the version it made; a sync-log line of status
+    // Conflict keeps both versions of the document.
+    r#"
+    ALTER TABLE update_log ADD COLUMN base TEXT;
+    ALTER TABLE update_log ADD COLUMN version TEXT;
+    ALTER TABLE sync_log ADD COLUMN base TEXT;
+    ALTER TABLE sync_log ADD COLUMN version TEXT;
+    ALTER TABLE sync_log ADD COLUMN conflict TEXT;
+    "#,
 ];
 
 pub fn open(path: &Path) -> Result<Connection> {

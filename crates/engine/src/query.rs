@@ -387,6 +387,7 @@ fn select_fields(dt: &DocType, fields: Option<&[String]>) -> Result<Vec<String>>
         None | Some([]) => Ok(vec!["name".into()]),
         Some([star]) if star == "*" => Ok(STANDARD_FIELDS
             .iter()
+            .filter(|s| **s != crate::document::version::FIELD)
             .map(|s| s.to_string())
             .chain(
                 dt.fields

@@ -4,7 +4,12 @@ export type SyncSummary = { producer: string, online: boolean, pulled: number, s
 /**
  * Entries with nothing to do here (a Delete of a document never received).
  */
-skipped: number, cursor: number, 
+skipped: number, 
+/**
+ * Entries that met a change made here while apart (counted in synced
+ * too): settled by the rule, both versions in the sync log.
+ */
+conflicts: number, cursor: number, 
 /**
  * Where this sync started, and the producer's newest update: the
  * progress bar runs from one to the other.

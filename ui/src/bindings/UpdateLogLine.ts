@@ -5,4 +5,12 @@ import type { UpdateType } from "./UpdateType";
  * A line of the Event Update Log list: the entry and the consumers that
  * have pulled past it.
  */
-export type UpdateLogLine = { received_by: Array<string>, seq: number, update_type: UpdateType, ref_doctype: string, docname: string, data: unknown, creation: string, origin_site: string, };
+export type UpdateLogLine = { received_by: Array<string>, seq: number, update_type: UpdateType, ref_doctype: string, docname: string, data: unknown, creation: string, origin_site: string, 
+/**
+ * The version of the document the change was made on (Update, Delete).
+ */
+base?: string, 
+/**
+ * The version the change made.
+ */
+version?: string, };

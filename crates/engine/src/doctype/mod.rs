@@ -25,6 +25,7 @@ pub const STANDARD_FIELDS: &[&str] = &[
     "docstatus",
     "idx",
     "doctype",
+    crate::document::version::FIELD,
 ];
 /// The standard fields every child-table row carries in addition.
 pub const CHILD_FIELDS: &[&str] = &["parent", "parenttype", "parentfield"];

@@ -5,6 +5,7 @@
 pub mod naming;
 pub mod store;
 pub mod values;
+pub mod version;
 
 use rusqlite::Transaction;
 use serde_json::Value;
@@ -33,6 +34,9 @@ pub struct WriteOptions {
     /// Record Link values without checking that their targets exist
     /// (dependencies arriving from a producer, possibly in a cycle).
     pub ignore_links: bool,
+    /// The versions the document is to have (a change from another site
+    /// keeps its version); None gives it a new version made here.
+    pub versions: Option<Vec<String>>,
 }
 
 impl Site {
@@ -151,6 +155,10 @@ pub fn insert_in(
         });
     }
     let now = values::now_string();
+    let versions = match opts.versions {
+        Some(v) => v,
+        None => vec![version::next(&log::local_site_id(tx)?, None)],
+    };
     let meta = Meta {
         doctype: &dt.name,
         name: &name,
@@ -159,16 +167,22 @@ pub fn insert_in(
         modified: &now,
         modified_by: &actor.user,
         docstatus,
+        versions: &versions,
     };
     let doc = assemble(dt, &meta, body, None);
     store::insert(tx, doctype, &doc, &links)?;
+    let change = log::Change {
+        base: None,
+        version: versions.last().map(String::as_str),
+        origin: opts.origin.as_deref(),
+    };
     log::record(
         tx,
         doctype,
         &name,
         UpdateType::Create,
         Value::Object(doc.clone()),
-        opts.origin.as_deref(),
+        &change,
     )?;
     crate::stream::after_write(tx, reg, doctype, Some(&doc))?;
     Ok(doc)
@@ -210,7 +224,19 @@ pub fn update_in(
     if new_status != old_status {
         actor.require(dt, Action::Submit)?;
     }
-    if unchanged_body && new_status == old_status {
+    let old_versions = version::history(&old);
+    let versions = match &opts.versions {
+        Some(v) => v.clone(),
+        None if unchanged_body && new_status == old_status => return Ok(old),
+        None => version::extended(
+            old_versions.clone(),
+            version::next(
+                &log::local_site_id(tx)?,
+                old_versions.last().map(String::as_str),
+            ),
+        ),
+    };
+    if unchanged_body && new_status == old_status && versions == old_versions {
         return Ok(old);
     }
     let links = validate(tx, reg, dt, &body, Some(name), opts.ignore_links)?;
@@ -226,18 +252,21 @@ pub fn update_in(
         modified: &now,
         modified_by: &actor.user,
         docstatus: new_status,
+        versions: &versions,
     };
     let doc = assemble(dt, &meta, body, Some(&old));
     store::update(tx, doctype, &doc, &links)?;
-    if let Some(d) = log::diff(dt, &old, &doc) {
-        log::record(
-            tx,
-            doctype,
-            name,
-            UpdateType::Update,
-            d,
-            opts.origin.as_deref(),
-        )?;
+    // A change of version alone (the same content arriving from another
+    // site) is logged too, so that sites further on keep the same versions.
+    let diff =
+        log::diff(dt, &old, &doc).or_else(|| (versions != old_versions).then(log::no_change));
+    if let Some(d) = diff {
+        let change = log::Change {
+            base: old_versions.last().map(String::as_str),
+            version: versions.last().map(String::as_str),
+            origin: opts.origin.as_deref(),
+        };
+        log::record(tx, doctype, name, UpdateType::Update, d, &change)?;
     }
     crate::stream::after_write(tx, reg, doctype, Some(&doc))?;
     Ok(doc)
@@ -290,14 +319,17 @@ pub fn delete_in(
         });
     }
     store::delete(tx, doctype, name)?;
-    log::record(
-        tx,
-        doctype,
-        name,
-        UpdateType::Delete,
-        Value::Null,
-        opts.origin.as_deref(),
-    )?;
+    let base = version::current(&old);
+    let made = match &opts.versions {
+        Some(v) => v.last().cloned(),
+        None => Some(version::next(&log::local_site_id(tx)?, base.as_deref())),
+    };
+    let change = log::Change {
+        base: base.as_deref(),
+        version: made.as_deref(),
+        origin: opts.origin.as_deref(),
+    };
+    log::record(tx, doctype, name, UpdateType::Delete, Value::Null, &change)?;
     crate::stream::after_write(tx, reg, doctype, None)
 }
 
@@ -309,6 +341,7 @@ struct Meta<'a> {
     modified: &'a str,
     modified_by: &'a str,
     docstatus: i64,
+    versions: &'a [String],
 }
 
 /// Checks and normalises the declared fields of `input` (and its child
@@ -597,6 +630,7 @@ fn assemble(dt: &DocType, m: &Meta, body: Doc, old: Option<&Doc>) -> Doc {
     doc.insert("docstatus".into(), Value::from(m.docstatus));
     doc.insert("idx".into(), Value::from(0));
     doc.insert("doctype".into(), Value::from(dt.name.as_str()));
+    doc.insert(version::FIELD.into(), Value::from(m.versions.to_vec()));
     for (k, v) in body {
         let table = dt.field(&k).filter(|f| f.fieldtype == FieldType::Table);
         match (table, v) {

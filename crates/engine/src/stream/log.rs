@@ -3,7 +3,8 @@
 //!
 //! Wire format of an entry (pinned by `entry_wire_format` below):
 //! `{"seq": 7, "update_type": "Create"|"Update"|"Delete", "ref_doctype": "Note",
-//!   "docname": "…", "data": <doc> | <diff> | null, "creation": "…", "origin_site": "<site id>"}`
+//!   "docname": "…", "data": <doc> | <diff> | null, "creation": "…", "origin_site": "<site id>",
+//!   "base": "<version changed>", "version": "<version made>"}` (versions: `document::version`).
 //! An Update's `data` is `{"changed": {field: new}, "added": {table: [rows]},
 //! "removed": {table: [row names]}, "row_changed": {table: [{"name": row, field: new…}]}}`.
 
@@ -55,6 +56,14 @@ pub struct LogEntry {
     pub data: Value,
     pub creation: String,
     pub origin_site: String,
+    /// The version of the document the change was made on (Update, Delete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub base: Option<String>,
+    /// The version the change made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub version: Option<String>,
 }
 
 impl LogEntry {
@@ -70,6 +79,8 @@ impl LogEntry {
             data: Value::Null,
             creation: values::now_string(),
             origin_site: String::new(),
+            base: None,
+            version: None,
         }
     }
 }
@@ -91,6 +102,15 @@ pub fn local_site_id(tx: &Transaction) -> Result<String> {
         .unwrap_or_default())
 }
 
+/// Where a change stands among the document's versions, and where it was
+/// first made (None: here).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Change<'a> {
+    pub base: Option<&'a str>,
+    pub version: Option<&'a str>,
+    pub origin: Option<&'a str>,
+}
+
 /// Records a change if the doctype is streamed. `data` is the whole
 /// document (Create), the diff (Update) or null (Delete).
 pub fn record(
@@ -99,12 +119,12 @@ pub fn record(
     name: &str,
     kind: UpdateType,
     data: Value,
-    origin: Option<&str>,
+    change: &Change,
 ) -> Result<()> {
     if !is_streamed(tx, doctype)? {
         return Ok(());
     }
-    let origin = match origin {
+    let origin = match change.origin {
         Some(o) => o.to_owned(),
         None => local_site_id(tx)?,
     };
@@ -114,32 +134,69 @@ pub fn record(
         Some(serde_json::to_string(&data).map_err(|e| Error::Corrupt(e.to_string()))?)
     };
     tx.prepare_cached(
-        "INSERT INTO update_log (update_type, ref_doctype, docname, data, creation, origin_site) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO update_log (update_type, ref_doctype, docname, data, creation, origin_site, base, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute((kind.as_str(), doctype, name, data, values::now_string(), origin))?;
+    .execute(rusqlite::params![
+        kind.as_str(),
+        doctype,
+        name,
+        data,
+        values::now_string(),
+        origin,
+        change.base,
+        change.version
+    ])?;
     Ok(())
 }
 
-/// An update-log row as read: seq, update_type, ref_doctype, docname, data, creation, origin_site.
-pub type RawEntry = (i64, String, String, String, Option<String>, String, String);
+/// An Update that changes no field (only the document's version).
+pub fn no_change() -> Value {
+    serde_json::json!({"changed": {}, "added": {}, "removed": {}, "row_changed": {}})
+}
+
+/// An update-log row as read, in [`ENTRY_COLUMNS`] order.
+pub struct RawEntry {
+    seq: i64,
+    kind: String,
+    ref_doctype: String,
+    docname: String,
+    data: Option<String>,
+    creation: String,
+    origin_site: String,
+    base: Option<String>,
+    version: Option<String>,
+}
 
 pub fn row_to_entry(r: &rusqlite::Row) -> rusqlite::Result<RawEntry> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-    ))
+    Ok(RawEntry {
+        seq: r.get(0)?,
+        kind: r.get(1)?,
+        ref_doctype: r.get(2)?,
+        docname: r.get(3)?,
+        data: r.get(4)?,
+        creation: r.get(5)?,
+        origin_site: r.get(6)?,
+        base: r.get(7)?,
+        version: r.get(8)?,
+    })
 }
 
 pub const ENTRY_COLUMNS: &str =
-    "seq, update_type, ref_doctype, docname, data, creation, origin_site";
+    "seq, update_type, ref_doctype, docname, data, creation, origin_site, base, version";
 
 pub fn entry_from(row: RawEntry) -> Result<LogEntry> {
-    let (seq, kind, ref_doctype, docname, data, creation, origin_site) = row;
+    let RawEntry {
+        seq,
+        kind,
+        ref_doctype,
+        docname,
+        data,
+        creation,
+        origin_site,
+        base,
+        version,
+    } = row;
     let data = match data {
         Some(d) => serde_json::from_str(&d)
             .map_err(|e| Error::Corrupt(format!("update log {seq}: {e}")))?,
@@ -153,6 +210,8 @@ pub fn entry_from(row: RawEntry) -> Result<LogEntry> {
         data,
         creation,
         origin_site,
+        base,
+        version,
     })
 }
 
@@ -266,11 +325,14 @@ mod tests {
             data: Value::Null,
             creation: "2026-01-01 00:00:00.000000".into(),
             origin_site: "s".into(),
+            base: Some("2026-01-01T00:00:00.000000Z a".into()),
+            version: Some("2026-01-01T00:00:01.000000Z b".into()),
         };
         assert_eq!(
             serde_json::to_value(&e).unwrap(),
             json!({"seq": 7, "update_type": "Delete", "ref_doctype": "Note", "docname": "n1", "data": null,
-                   "creation": "2026-01-01 00:00:00.000000", "origin_site": "s"})
+                   "creation": "2026-01-01 00:00:00.000000", "origin_site": "s",
+                   "base": "2026-01-01T00:00:00.000000Z a", "version": "2026-01-01T00:00:01.000000Z b"})
         );
     }
 

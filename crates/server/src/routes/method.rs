@@ -42,6 +42,7 @@ pub const METHODS: &[(&str, &str)] = &[
     ("outpost.event.sync_progress", "Consumer side: what Sync now is doing: running, the producer being synced (cursor, start, target) and those done."),
     ("outpost.event.sync_log", "Consumer side: the Event Sync Log, newest first. Args: status?, before? (an id: page back), limit?."),
     ("outpost.event.resync", "Consumer side: apply a Failed sync-log entry again. Args: id."),
+    ("outpost.event.reapply_conflict", "Consumer side: a Conflict sync-log entry's losing version becomes the document here, as a new change every site takes. Args: id."),
     ("outpost.event.request_existing", "Consumer side: ask a producer to send every existing document of a subscribed doctype again (SPEC F18). Args: producer (the Event Producer's name), ref_doctype (the local doctype of its row)."),
     ("outpost.event.push", "Consumer side, for a subscriber key: a producer that cannot be reached sends a page of its log (SPEC F20). Body: PushRequest; answers PushReply (this site's cursor, acknowledged page and decisions)."),
     ("outpost.event.resnapshot", "Producer side, for a subscriber key: start the snapshot of an approved doctype over. Args: site_id, ref_doctype."),
@@ -49,7 +50,7 @@ pub const METHODS: &[(&str, &str)] = &[
 
 /// Call a method. See the description of `method` for the list.
 #[utoipa::path(post, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_background_sync, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync, outpost.event.request_existing, outpost.event.resnapshot, outpost.event.push")),
+    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_background_sync, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync, outpost.event.reapply_conflict, outpost.event.request_existing, outpost.event.resnapshot, outpost.event.push")),
     request_body(content = Object, description = "The method's arguments"),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
@@ -345,6 +346,11 @@ pub fn dispatch(
             let id =
                 opt_int(args, "id")?.ok_or_else(|| Error::invalid("id", "Missing argument id"))?;
             to_value(site.resync(actor, id)?)
+        }
+        "outpost.event.reapply_conflict" => {
+            let id =
+                opt_int(args, "id")?.ok_or_else(|| Error::invalid("id", "Missing argument id"))?;
+            to_value(site.reapply_conflict(actor, id)?)
         }
         _ => Err(Error::bad_input(format!("Unknown method {method}"))),
     }

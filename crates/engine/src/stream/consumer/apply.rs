@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use rusqlite::{OptionalExtension, Transaction};
 use serde_json::{Map, Value};
 
+use super::conflict::{self, Conflict};
 use super::deps::{Heal, Prepared};
 
 /// Snapshot documents (SPEC F18) carry no log sequence.
@@ -14,6 +15,7 @@ pub(super) const SNAPSHOT_SEQ: i64 = 0;
 use super::Context;
 use crate::doctype::{FieldType, Registry, STANDARD_FIELDS};
 use crate::document::values::{self, text};
+use crate::document::version::{self, Verdict};
 use crate::document::{self, store, Doc, WriteOptions};
 use crate::error::{Error, Result};
 use crate::mapping::MappedDoc;
@@ -25,6 +27,8 @@ pub(super) struct Counts {
     pub(super) synced: u32,
     pub(super) failed: u32,
     pub(super) skipped: u32,
+    /// Entries that met a change made here meanwhile (also counted synced).
+    pub(super) conflicts: u32,
 }
 
 /// The outcome of one entry.
@@ -33,6 +37,9 @@ pub(super) enum Applied {
     Done(Option<String>),
     /// Nothing to do here, and why.
     Skipped(String),
+    /// The document changed here too while apart: settled by the rule,
+    /// both versions kept (the local document's name).
+    Conflict(Option<String>, Conflict),
 }
 
 /// Applies a page's entries (snapshot documents first, then the log) in
@@ -52,6 +59,10 @@ pub(super) fn apply_page(
             Status::Synced => counts.synced += 1,
             Status::Failed => counts.failed += 1,
             Status::Skipped => counts.skipped += 1,
+            Status::Conflict => {
+                counts.synced += 1;
+                counts.conflicts += 1;
+            }
         }
     }
     Ok(counts)
@@ -63,6 +74,7 @@ pub(super) enum Status {
     Synced,
     Failed,
     Skipped,
+    Conflict,
 }
 
 impl Status {
@@ -71,6 +83,7 @@ impl Status {
             Status::Synced => "Synced",
             Status::Failed => "Failed",
             Status::Skipped => "Skipped",
+            Status::Conflict => "Conflict",
         }
     }
 }
@@ -103,6 +116,7 @@ pub(super) fn apply_logged(
         ))),
         None => apply_in_savepoint(tx, reg, ctx, entry, ready),
     };
+    let mut kept_aside = None;
     let (status, docname, error) = match &outcome {
         Ok(Applied::Done(local)) if !ready.loose_links.is_empty() => {
             let kept: Vec<String> = ready
@@ -118,6 +132,10 @@ pub(super) fn apply_logged(
         }
         Ok(Applied::Done(local)) => (Status::Synced, local.clone(), None),
         Ok(Applied::Skipped(why)) => (Status::Skipped, None, Some(why.clone())),
+        Ok(Applied::Conflict(local, c)) => {
+            kept_aside = Some(serde_json::to_string(c).map_err(|e| Error::Corrupt(e.to_string()))?);
+            (Status::Conflict, local.clone(), Some(c.sentence()))
+        }
         Err(e) => (Status::Failed, None, Some(e.to_string())),
     };
     let data = if entry.data.is_null() {
@@ -128,8 +146,9 @@ pub(super) fn apply_logged(
     let now = values::now_string();
     tx.prepare_cached(
         "INSERT INTO sync_log (event_producer, seq, update_type, status, ref_doctype, docname, remote_docname,
-                               use_same_name, data, error, origin_site, creation, modified, mapping)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)",
+                               use_same_name, data, error, origin_site, creation, modified, mapping,
+                               base, version, conflict)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(rusqlite::params![
         ctx.producer,
@@ -145,6 +164,9 @@ pub(super) fn apply_logged(
         entry.origin_site,
         now,
         row.mapping,
+        entry.base,
+        entry.version,
+        kept_aside,
     ])?;
     Ok(status)
 }
@@ -171,7 +193,7 @@ pub(super) fn apply_in_savepoint(
 
 /// What no producer may set here: a synced User gets no roles (its local
 /// roles, if any, are kept).
-fn disarm(doctype: &str, mut body: Map<String, Value>) -> Map<String, Value> {
+pub(super) fn disarm(doctype: &str, mut body: Map<String, Value>) -> Map<String, Value> {
     if doctype == "User" {
         body.remove("roles");
     }
@@ -242,6 +264,7 @@ pub(super) fn apply_entry(
         keep_name: use_same_name,
         origin: origin.clone(),
         ignore_links: !ready.loose_links.is_empty(),
+        versions: None,
     };
     for (doctype, doc) in &ready.deps {
         if !store::exists(tx, doctype, &text(doc, "name"))? {
@@ -249,6 +272,7 @@ pub(super) fn apply_entry(
                 keep_name: true,
                 origin: origin.clone(),
                 ignore_links: true,
+                versions: Some(version::history(doc)),
             };
             document::insert_in(
                 tx,
@@ -261,7 +285,9 @@ pub(super) fn apply_entry(
         }
     }
     // Through a mapping: the local doctype and data, and the local names of
-    // the mapped documents it depends on (created first when missing).
+    // the mapped documents it depends on (created first when missing). A
+    // mapped document is another document: it keeps versions of its own,
+    // and changes to it apply in the order they arrive.
     let mut fill = Map::new();
     let (doctype, data) = match &ready.mapped {
         None => (
@@ -279,17 +305,16 @@ pub(super) fn apply_entry(
             (ctx.local_doctype(&entry.ref_doctype), &m.data)
         }
     };
+    let mapped = ctx
+        .rows
+        .get(&entry.ref_doctype)
+        .is_some_and(|r| r.mapping.is_some());
     let local = local_name(tx, ctx, doctype, &entry.docname, use_same_name)?;
-    let update = |local: &str, patch: Map<String, Value>| {
-        document::update_in(
-            tx,
-            reg,
-            &ctx.actor,
-            doctype,
-            local,
-            Value::Object(patch),
-            &opts,
-        )
+    let load = |local: &str| {
+        store::load(tx, doctype, local)?.ok_or_else(|| Error::NotFound {
+            doctype: doctype.to_owned(),
+            name: local.to_owned(),
+        })
     };
     match kind {
         UpdateType::Create => {
@@ -299,11 +324,14 @@ pub(super) fn apply_entry(
                 ));
             };
             if let Some(local) = local {
-                if upsert {
-                    let mut patch = disarm(doctype, strip_meta(data));
-                    patch.remove("name");
-                    patch.extend(fill);
-                    update(&local, patch)?;
+                let current = load(&local)?;
+                let versioned = !mapped
+                    && !version::history(&current).is_empty()
+                    && !version::history(data).is_empty();
+                if versioned || upsert {
+                    return conflict::settle_whole(
+                        tx, reg, ctx, doctype, &local, &current, data, &opts, fill,
+                    );
                 }
                 return Ok(Applied::Done(Some(local)));
             }
@@ -319,6 +347,10 @@ pub(super) fn apply_entry(
                     Value::from(ctx.producer_site_id.clone()),
                 );
             }
+            let opts = WriteOptions {
+                versions: (!mapped).then(|| version::history(data)),
+                ..opts
+            };
             let doc = document::insert_in(tx, reg, &ctx.actor, doctype, Value::Object(body), opts)?;
             Ok(Applied::Done(Some(text(&doc, "name"))))
         }
@@ -329,17 +361,74 @@ pub(super) fn apply_entry(
                     name: entry.docname.clone(),
                 });
             };
-            let current = store::load(tx, doctype, &local)?.ok_or_else(|| Error::NotFound {
-                doctype: doctype.to_owned(),
-                name: local.clone(),
-            })?;
-            let mut patch = disarm(doctype, patch_from_diff(&current, data));
-            patch.extend(fill);
-            update(&local, patch)?;
-            Ok(Applied::Done(Some(local)))
+            let current = load(&local)?;
+            let mine = version::history(&current);
+            let verdict = if mapped {
+                Verdict::Take
+            } else {
+                version::judge_change(&mine, entry.base.as_deref(), entry.version.as_deref())
+            };
+            match verdict {
+                Verdict::Have => Ok(Applied::Done(Some(local))),
+                Verdict::Take => {
+                    let mut patch = disarm(doctype, patch_from_diff(&current, data));
+                    patch.extend(fill);
+                    let versions = match (&entry.version, mapped) {
+                        (Some(v), false) => version::extended(mine, v.clone()),
+                        _ => mine,
+                    };
+                    let opts = WriteOptions {
+                        versions: Some(versions),
+                        ..opts
+                    };
+                    document::update_in(tx, reg, &ctx.actor, doctype, &local, Value::Object(patch), &opts)?;
+                    Ok(Applied::Done(Some(local)))
+                }
+                // Made on a version this site has moved on from: the
+                // producer's whole document settles it.
+                Verdict::ConflictTake | Verdict::ConflictKeep => match &ready.incoming {
+                    // The producer has taken this site's version since.
+                    Some(theirs)
+                        if version::judge_whole(&mine, &version::history(theirs))
+                            == Verdict::Have =>
+                    {
+                        Ok(Applied::Skipped(format!(
+                            "{doctype} {local} was changed here too while apart; the later version, made here, has reached the producer since and replaced this change there (see its sync log)"
+                        )))
+                    }
+                    Some(theirs) => conflict::settle_whole(
+                        tx, reg, ctx, doctype, &local, &current, theirs, &opts, fill,
+                    ),
+                    None => Err(Error::Remote(format!(
+                        "{doctype} {local} changed here and on the producer while apart, and the producer's version did not come with the page; resync this entry"
+                    ))),
+                },
+            }
         }
         UpdateType::Delete => match local {
             Some(local) => {
+                let current = load(&local)?;
+                let verdict = if mapped {
+                    Verdict::Take
+                } else {
+                    version::judge_change(
+                        &version::history(&current),
+                        entry.base.as_deref(),
+                        entry.version.as_deref(),
+                    )
+                };
+                if matches!(verdict, Verdict::ConflictTake | Verdict::ConflictKeep) {
+                    // Changed here while the producer deleted it: the edit
+                    // wins, the delete is kept in the sync log.
+                    return Ok(Applied::Conflict(
+                        Some(local),
+                        Conflict::new(conflict::HERE, Some(&current), None),
+                    ));
+                }
+                let opts = WriteOptions {
+                    versions: entry.version.clone().map(|v| vec![v]),
+                    ..opts
+                };
                 document::delete_in(tx, reg, &ctx.actor, doctype, &local, &opts)?;
                 Ok(Applied::Done(Some(local)))
             }
@@ -374,6 +463,7 @@ pub(super) fn materialize(
         keep_name: false,
         origin: origin.clone(),
         ignore_links: false,
+        versions: None,
     };
     let stored = document::insert_in(tx, reg, &ctx.actor, &doc.doctype, Value::Object(body), opts)?;
     Ok(text(&stored, "name"))

@@ -95,6 +95,16 @@ fn entry(ctx: &Context, e: &LogEntry) -> std::result::Result<(), String> {
                 })
         }),
     };
+    for (what, v) in [("base", &e.base), ("version", &e.version)] {
+        if v.as_deref()
+            .is_some_and(|v| !crate::document::version::valid(v))
+        {
+            return Err(format!(
+                "entry {} ({} {}) has no valid {what} version",
+                e.seq, e.ref_doctype, e.docname
+            ));
+        }
+    }
     if !shaped {
         let wants = match e.update_type {
             UpdateType::Create => "a document",

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::Context;
 use crate::doctype::{DocType, FieldType, Registry, DOCTYPE_LINK};
+use crate::document::version::{self, Verdict};
 use crate::document::{store, values, Doc};
 use crate::error::{Error, Result};
 use crate::mapping::{DocRequest, Evaluator, MappedDoc, MAX_DEPTH};
@@ -41,6 +42,9 @@ pub(super) struct Prepared {
     pub(super) deps: Vec<(String, Doc)>,
     pub(super) mapped: Option<std::result::Result<MappedEntry, String>>,
     pub(super) heal: Option<Heal>,
+    /// The producer's whole document, for an Update made on a version this
+    /// site has moved on from (a conflict, settled in the transaction).
+    pub(super) incoming: Option<Doc>,
     /// Why the entry cannot be applied (a dependency over budget, refused…).
     pub(super) failed: Option<String>,
     /// Links to documents this site does not take from a producer (a User,
@@ -143,7 +147,12 @@ impl Site {
                     out.push(ready);
                     continue;
                 }
-                UpdateType::Update if page.holds(&key, || self.holds(ctx, entry))? => entry,
+                UpdateType::Update if page.holds(&key, || self.holds(ctx, entry))? => {
+                    if row.mapping.is_none() && !page.created.contains(&key) {
+                        ready.incoming = self.incoming_if_apart(client, ctx, entry)?;
+                    }
+                    entry
+                }
                 UpdateType::Update => match self.heal(client, ctx, entry)? {
                     Ok(current) => {
                         page.created(key);
@@ -209,6 +218,40 @@ impl Site {
             .is_none_or(|r| r.use_same_name);
         self.read(|tx| super::apply::local_name(tx, ctx, doctype, &entry.docname, same))
             .map(|n| n.is_some())
+    }
+
+    /// For an Update made on a version the local copy has moved on from,
+    /// the producer's whole document (it settles the conflict); None when
+    /// the change follows on from the local copy, or the producer no longer
+    /// gives the document (the entry then says so).
+    fn incoming_if_apart(
+        &self,
+        client: &dyn Source,
+        ctx: &Context,
+        entry: &LogEntry,
+    ) -> Result<Option<Doc>> {
+        if entry.base.is_none() || entry.version.is_none() {
+            return Ok(None);
+        }
+        let doctype = ctx.local_doctype(&entry.ref_doctype);
+        let same = ctx
+            .rows
+            .get(&entry.ref_doctype)
+            .is_none_or(|r| r.use_same_name);
+        let mine = self.read(|tx| {
+            let Some(local) = super::apply::local_name(tx, ctx, doctype, &entry.docname, same)?
+            else {
+                return Ok(Vec::new());
+            };
+            Ok(store::load(tx, doctype, &local)?
+                .map(|d| version::history(&d))
+                .unwrap_or_default())
+        })?;
+        let verdict = version::judge_change(&mine, entry.base.as_deref(), entry.version.as_deref());
+        if !matches!(verdict, Verdict::ConflictTake | Verdict::ConflictKeep) {
+            return Ok(None);
+        }
+        Ok(self.heal(client, ctx, entry)?.ok())
     }
 
     /// The current state of a document this site lacks, fetched from the

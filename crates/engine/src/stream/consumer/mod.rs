@@ -5,10 +5,13 @@
 //! - `deps`: readying a page outside its transaction (dependencies, mapping);
 //! - `apply`: the one apply path for a page of entries (savepoints, naming,
 //!   mapping, the sync log), whatever transport brought it;
+//! - `conflict`: a document changed on both sides while apart — the rule,
+//!   both versions kept, re-apply;
 //! - `synclog`: the Event Sync Log, resync and automatic retries.
 
 mod apply;
 mod check;
+mod conflict;
 mod deps;
 mod push;
 mod receive;
@@ -38,6 +41,7 @@ pub const PAGE_SIZE: u32 = 500;
 pub const REGISTERED: &str = "Registered";
 pub const REGISTRATION_PENDING: &str = "Registration Pending";
 
+pub use conflict::{Conflict, ConflictSide, Reapplied};
 pub use receive::pushed_producer_name;
 
 #[derive(Debug, Clone, Default, Serialize, TS)]
@@ -50,6 +54,9 @@ pub struct SyncSummary {
     pub failed: u32,
     /// Entries with nothing to do here (a Delete of a document never received).
     pub skipped: u32,
+    /// Entries that met a change made here while apart (counted in synced
+    /// too): settled by the rule, both versions in the sync log.
+    pub conflicts: u32,
     #[ts(type = "number")]
     pub cursor: i64,
     /// Where this sync started, and the producer's newest update: the
@@ -135,6 +142,14 @@ pub struct SyncLogEntry {
     /// The site where the change was made (another than the producer's
     /// when it came through a hub).
     pub origin_site: String,
+    /// The version of the document the change was made on, and the one it made.
+    #[ts(optional)]
+    pub base: Option<String>,
+    #[ts(optional)]
+    pub version: Option<String>,
+    /// Status Conflict: both versions of the document.
+    #[ts(optional)]
+    pub conflict: Option<Conflict>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]

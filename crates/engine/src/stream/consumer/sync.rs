@@ -420,6 +420,7 @@ impl Site {
         summary.synced += counts.synced;
         summary.failed += counts.failed;
         summary.skipped += counts.skipped;
+        summary.conflicts += counts.conflicts;
         summary.cursor = reply.cursor;
         Ok(())
     }

@@ -87,6 +87,8 @@ impl Site {
                 data: item.data.clone(),
                 creation: item.creation.clone(),
                 origin_site: ctx.producer_site_id.clone(),
+                base: item.base.clone(),
+                version: item.version.clone(),
             };
             let reg = self.doctypes();
             let ready = self
@@ -99,6 +101,11 @@ impl Site {
                         let (status, local, note) = match applied {
                             Applied::Done(local) => (Status::Synced, local, None),
                             Applied::Skipped(why) => (Status::Skipped, None, Some(why)),
+                            Applied::Conflict(local, c) => {
+                                let kept = serde_json::to_string(&c).map_err(|e| Error::Corrupt(e.to_string()))?;
+                                tx.execute("UPDATE sync_log SET conflict = ?2 WHERE id = ?1", (item.id, kept))?;
+                                (Status::Conflict, local, Some(c.sentence()))
+                            }
                         };
                         tx.execute(
                             "UPDATE sync_log SET status = ?4, docname = ?2, error = ?5, modified = ?3, attempts = attempts + 1 WHERE id = ?1",
@@ -161,7 +168,7 @@ impl Site {
     }
 }
 
-pub(super) const SYNC_LOG_COLUMNS: &str = "id, event_producer, seq, update_type, status, ref_doctype, docname, remote_docname, use_same_name, data, error, creation, modified, attempts, mapping, origin_site";
+pub(super) const SYNC_LOG_COLUMNS: &str = "id, event_producer, seq, update_type, status, ref_doctype, docname, remote_docname, use_same_name, data, error, creation, modified, attempts, mapping, origin_site, base, version, conflict";
 
 pub(super) fn sync_log_row(r: &rusqlite::Row) -> rusqlite::Result<SyncLogEntry> {
     let data: Option<String> = r.get(9)?;
@@ -184,5 +191,8 @@ pub(super) fn sync_log_row(r: &rusqlite::Row) -> rusqlite::Result<SyncLogEntry> 
         attempts: r.get(13)?,
         mapping: r.get(14)?,
         origin_site: r.get(15)?,
+        base: r.get(16)?,
+        version: r.get(17)?,
+        conflict: super::conflict::read_conflict(r.get(18)?),
     })
 }

@@ -741,6 +741,8 @@ impl Decide<'_> {
                 data: Value::Object(doc.clone()),
                 creation: values::text(&doc, "modified"),
                 origin_site: origin,
+                base: None,
+                version: crate::document::version::current(&doc),
             };
             if let Some(c) = &cond {
                 if !self.passes(c, &doc, &entry)? {
