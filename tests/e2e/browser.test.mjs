@@ -281,3 +281,64 @@ async function walkThrough(browser, producer, consumer) {
   const notes = await api(consumer.base, consumer.keys, "GET", `/api/resource/Note?fields=${encodeURIComponent('["title","shelf"]')}&filters=${encodeURIComponent('{"title":"Stock count"}')}`);
   assert.deepEqual(notes.data.map((n) => n.shelf), ["B3"]);
 }
+
+test("a conflict between a shop and its hub shows both versions in the Sync Log, and the losing one can be re-applied", { timeout: 120000 }, async (t) => {
+  const hub = await site(t, "outpost-hub-");
+  const shop = await site(t, "outpost-shop-");
+  const subscriber = createAdmin(hub.data, "shop@example.com", "Event Subscriber");
+  const shopInfo = (await api(shop.base, shop.keys, "GET", "/api/method/outpost.site.info")).message;
+  // Customer both ways: the shop pushes its customers and pulls the hub's.
+  await api(shop.base, shop.keys, "POST", "/api/resource/Event Producer", {
+    producer_url: hub.base,
+    user: "admin@example.com",
+    api_key: subscriber.api_key,
+    api_secret: subscriber.api_secret,
+    producer_doctypes: [{ ref_doctype: "Customer" }],
+    push_doctypes: [{ ref_doctype: "Customer" }],
+  });
+  const consumer = `/api/resource/Event Consumer/${encodeURIComponent(shopInfo.site_id)}`;
+  const ec = (await api(hub.base, hub.keys, "GET", consumer)).data;
+  await api(hub.base, hub.keys, "PUT", consumer, { consumer_doctypes: ec.consumer_doctypes.map((r) => ({ ...r, status: "Approved" })) });
+  const sync = () => api(shop.base, shop.keys, "POST", "/api/method/outpost.event.sync_now", {});
+  await sync();
+  const pushed = `/api/resource/Event Producer/${encodeURIComponent(`push:${shopInfo.site_id}`)}`;
+  const ep = (await api(hub.base, hub.keys, "GET", pushed)).data;
+  await api(hub.base, hub.keys, "PUT", pushed, { producer_doctypes: ep.producer_doctypes.map((r) => ({ ...r, status: "Approved" })) });
+  await api(shop.base, shop.keys, "POST", "/api/resource/Customer", { customer_name: "Padaria", territory: "Centro" });
+  await sync();
+  // Apart: the shop edits, then the hub (later); together again.
+  await api(shop.base, shop.keys, "PUT", "/api/resource/Customer/Padaria", { territory: "Norte" });
+  await api(hub.base, hub.keys, "PUT", "/api/resource/Customer/Padaria", { territory: "Sul" });
+  const result = (await sync()).message;
+  assert.equal(result[0].conflicts, 1, JSON.stringify(result));
+
+  const browser = await launch();
+  t.after(() => browser.close());
+  const page = await signIn(browser, hub.base);
+  try {
+    await go(page, "Event Sync Log");
+    await page.getByLabel("Status filter").selectOption("Conflict");
+    const line = page.locator('tr[data-status="Conflict"]');
+    await line.first().waitFor();
+    assert.equal(await line.count(), 1, "one conflict on the hub");
+    await line.first().getByRole("link").click();
+    const both = page.getByRole("table", { name: "Both versions" });
+    await both.waitFor();
+    const territory = both.locator('tr[data-field="territory"] td');
+    assert.deepEqual(await territory.allInnerTexts(), ["territory", "Sul", "Norte"], "the hub's (kept) and the shop's version side by side");
+    assert.match(await both.locator("thead").innerText(), /Here \(kept\)[\s\S]*Incoming \(lost\)/);
+    assert.match(await page.getByLabel("Sync note").innerText(), /later version wins/);
+    await shot(page, "sync-log-conflict");
+    page.once("dialog", (d) => void d.accept());
+    await page.getByRole("button", { name: "Re-apply the version that lost" }).click();
+    await page.getByText("Re-applied by admin@example.com").waitFor();
+  } catch (e) {
+    await shot(page, "failure-conflict").catch(() => {});
+    throw e;
+  }
+  const now = (await api(hub.base, hub.keys, "GET", "/api/resource/Customer/Padaria")).data;
+  assert.equal(now.territory, "Norte", "the shop's version is the hub's document now");
+  await sync();
+  const onShop = (await api(shop.base, shop.keys, "GET", "/api/resource/Customer/Padaria")).data;
+  assert.equal(onShop.territory, "Norte", "and the shop's");
+});

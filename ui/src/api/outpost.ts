@@ -24,6 +24,7 @@ export function outpost(b: Backend) {
     syncLog: (status: string | null, limit = 200) =>
       b.method<SyncLogEntry[]>("outpost.event.sync_log", { status, limit }),
     resync: (id: number) => b.method<SyncLogEntry>("outpost.event.resync", { id }),
+    reapplyConflict: (id: number) => b.method<SyncLogEntry>("outpost.event.reapply_conflict", { id }),
     updateLog: (refDoctype: string | null, limit = 200) =>
       b.method<UpdateLogLine[]>("outpost.event.update_log", { ref_doctype: refDoctype, limit }),
     generateKeys: (user: string) => b.method<GeneratedKeys>("outpost.user.generate_keys", { user }),

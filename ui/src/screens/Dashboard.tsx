@@ -15,7 +15,9 @@ function resultLine(s: SyncSummary): string {
   const sent = s.pushed > 0 ? `${s.pushed} sent${s.push_failed > 0 ? ` (${s.push_failed} failed there)` : ""}` : "";
   if (s.pulled === 0) return `${s.producer}: ${sent ? `${sent}, nothing new received` : "up to date"}`;
   const skipped = s.skipped > 0 ? `, ${s.skipped} skipped` : "";
-  return `${s.producer}: ${s.synced} synced, ${s.failed} failed${skipped} (${s.pulled} received)${sent ? `; ${sent}` : ""}`;
+  const conflicts =
+    s.conflicts > 0 ? `, ${s.conflicts} conflict${s.conflicts === 1 ? "" : "s"} settled (both versions in the Sync Log)` : "";
+  return `${s.producer}: ${s.synced} synced, ${s.failed} failed${skipped}${conflicts} (${s.pulled} received)${sent ? `; ${sent}` : ""}`;
 }
 
 /** Documents a producer holds back because the row's condition cannot be

@@ -2,6 +2,7 @@ import { useCallback, useState } from "react";
 import { api, BackendError } from "../api";
 import type { SyncLogEntry } from "../bindings/SyncLogEntry";
 import { Alerts } from "../components/Alerts";
+import { ConflictView } from "../components/ConflictView";
 import { usePolled } from "../components/usePolled";
 
 
@@ -29,6 +30,27 @@ export function SyncLog() {
     }
   };
 
+  const reapply = async (entry: SyncLogEntry) => {
+    const lost = entry.conflict?.kept === "here" ? "incoming version" : "version that was here";
+    if (
+      !window.confirm(
+        `Re-apply the ${lost} of ${entry.ref_doctype} ${entry.docname ?? entry.remote_docname}? ` +
+          "It replaces the document here as a new change, and every site it syncs with takes it.",
+      )
+    )
+      return;
+    setBusy(true);
+    try {
+      setOpen(await api.reapplyConflict(entry.id));
+      setError(null);
+      refresh();
+    } catch (e) {
+      setError((e as BackendError).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
   return (
     <div className="split">
       <section className="card" aria-label="Event Sync Log">
@@ -40,6 +62,8 @@ export function SyncLog() {
               <option value="">All</option>
               <option value="Synced">Synced</option>
               <option value="Failed">Failed</option>
+              <option value="Conflict">Conflict</option>
+              <option value="Skipped">Skipped</option>
             </select>
           </label>
         </div>
@@ -125,6 +149,21 @@ export function SyncLog() {
             <button type="button" disabled={busy} onClick={() => void resync(open)}>
               Resync
             </button>
+          )}
+          {open.conflict && (
+            <>
+              <h3>Both versions</h3>
+              <ConflictView conflict={open.conflict} />
+              {open.conflict.reapplied ? (
+                <p className="note">
+                  Re-applied by {open.conflict.reapplied.by} at {open.conflict.reapplied.at.slice(0, 19)}
+                </p>
+              ) : (
+                <button type="button" disabled={busy} onClick={() => void reapply(open)}>
+                  Re-apply the version that lost
+                </button>
+              )}
+            </>
           )}
           <h3>Data</h3>
           <pre className="json">{JSON.stringify(open.data, null, 2)}</pre>
