@@ -266,7 +266,10 @@ fn origins(site: &TestSite, doctype: &str) -> BTreeSet<String> {
 
 #[test]
 fn a_hub_and_two_shops_push_pull_late_subscription_and_no_way_back() {
-    let hub = TestSite::start_with(QUIET);
+    // The shops reach the hub; every connection the hub opens would land
+    // on the tripwire.
+    let wire = Tripwire::start();
+    let hub = TestSite::start_in(QUIET, &wire.env());
     let shop1 = TestSite::start_with(QUIET);
     let mut shop2 = TestSite::start_with(QUIET);
     hub.seed("Item", 5_000);
@@ -340,4 +343,5 @@ fn a_hub_and_two_shops_push_pull_late_subscription_and_no_way_back() {
         0,
         "shop 1 never received its own invoices"
     );
+    assert_eq!(wire.seen(), Vec::<String>::new(), "the hub reached out");
 }

@@ -67,28 +67,46 @@ impl ProducerClient {
                 limit >> 20
             )));
         }
+        if status.is_success() {
+            // Straight into the typed answer: no JSON tree in between.
+            #[derive(serde::Deserialize)]
+            struct Envelope<T> {
+                message: Option<T>,
+            }
+            let unexpected = |e: serde_json::Error| {
+                Error::Remote(format!("Producer sent an unexpected answer: {e}"))
+            };
+            return match serde_json::from_slice::<Envelope<T>>(&bytes) {
+                Ok(Envelope { message: Some(m) }) => Ok(m),
+                Ok(Envelope { message: None }) => {
+                    serde_json::from_value(Value::Null).map_err(unexpected)
+                }
+                Err(e) if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() => {
+                    Err(Error::Unreachable(format!(
+                        "Producer {} answered {status} with something that is not JSON ({e})",
+                        self.base
+                    )))
+                }
+                Err(e) => Err(unexpected(e)),
+            };
+        }
         let json: Value = serde_json::from_slice(&bytes).map_err(|_| {
             Error::Unreachable(format!(
                 "Producer {} answered {status} with something that is not JSON",
                 self.base
             ))
         })?;
-        if !status.is_success() {
-            let msg = json
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("no message");
-            if status.is_server_error() {
-                return Err(Error::Unreachable(format!(
-                    "Producer {} failed ({status}): {msg}",
-                    self.base
-                )));
-            }
-            return Err(Error::Remote(format!("Producer refused: {msg}")));
+        let msg = json
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("no message");
+        if status.is_server_error() {
+            return Err(Error::Unreachable(format!(
+                "Producer {} failed ({status}): {msg}",
+                self.base
+            )));
         }
-        let message = json.get("message").cloned().unwrap_or(Value::Null);
-        serde_json::from_value(message)
-            .map_err(|e| Error::Remote(format!("Producer sent an unexpected answer: {e}")))
+        Err(Error::Remote(format!("Producer refused: {msg}")))
     }
 
     /// Sends a request with this site's token; a network failure is `Unreachable`.
