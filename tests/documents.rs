@@ -131,3 +131,58 @@ fn custom_doctypes_and_custom_fields_can_be_added_at_run_time() {
     let (exc, _, _) = site.list("Broken", &[]).error(404);
     assert_eq!(exc, "DoesNotExistError");
 }
+
+/// Doctype logic declared in the DocType JSON (Item Name fetched from the
+/// Item, amounts and the total computed, status following docstatus) holds
+/// on every save, whatever the caller sends.
+#[test]
+fn a_sales_invoice_fetches_item_names_computes_its_amounts_and_follows_docstatus() {
+    let site = TestSite::start();
+    site.seed_sales();
+    let a = site.update("Item", "PEN", json!({"item_name": "Blue pen"}));
+    assert_eq!(a.status, 200, "{a:?}");
+    let made = site.insert(
+        "Sales Invoice",
+        json!({"customer": "Acme", "status": "Paid", "grand_total": 999, "items": [
+            {"item_code": "PEN", "qty": 3, "rate": 0.1, "amount": 50, "item_name": "typed by hand"},
+            {"item_code": "INK", "qty": 2, "rate": 4.25}
+        ]}),
+    );
+    assert_eq!(made.status, 200, "{made:?}");
+    let inv = made.data().clone();
+    let rows = inv["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rows[0]["item_name"], "Blue pen", "fetched from the Item");
+    assert_eq!(rows[0]["amount"], 0.3, "qty × rate, not what was sent");
+    assert_eq!(rows[1]["amount"], 8.5);
+    assert_eq!(inv["grand_total"], 8.8, "the sum of the amounts");
+    assert_eq!(inv["status"], "Draft", "a draft is a Draft");
+    let name = inv["name"].as_str().unwrap_or_default().to_owned();
+
+    // A changed quantity changes its amount and the total.
+    let rows_now: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| json!({"name": r["name"], "item_code": r["item_code"], "qty": 10, "rate": r["rate"]}))
+        .collect();
+    let upd = site.update("Sales Invoice", &name, json!({"items": rows_now}));
+    assert_eq!(upd.status, 200, "{upd:?}");
+    assert_eq!(upd.data()["grand_total"], 43.5);
+
+    let sub = site.update("Sales Invoice", &name, json!({"docstatus": 1}));
+    assert_eq!(sub.data()["status"], "Unpaid", "submitted and not paid");
+    let can = site.update("Sales Invoice", &name, json!({"docstatus": 2}));
+    assert_eq!(can.data()["status"], "Cancelled");
+
+    // A declaration with a formula it cannot evaluate is refused, named.
+    let bad = site.method(
+        "outpost.doctype.import",
+        json!({"definition": {"name": "Bad Sum", "fields": [
+            {"fieldname": "a", "fieldtype": "Float"},
+            {"fieldname": "total", "fieldtype": "Float", "compute": "a + b"}]}}),
+    );
+    let (_, msg, field) = bad.error(400);
+    assert!(
+        msg.contains("compute") && msg.contains("not understood"),
+        "{msg}"
+    );
+    assert_eq!(field.as_deref(), Some("total"));
+}

@@ -150,9 +150,21 @@ fn titles(site: &TestSite) -> BTreeSet<String> {
 
 /// The origin site a site's sync log gives for the note titled `title`.
 fn origin_of(site: &TestSite, title: &str) -> Value {
+    let names = site.list(
+        "Note",
+        &[("filters", &json!({ "title": title }).to_string())],
+    );
+    let Some(name) = names
+        .data()
+        .as_array()
+        .and_then(|a| a.first())
+        .map(|n| n["name"].clone())
+    else {
+        return Value::Null;
+    };
     site.sync_log_all()
         .into_iter()
-        .find(|e| e["data"]["title"] == title)
+        .find(|e| e["docname"] == name)
         .map(|e| e["origin_site"].clone())
         .unwrap_or(Value::Null)
 }

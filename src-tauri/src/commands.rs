@@ -107,7 +107,7 @@ pub async fn call_method(
     state: State<'_, AppState>,
     method: String,
     args: Option<Value>,
-) -> CmdResult<Value> {
+) -> CmdResult<outpost_server::routes::method::Answer> {
     run(&state, move |site| {
         let args = match args {
             None | Some(Value::Null) => serde_json::Map::new(),

@@ -119,6 +119,16 @@ test("a clerk (Sales User) raises a Sales Invoice with item rows offline; a mana
     });
     assert.equal(clerkTry, 403);
 
+    // The clerk's menu leads only where a clerk may go; Sync now is theirs
+    // to press, and answers (no producer here yet) without a permission error.
+    const menu = await page.getByRole("navigation", { name: "Screens" }).getByRole("link").allInnerTexts();
+    assert.deepEqual(menu, ["Dashboard", "Documents"], "a clerk's menu");
+    await go(page, "Dashboard");
+    await page.getByRole("button", { name: "Sync now" }).click();
+    await page.getByRole("status", { name: "Sync result" }).getByText("No Event Producer is set up yet.").waitFor();
+    assert.equal(await page.getByRole("alert").count(), 0, "no permission error on the clerk's dashboard");
+    assert.equal(await page.getByRole("region", { name: "Consumers" }).count(), 0, "the sites this one serves are a manager's");
+
     // Settings: name and schedule, by a manager.
     await page.context().close();
     page = await signIn(browser, shopSite.base);

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState, type ReactNode } from "react";
-import { api, backend, BackendError } from "./api";
+import { api, backend, BackendError, type Me } from "./api";
 import type { SiteInfo } from "./bindings/SiteInfo";
 import { Dashboard } from "./screens/Dashboard";
 import { DocScreen, Documents } from "./screens/DocScreen";
@@ -23,6 +23,10 @@ const SCREENS = [
 
 type Screen = (typeof SCREENS)[number][0];
 
+/** What a clerk (no System Manager role) works with: no menu entry leads to
+ * a screen that would only answer "not permitted". */
+const CLERK_SCREENS: readonly Screen[] = ["dashboard", "documents"];
+
 function screenFromHash(): Screen {
   const h = window.location.hash.replace(/^#\/?/, "");
   return (SCREENS.find(([id]) => id === h)?.[0] ?? "dashboard") as Screen;
@@ -30,17 +34,18 @@ function screenFromHash(): Screen {
 
 export function App() {
   const [info, setInfo] = useState<SiteInfo | null>(null);
-  const [user, setUser] = useState<string | null>(null);
+  const [me, setMe] = useState<Me | null>(null);
+  const user = me?.user ?? null;
   const [error, setError] = useState<BackendError | null>(null);
   const [screen, setScreen] = useState<Screen>(screenFromHash);
   // Choosing a screen again starts it afresh (back to its list).
   const [visit, setVisit] = useState(0);
 
   const load = useCallback(() => {
-    Promise.all([backend.siteInfo(), api.loggedUser()])
-      .then(([i, u]) => {
+    Promise.all([backend.siteInfo(), api.me()])
+      .then(([i, m]) => {
         setInfo(i);
-        setUser(u);
+        setMe(m);
         setError(null);
       })
       .catch((e: BackendError) => setError(e));
@@ -56,8 +61,12 @@ export function App() {
     return <SignIn onSignedIn={load} message={error.message} />;
   }
 
+  const manager = me?.system_manager ?? false;
+  const allowed = SCREENS.filter(([id]) => manager || CLERK_SCREENS.includes(id));
+  const shown: Screen = allowed.some(([id]) => id === screen) ? screen : "dashboard";
+
   const views: Record<Screen, ReactNode> = {
-    dashboard: <Dashboard />,
+    dashboard: <Dashboard manager={manager} />,
     documents: <Documents />,
     producers: (
       <DocScreen
@@ -93,9 +102,9 @@ export function App() {
       <div className="body">
         <nav aria-label="Screens">
           <ul>
-            {SCREENS.map(([id, label]) => (
+            {allowed.map(([id, label]) => (
               <li key={id}>
-                <a href={`#/${id}`} aria-current={screen === id ? "page" : undefined} onClick={() => setVisit((v) => v + 1)}>
+                <a href={`#/${id}`} aria-current={shown === id ? "page" : undefined} onClick={() => setVisit((v) => v + 1)}>
                   {label}
                 </a>
               </li>
@@ -108,9 +117,13 @@ export function App() {
               {error.message}
             </div>
           )}
-          <div key={`${screen}-${visit}`} className="stack">
-            {views[screen]}
-          </div>
+          {me === null && !error ? (
+            <p className="muted">Loading…</p>
+          ) : (
+            <div key={`${shown}-${visit}`} className="stack">
+              {views[shown]}
+            </div>
+          )}
         </main>
       </div>
     </div>

@@ -59,6 +59,29 @@ impl Actor {
         Ok(())
     }
 
+    /// A person working at this site (a clerk, a manager): any role beyond
+    /// the implicit ones, and not a key that speaks for another site.
+    pub fn is_desk_user(&self) -> bool {
+        !self.is_subscriber()
+            && self
+                .roles
+                .iter()
+                .any(|r| r != "All" && r != "Guest" && r != EVENT_SUBSCRIBER)
+    }
+
+    /// What every person at the site may do — press Sync now and see how
+    /// syncing goes — but not a subscriber key or a user without a role.
+    pub fn require_desk_user(&self, what: &str) -> Result<()> {
+        if self.is_desk_user() {
+            Ok(())
+        } else {
+            Err(Error::Permission(format!(
+                "{} holds no role at this site, so it may not {what}: give the user a role such as Sales User",
+                self.user
+            )))
+        }
+    }
+
     pub fn require_system_manager(&self, what: &str) -> Result<()> {
         if self.is_system_manager() {
             Ok(())

@@ -14,9 +14,17 @@ export interface GeneratedKeys {
   api_secret: string;
 }
 
+/** The signed-in user and what the app shows them. */
+export interface Me {
+  user: string;
+  roles: string[];
+  system_manager: boolean;
+}
+
 export function outpost(b: Backend) {
   return {
     loggedUser: () => b.method<string>("frappe.auth.get_logged_user"),
+    me: () => b.method<Me>("outpost.user.me"),
     producerStatus: () => b.method<ProducerStatus[]>("outpost.event.producer_status"),
     consumerStatus: () => b.method<ConsumerStatus[]>("outpost.event.consumer_status"),
     syncNow: (producer?: string) => b.method<SyncSummary[]>("outpost.event.sync_now", producer ? { producer } : {}),

@@ -15,4 +15,12 @@ default?: string,
 /**
  * Help shown under the field in forms.
  */
-description?: string, };
+description?: string, 
+/**
+ * `link_field.field`: taken from the linked document on every save.
+ */
+fetch_from?: string, 
+/**
+ * `a * b` or `sum(table.field)`: computed on every save.
+ */
+compute?: string, };

@@ -16,4 +16,9 @@ custom: boolean,
  * Holds who may do what (users, roles, keys, streaming set-up): never
  * written by sync unless the consumer subscribed to it explicitly.
  */
-security: boolean, };
+security: boolean, 
+/**
+ * The `status` field's values for docstatus 0, 1 and 2 (`A|B`: either,
+ * A by default), set on every save.
+ */
+status_by_docstatus?: Array<string>, };

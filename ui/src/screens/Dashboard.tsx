@@ -10,14 +10,17 @@ function fraction(s: SyncSummary | undefined): number | null {
   return Math.min(1, Math.max(0, (s.cursor - s.start) / (s.target - s.start)));
 }
 
-function resultLine(s: SyncSummary): string {
+/** One producer's Sync now outcome; `stillFailed`: earlier entries that are still Failed there. */
+function resultLine(s: SyncSummary, stillFailed: number): string {
   if (s.error) return `${s.producer}: ${s.online ? "failed" : "offline"} — ${s.error}`;
   const sent = s.pushed > 0 ? `${s.pushed} sent${s.push_failed > 0 ? ` (${s.push_failed} failed there)` : ""}` : "";
-  if (s.pulled === 0) return `${s.producer}: ${sent ? `${sent}, nothing new received` : "up to date"}`;
+  const pending =
+    stillFailed > 0 ? `; ${stillFailed} earlier entr${stillFailed === 1 ? "y" : "ies"} still failed (see the Sync Log)` : "";
+  if (s.pulled === 0) return `${s.producer}: ${sent ? `${sent}, nothing new received` : pending ? "nothing new received" : "up to date"}${pending}`;
   const skipped = s.skipped > 0 ? `, ${s.skipped} skipped` : "";
   const conflicts =
     s.conflicts > 0 ? `, ${s.conflicts} conflict${s.conflicts === 1 ? "" : "s"} settled (both versions in the Sync Log)` : "";
-  return `${s.producer}: ${s.synced} synced, ${s.failed} failed${skipped}${conflicts} (${s.pulled} received)${sent ? `; ${sent}` : ""}`;
+  return `${s.producer}: ${s.synced} synced, ${s.failed} failed${skipped}${conflicts} (${s.pulled} received)${sent ? `; ${sent}` : ""}${pending}`;
 }
 
 /** Documents a producer holds back because the row's condition cannot be
@@ -38,8 +41,10 @@ function Held(props: { owner: string; held: HeldDoc[] }) {
   );
 }
 
-/** Each producer's and consumer's health, and the big Sync now (SPEC F23). */
-export function Dashboard() {
+/** Each producer's and consumer's health, and the big Sync now (SPEC F23).
+ * A clerk (`manager` false) sees Sync now and how this site receives; the
+ * sites it serves are a manager's business. */
+export function Dashboard({ manager }: { manager: boolean }) {
   const [syncError, setError] = useState<string | null>(null);
   const [progress, setProgress] = useState<SyncProgress | null>(null);
   const [result, setResult] = useState<SyncSummary[] | null>(null);
@@ -47,8 +52,8 @@ export function Dashboard() {
   const poll = useRef<number | undefined>(undefined);
 
   const load = useCallback(
-    async () => ({ producers: await api.producerStatus(), consumers: await api.consumerStatus() }),
-    [],
+    async () => ({ producers: await api.producerStatus(), consumers: manager ? await api.consumerStatus() : [] }),
+    [manager],
   );
   const { data, error: loadError, refresh } = usePolled(load, 5000);
   const producers = data?.producers ?? null;
@@ -98,11 +103,14 @@ export function Dashboard() {
         {result && (
           <ul className="sync-result" role="status" aria-label="Sync result">
             {result.length === 0 && <li>No Event Producer is set up yet.</li>}
-            {result.map((s) => (
-              <li key={s.producer} className={s.error || s.failed > 0 ? "bad" : "good"}>
-                {resultLine(s)}
-              </li>
-            ))}
+            {result.map((s) => {
+              const stillFailed = producers?.find((p) => p.producer === s.producer)?.failed ?? 0;
+              return (
+                <li key={s.producer} className={s.error || s.failed > 0 || stillFailed > 0 ? "bad" : "good"}>
+                  {resultLine(s, stillFailed)}
+                </li>
+              );
+            })}
           </ul>
         )}
       </section>
@@ -116,7 +124,7 @@ export function Dashboard() {
         {producers === null ? (
           <p className="muted">Loading…</p>
         ) : producers.length === 0 ? (
-          <p className="muted">None yet: set one up under Event Producers.</p>
+          <p className="muted">{manager ? "None yet: set one up under Event Producers." : "This site receives from no other site yet: ask your manager to connect it."}</p>
         ) : (
           <table>
             <thead>
@@ -156,6 +164,7 @@ export function Dashboard() {
           <Held key={p.producer} owner={p.producer} held={p.held} />
         ))}
       </section>
+      {manager && (
       <section className="card" aria-label="Consumers">
         <h2>Consumers (this site sends to)</h2>
         {consumers.length === 0 ? (
@@ -192,6 +201,7 @@ export function Dashboard() {
           <Held key={c.consumer} owner={c.consumer_name || c.consumer} held={c.held} />
         ))}
       </section>
+      )}
     </div>
   );
 }

@@ -1,5 +1,5 @@
-import { useCallback, useState } from "react";
-import { api, BackendError } from "../api";
+import { useCallback, useEffect, useState } from "react";
+import { api, backend, BackendError } from "../api";
 import type { SyncLogEntry } from "../bindings/SyncLogEntry";
 import { Alerts } from "../components/Alerts";
 import { ConflictView } from "../components/ConflictView";
@@ -166,9 +166,39 @@ export function SyncLog() {
             </>
           )}
           <h3>Data</h3>
-          <pre className="json">{JSON.stringify(open.data, null, 2)}</pre>
+          {open.data === null && open.update_type === "Create" && open.docname ? (
+            <Received doctype={open.ref_doctype} name={open.docname} />
+          ) : (
+            <pre className="json">{JSON.stringify(open.data, null, 2)}</pre>
+          )}
         </section>
       )}
     </div>
+  );
+}
+
+/** A document created as it came: the line points at it (no second copy is kept). */
+function Received({ doctype, name }: { doctype: string; name: string }) {
+  const [doc, setDoc] = useState<unknown>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    setDoc(null);
+    setError(null);
+    backend
+      .getDocument(doctype, name)
+      .then((d) => live && setDoc(d))
+      .catch((e: BackendError) => live && setError(e.message));
+    return () => {
+      live = false;
+    };
+  }, [doctype, name]);
+  return (
+    <>
+      <p className="muted">
+        Created here as received; the document as it is now ({doctype} {name}):
+      </p>
+      {error ? <p className="muted">{error}</p> : <pre className="json">{doc ? JSON.stringify(doc, null, 2) : "Loading…"}</pre>}
+    </>
   );
 }

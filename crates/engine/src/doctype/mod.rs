@@ -153,6 +153,14 @@ pub struct DocField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub description: Option<String>,
+    /// `link_field.field`: taken from the linked document on every save.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub fetch_from: Option<String>,
+    /// `a * b` or `sum(table.field)`: computed on every save.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub compute: Option<String>,
 }
 
 impl DocField {
@@ -251,6 +259,11 @@ pub struct DocType {
     /// written by sync unless the consumer subscribed to it explicitly.
     #[serde(default, deserialize_with = "flag")]
     pub security: bool,
+    /// The `status` field's values for docstatus 0, 1 and 2 (`A|B`: either,
+    /// A by default), set on every save.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub status_by_docstatus: Option<Vec<String>>,
 }
 
 fn default_autoname() -> String {
@@ -310,6 +323,39 @@ impl DocType {
         }
         for f in &self.fields {
             self.validate_field(f, known)?;
+            crate::document::compute::validate_field(self, f, known)?;
+        }
+        if let Some(states) = &self.status_by_docstatus {
+            let status = self
+                .field("status")
+                .filter(|f| f.fieldtype == FieldType::Select);
+            let Some(status) = status else {
+                return Err(Error::invalid(
+                    "status_by_docstatus",
+                    format!(
+                        "status_by_docstatus needs a Select field status in {}",
+                        self.name
+                    ),
+                ));
+            };
+            let choices: Vec<&str> = status.select_options().collect();
+            if states.len() != 3 {
+                return Err(Error::invalid(
+                    "status_by_docstatus",
+                    "status_by_docstatus lists the status for docstatus 0, 1 and 2",
+                ));
+            }
+            for s in states.iter().flat_map(|s| s.split('|')) {
+                if !choices.contains(&s.trim()) {
+                    return Err(Error::invalid(
+                        "status_by_docstatus",
+                        format!(
+                            "status_by_docstatus: {s:?} is not an option of {}'s status",
+                            self.name
+                        ),
+                    ));
+                }
+            }
         }
         self.naming()?.validate_against(self)?;
         Ok(())

@@ -2,6 +2,7 @@
 //! validating it, naming it, and storing it — all inside the caller's
 //! transaction so that nothing is half-written.
 
+pub mod compute;
 pub mod naming;
 pub mod store;
 pub mod values;
@@ -145,7 +146,9 @@ pub fn insert_in(
         }
         _ => {}
     }
-    let body = build(reg, dt, &input, None)?;
+    let mut body = build(reg, dt, &input, None)?;
+    compute::apply(tx, reg, dt, &mut body)?;
+    compute::status(dt, &mut body, docstatus);
     let links = validate(tx, reg, dt, &body, None, opts.ignore_links)?;
     let name = naming::assign(tx, dt, &body, input.get("name"), opts.keep_name)?;
     if store::exists(tx, doctype, &name)? {
@@ -176,14 +179,7 @@ pub fn insert_in(
         version: versions.last().map(String::as_str),
         origin: opts.origin.as_deref(),
     };
-    log::record(
-        tx,
-        doctype,
-        &name,
-        UpdateType::Create,
-        Value::Object(doc.clone()),
-        &change,
-    )?;
+    log::record(tx, doctype, &name, UpdateType::Create, Some(&doc), &change)?;
     crate::stream::after_write(tx, reg, doctype, Some(&doc))?;
     Ok(doc)
 }
@@ -218,7 +214,11 @@ pub fn update_in(
     for (k, v) in patch {
         merged.insert(k, v);
     }
-    let body = build(reg, dt, &merged, Some(&old))?;
+    let mut body = build(reg, dt, &merged, Some(&old))?;
+    if old_status == 0 {
+        compute::apply(tx, reg, dt, &mut body)?;
+    }
+    compute::status(dt, &mut body, new_status);
     let unchanged_body = same_content(&body, &old, dt);
     check_transition(dt, name, old_status, new_status, unchanged_body)?;
     if new_status != old_status {
@@ -266,7 +266,7 @@ pub fn update_in(
             version: versions.last().map(String::as_str),
             origin: opts.origin.as_deref(),
         };
-        log::record(tx, doctype, name, UpdateType::Update, d, &change)?;
+        log::record(tx, doctype, name, UpdateType::Update, Some(&d), &change)?;
     }
     crate::stream::after_write(tx, reg, doctype, Some(&doc))?;
     Ok(doc)
@@ -329,7 +329,14 @@ pub fn delete_in(
         version: made.as_deref(),
         origin: opts.origin.as_deref(),
     };
-    log::record(tx, doctype, name, UpdateType::Delete, Value::Null, &change)?;
+    log::record(
+        tx,
+        doctype,
+        name,
+        UpdateType::Delete,
+        None::<&Value>,
+        &change,
+    )?;
     crate::stream::after_write(tx, reg, doctype, None)
 }
 
@@ -576,30 +583,33 @@ fn check_fields(
 
 /// Whether `body` holds the same field values (and rows) as `old`.
 fn same_content(body: &Doc, old: &Doc, dt: &DocType) -> bool {
-    dt.fields.iter().all(|f| {
-        let new = body.get(&f.fieldname).unwrap_or(&Value::Null);
-        let before = old.get(&f.fieldname).unwrap_or(&Value::Null);
-        if f.fieldtype == FieldType::Table {
-            let strip = |v: &Value| -> Vec<Doc> {
-                v.as_array()
-                    .map(|rows| {
-                        rows.iter()
-                            .filter_map(Value::as_object)
-                            .map(|r| {
-                                r.iter()
-                                    .filter(|(k, _)| !is_row_meta(k))
-                                    .map(|(k, v)| (k.clone(), v.clone()))
-                                    .collect()
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
-            strip(new) == strip(before)
-        } else {
-            new == before
-        }
-    })
+    dt.fields
+        .iter()
+        .filter(|f| !compute::is_derived(dt, &f.fieldname))
+        .all(|f| {
+            let new = body.get(&f.fieldname).unwrap_or(&Value::Null);
+            let before = old.get(&f.fieldname).unwrap_or(&Value::Null);
+            if f.fieldtype == FieldType::Table {
+                let strip = |v: &Value| -> Vec<Doc> {
+                    v.as_array()
+                        .map(|rows| {
+                            rows.iter()
+                                .filter_map(Value::as_object)
+                                .map(|r| {
+                                    r.iter()
+                                        .filter(|(k, _)| !is_row_meta(k))
+                                        .map(|(k, v)| (k.clone(), v.clone()))
+                                        .collect()
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                strip(new) == strip(before)
+            } else {
+                new == before
+            }
+        })
 }
 
 fn is_row_meta(key: &str) -> bool {

@@ -40,6 +40,11 @@ impl ProducerClient {
     /// Calls a method; an answer over `limit` bytes is refused as it
     /// streams in (a producer decides what it sends, not how much we hold).
     fn call<B: Serialize, T: DeserializeOwned>(&self, method: &str, body: &B) -> Result<T> {
+        decode(&self.base, &self.call_raw(method, body)?)
+    }
+
+    /// Calls a method; the answer's bytes when it succeeded.
+    fn call_raw<B: Serialize>(&self, method: &str, body: &B) -> Result<Vec<u8>> {
         use std::io::Read;
         let limit = answer_limit(method);
         let url = format!("{}/api/method/{method}", self.base);
@@ -68,27 +73,7 @@ impl ProducerClient {
             )));
         }
         if status.is_success() {
-            // Straight into the typed answer: no JSON tree in between.
-            #[derive(serde::Deserialize)]
-            struct Envelope<T> {
-                message: Option<T>,
-            }
-            let unexpected = |e: serde_json::Error| {
-                Error::Remote(format!("Producer sent an unexpected answer: {e}"))
-            };
-            return match serde_json::from_slice::<Envelope<T>>(&bytes) {
-                Ok(Envelope { message: Some(m) }) => Ok(m),
-                Ok(Envelope { message: None }) => {
-                    serde_json::from_value(Value::Null).map_err(unexpected)
-                }
-                Err(e) if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() => {
-                    Err(Error::Unreachable(format!(
-                        "Producer {} answered {status} with something that is not JSON ({e})",
-                        self.base
-                    )))
-                }
-                Err(e) => Err(unexpected(e)),
-            };
+            return Ok(bytes);
         }
         let json: Value = serde_json::from_slice(&bytes).map_err(|_| {
             Error::Unreachable(format!(
@@ -130,7 +115,31 @@ impl ProducerClient {
     }
 
     pub fn pull(&self, req: &PullRequest) -> Result<PullReply> {
-        self.call("outpost.event.pull", req)
+        self.pull_raw(req)?.decode()
+    }
+
+    /// A page as it came: only its head is read here, so that the thread
+    /// that applies the page builds (and frees) its documents.
+    pub fn pull_raw(&self, req: &PullRequest) -> Result<RawPage> {
+        let bytes = self.call_raw("outpost.event.pull", req)?;
+        #[derive(serde::Deserialize)]
+        struct Head {
+            #[serde(default)]
+            snapshot: Vec<serde::de::IgnoredAny>,
+            cursor: i64,
+            has_more: bool,
+            #[serde(default)]
+            page: i64,
+        }
+        let head: Head = decode(&self.base, &bytes)?;
+        Ok(RawPage {
+            base: self.base.clone(),
+            bytes,
+            cursor: head.cursor,
+            has_more: head.has_more,
+            page: head.page,
+            snapshot: !head.snapshot.is_empty(),
+        })
     }
 
     pub fn ack(&self, req: &AckRequest) -> Result<()> {
@@ -239,6 +248,44 @@ impl ProducerClient {
 
 /// The most bytes an answer of `method` may have: a page of entries, or
 /// one document (SPEC §4: bodies and pages are size-limited).
+/// A pulled page not yet read whole (see [`ProducerClient::pull_raw`]).
+pub struct RawPage {
+    base: String,
+    bytes: Vec<u8>,
+    pub cursor: i64,
+    pub has_more: bool,
+    pub page: i64,
+    /// Whether it carries snapshot documents.
+    pub snapshot: bool,
+}
+
+impl RawPage {
+    pub fn decode(self) -> Result<PullReply> {
+        decode(&self.base, &self.bytes)
+    }
+}
+
+/// A successful answer's `message`, straight into its typed form (no JSON
+/// tree in between).
+fn decode<T: DeserializeOwned>(base: &str, bytes: &[u8]) -> Result<T> {
+    #[derive(serde::Deserialize)]
+    struct Envelope<T> {
+        message: Option<T>,
+    }
+    let unexpected =
+        |e: serde_json::Error| Error::Remote(format!("Producer sent an unexpected answer: {e}"));
+    match serde_json::from_slice::<Envelope<T>>(bytes) {
+        Ok(Envelope { message: Some(m) }) => Ok(m),
+        Ok(Envelope { message: None }) => serde_json::from_value(Value::Null).map_err(unexpected),
+        Err(e) if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() => {
+            Err(Error::Unreachable(format!(
+                "Producer {base} answered with something that is not JSON ({e})"
+            )))
+        }
+        Err(e) => Err(unexpected(e)),
+    }
+}
+
 fn answer_limit(method: &str) -> u64 {
     match method {
         "outpost.event.pull" => 16 << 20,

@@ -113,12 +113,12 @@ pub struct Change<'a> {
 
 /// Records a change if the doctype is streamed. `data` is the whole
 /// document (Create), the diff (Update) or null (Delete).
-pub fn record(
+pub fn record<T: Serialize + ?Sized>(
     tx: &Transaction,
     doctype: &str,
     name: &str,
     kind: UpdateType,
-    data: Value,
+    data: Option<&T>,
     change: &Change,
 ) -> Result<()> {
     if !is_streamed(tx, doctype)? {
@@ -128,11 +128,9 @@ pub fn record(
         Some(o) => o.to_owned(),
         None => local_site_id(tx)?,
     };
-    let data = if data.is_null() {
-        None
-    } else {
-        Some(serde_json::to_string(&data).map_err(|e| Error::Corrupt(e.to_string()))?)
-    };
+    let data = data
+        .map(|d| serde_json::to_string(d).map_err(|e| Error::Corrupt(e.to_string())))
+        .transpose()?;
     tx.prepare_cached(
         "INSERT INTO update_log (update_type, ref_doctype, docname, data, creation, origin_site, base, version)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

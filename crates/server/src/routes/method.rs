@@ -16,6 +16,7 @@ use crate::state::AppState;
 /// The methods this site answers, with what they take.
 pub const METHODS: &[(&str, &str)] = &[
     ("frappe.auth.get_logged_user", "The signed-in user's name."),
+    ("outpost.user.me", "The signed-in user and their roles (what the app shows them)."),
     ("frappe.client.get_count", "How many documents match. Args: doctype, filters?."),
     ("outpost.site.info", "site_id, site_name, url, version."),
     ("outpost.site.configure", "Set site_name and/or url (System Manager)."),
@@ -50,7 +51,7 @@ pub const METHODS: &[(&str, &str)] = &[
 
 /// Call a method. See the description of `method` for the list.
 #[utoipa::path(post, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_background_sync, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync, outpost.event.reapply_conflict, outpost.event.request_existing, outpost.event.resnapshot, outpost.event.push")),
+    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, outpost.user.me, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_background_sync, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync, outpost.event.reapply_conflict, outpost.event.request_existing, outpost.event.resnapshot, outpost.event.push")),
     request_body(content = Object, description = "The method's arguments"),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
@@ -64,13 +65,13 @@ pub async fn call_post(
     caller: Caller,
     Segments(method): Segments<String>,
     JsonBody(args): JsonBody,
-) -> ApiResult<Json<Message<Value>>> {
+) -> ApiResult<Json<Message<Answer>>> {
     call(state, caller, method, args, Method::POST).await
 }
 
 /// Call a read-only method with its arguments in the query string.
 #[utoipa::path(get, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "A read-only method: frappe.auth.get_logged_user, frappe.client.get_count, outpost.site.info, outpost.doctype.list, outpost.doctype.get, outpost.user.get_api_key, outpost.event.update_log, outpost.event.producer_status, outpost.event.sync_log, outpost.event.sync_progress, outpost.event.consumer_status")),
+    params(("method" = String, Path, description = "A read-only method: frappe.auth.get_logged_user, outpost.user.me, frappe.client.get_count, outpost.site.info, outpost.doctype.list, outpost.doctype.get, outpost.user.get_api_key, outpost.event.update_log, outpost.event.producer_status, outpost.event.sync_log, outpost.event.sync_progress, outpost.event.consumer_status")),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
         (status = 401, description = "Not authenticated", body = ErrorSchema),
@@ -82,7 +83,7 @@ pub async fn call_get(
     caller: Caller,
     Segments(method): Segments<String>,
     q: QueryPairs,
-) -> ApiResult<Json<Message<Value>>> {
+) -> ApiResult<Json<Message<Answer>>> {
     let args: Map<String, Value> = q.0.into_iter().map(|(k, v)| (k, Value::from(v))).collect();
     call(state, caller, method, Value::Object(args), Method::GET).await
 }
@@ -97,6 +98,7 @@ const LONG: &[&str] = &[
 
 const READ_ONLY: &[&str] = &[
     "frappe.auth.get_logged_user",
+    "outpost.user.me",
     "frappe.client.get_count",
     "outpost.site.info",
     "outpost.doctype.list",
@@ -115,7 +117,7 @@ async fn call(
     method: String,
     args: Value,
     verb: Method,
-) -> ApiResult<Json<Message<Value>>> {
+) -> ApiResult<Json<Message<Answer>>> {
     if !METHODS.iter().any(|(m, _)| *m == method) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -196,8 +198,12 @@ fn from_args<T: serde::de::DeserializeOwned>(
         .map_err(|e| Error::bad_input(format!("Invalid arguments: {e}")))
 }
 
-fn to_value<T: serde::Serialize>(v: T) -> outpost_engine::Result<Value> {
-    serde_json::to_value(v).map_err(|e| Error::Corrupt(e.to_string()))
+/// A method's answer, serialised once: straight from the engine's types to
+/// the bytes sent (a page of 500 documents is not built as a JSON tree first).
+pub type Answer = Box<serde_json::value::RawValue>;
+
+fn to_value<T: serde::Serialize>(v: T) -> outpost_engine::Result<Answer> {
+    serde_json::value::to_raw_value(&v).map_err(|e| Error::Corrupt(e.to_string()))
 }
 
 /// All a subscriber key may call (SPEC F8, least privilege).
@@ -220,7 +226,7 @@ pub fn dispatch(
     actor: &Actor,
     method: &str,
     args: &Map<String, Value>,
-) -> outpost_engine::Result<Value> {
+) -> outpost_engine::Result<Answer> {
     if actor.is_subscriber() && !SUBSCRIBER_METHODS.contains(&method) {
         return Err(Error::Permission(format!(
             "{} holds the role Event Subscriber: it may only register, pull and fetch, not call {method}",
@@ -228,7 +234,12 @@ pub fn dispatch(
         )));
     }
     match method {
-        "frappe.auth.get_logged_user" => Ok(Value::from(actor.user.clone())),
+        "frappe.auth.get_logged_user" => to_value(&actor.user),
+        "outpost.user.me" => to_value(json!({
+            "user": actor.user,
+            "roles": actor.roles.iter().filter(|r| *r != "All").collect::<Vec<_>>(),
+            "system_manager": actor.is_system_manager(),
+        })),
         "frappe.client.get_count" => {
             let filters = match args.get("filters") {
                 Some(Value::String(s)) => Some(serde_json::from_str(s).map_err(|e| {
@@ -261,7 +272,7 @@ pub fn dispatch(
         "outpost.user.generate_keys" => {
             let keys = site.generate_keys(actor, arg_str(args, "user")?)?;
             // The one place a secret leaves the site: the answer to this call.
-            Ok(
+            to_value(
                 json!({ "user": keys.user, "api_key": keys.api_key, "api_secret": keys.api_secret.expose() }),
             )
         }
@@ -269,7 +280,7 @@ pub fn dispatch(
         "outpost.user.set_password" => {
             let password = outpost_engine::Secret::new(arg_str(args, "password")?);
             site.set_password(actor, arg_str(args, "user")?, &password)?;
-            Ok(Value::from("Password set"))
+            to_value("Password set")
         }
         "outpost.site.set_sync_interval" => {
             let seconds = match args.get("sync_interval") {
@@ -291,7 +302,7 @@ pub fn dispatch(
         "outpost.event.pull" => to_value(site.pull_updates(actor, &from_args(args)?)?),
         "outpost.event.ack" => {
             site.acknowledge_pages(actor, &from_args(args)?)?;
-            Ok(Value::from("Acknowledged"))
+            to_value("Acknowledged")
         }
         "outpost.event.subscription" => {
             to_value(site.subscription_status(actor, arg_str(args, "site_id")?)?)
@@ -303,7 +314,7 @@ pub fn dispatch(
                 arg_str(args, "site_id")?,
                 arg_str(args, "ref_doctype")?,
             )?;
-            Ok(Value::from("The existing documents will be sent again"))
+            to_value("The existing documents will be sent again")
         }
         "outpost.event.request_existing" => {
             site.resnapshot(
@@ -311,9 +322,7 @@ pub fn dispatch(
                 arg_str(args, "producer")?,
                 arg_str(args, "ref_doctype")?,
             )?;
-            Ok(Value::from(
-                "Asked: the existing documents arrive with the next syncs",
-            ))
+            to_value("Asked: the existing documents arrive with the next syncs")
         }
         "outpost.event.fetch" => {
             let req: FetchRequest = from_args(args)?;

@@ -138,7 +138,12 @@ pub(super) fn apply_logged(
         }
         Err(e) => (Status::Failed, None, Some(e.to_string())),
     };
-    let data = if entry.data.is_null() {
+    // A document created as it came is the document here: the line points
+    // at it instead of keeping a second copy. Diffs, and whatever did not
+    // go through as it came, are kept whole (Resync and the detail need them).
+    let data = if entry.data.is_null()
+        || (status == Status::Synced && entry.update_type == UpdateType::Create)
+    {
         None
     } else {
         Some(entry.data.to_string())

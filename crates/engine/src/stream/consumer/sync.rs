@@ -40,7 +40,7 @@ impl Site {
         producer: Option<&str>,
         progress: &(dyn Fn(&SyncSummary) + Sync),
     ) -> Result<Vec<SyncSummary>> {
-        actor.require_system_manager("sync")?;
+        actor.require_desk_user("sync")?;
         let names = match producer {
             Some(p) => {
                 self.event_producer(p)?;
@@ -105,7 +105,7 @@ impl Site {
 
     /// What "Sync now" is doing (or last did).
     pub fn sync_progress(&self, actor: &Actor) -> Result<SyncProgress> {
-        actor.require_system_manager("see sync progress")?;
+        actor.require_desk_user("see sync progress")?;
         Ok(self
             .progress
             .lock()
@@ -119,7 +119,7 @@ impl Site {
 
     /// Every Event Producer's health, for the dashboard.
     pub fn producer_statuses(&self, actor: &Actor) -> Result<Vec<ProducerStatus>> {
-        actor.require_system_manager("see sync status")?;
+        actor.require_desk_user("see sync status")?;
         self.read(|tx| {
             let mut stmt = tx.prepare(
                 "SELECT d.name, json_extract(d.data, '$.registration_status'), COALESCE(s.online, 0), s.last_sync,
@@ -288,7 +288,8 @@ impl Site {
         let applier_gone = std::sync::atomic::AtomicBool::new(false);
         summary.start = first;
         summary.cursor = first;
-        let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Result<(i64, PullReply)>>(1);
+        let (pages_tx, pages_rx) =
+            std::sync::mpsc::sync_channel::<Result<(i64, crate::stream::client::RawPage)>>(1);
         std::thread::scope(|scope| {
             let (client, site_id, committed, gone) = (
                 &client,
@@ -296,14 +297,16 @@ impl Site {
                 &committed,
                 &applier_gone,
             );
-            scope.spawn(move || {
+            // Named apart from the applier (profiles, stack dumps).
+            let fetcher = std::thread::Builder::new().name("outpost-fetch".into());
+            let spawned = fetcher.spawn_scoped(scope, move || {
                 let mut after = first;
                 let began = std::time::Instant::now();
                 for _ in 0..MAX_PAGES_PER_ROUND {
                     if began.elapsed() > MAX_ROUND_TIME {
                         break;
                     }
-                    let page = client.pull(&PullRequest {
+                    let page = client.pull_raw(&PullRequest {
                         site_id: site_id.clone(),
                         after,
                         limit: PAGE_SIZE,
@@ -316,7 +319,7 @@ impl Site {
                     let wait_for = page
                         .as_ref()
                         .ok()
-                        .filter(|p| !p.snapshot.is_empty())
+                        .filter(|p| p.snapshot)
                         .map(|p| p.page);
                     if pages_tx.send(page.map(|p| (after, p))).is_err() {
                         return;
@@ -340,6 +343,11 @@ impl Site {
                     MAX_ROUND_TIME.as_secs()
                 ))));
             });
+            if let Err(e) = spawned {
+                return Err(Error::Unreachable(format!(
+                    "Cannot start fetching pages: {e}"
+                )));
+            }
             // However the applier leaves, the fetcher stops waiting for it.
             struct Gone<'a>(&'a std::sync::atomic::AtomicBool);
             impl Drop for Gone<'_> {
@@ -349,7 +357,8 @@ impl Site {
             }
             let _gone = Gone(&applier_gone);
             for page in pages_rx {
-                let (cursor, reply) = page?;
+                let (cursor, raw) = page?;
+                let reply = raw.decode()?;
                 let (more, number) = (reply.has_more, reply.page);
                 self.apply_page(&name, &doc, client, &ctx, cursor, reply, summary)?;
                 committed.store(number, Ordering::Release);

@@ -1,0 +1,245 @@
+//! Doctype logic declared in DocType JSON and applied on every save — from
+//! the API, the UI and sync alike — so a document reads the same wherever
+//! it was saved:
+//! - `fetch_from: "item_code.item_name"`: the field takes the named field of
+//!   the document its Link field points at;
+//! - `compute: "qty * rate"` (a product of two numeric fields of the same
+//!   document or row) or `compute: "sum(items.amount)"` (a total over a
+//!   child table): rows first, then the document;
+//! - `status_by_docstatus: ["Draft", "Unpaid|Paid", "Cancelled"]` on the
+//!   DocType: the `status` field follows docstatus; a value allowed for the
+//!   docstatus is kept (Paid stays Paid), else the first is set.
+
+use rusqlite::Transaction;
+use serde_json::{Number, Value};
+
+use super::{store, Doc};
+use crate::doctype::{DocField, DocType, FieldType, Registry};
+use crate::error::{Error, Result};
+
+/// A `compute` expression, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Formula {
+    Product(String, String),
+    Sum { table: String, field: String },
+}
+
+impl Formula {
+    pub fn parse(expr: &str) -> Option<Formula> {
+        let e = expr.trim();
+        if let Some(inner) = e.strip_prefix("sum(").and_then(|r| r.strip_suffix(')')) {
+            let (table, field) = inner.trim().split_once('.')?;
+            return Some(Formula::Sum {
+                table: table.trim().to_owned(),
+                field: field.trim().to_owned(),
+            });
+        }
+        let (a, b) = e.split_once('*')?;
+        Some(Formula::Product(a.trim().to_owned(), b.trim().to_owned()))
+    }
+}
+
+/// Checks a field's `fetch_from` and `compute` against its DocType (and the
+/// doctypes known), naming what is wrong.
+pub fn validate_field(dt: &DocType, f: &DocField, known: &Registry) -> Result<()> {
+    let fail = |msg: String| Err(Error::invalid(&f.fieldname, msg));
+    if let Some(from) = &f.fetch_from {
+        let Some((link, target)) = from.split_once('.') else {
+            return fail(format!(
+                "{}: fetch_from {from:?} must be link_field.field",
+                f.fieldname
+            ));
+        };
+        match dt.field(link) {
+            Some(l) if l.fieldtype == FieldType::Link => {
+                let to = l.options();
+                if let Some(t) = known.get(to) {
+                    if t.field(target).is_none() && target != "name" {
+                        return fail(format!(
+                            "{}: fetch_from {from:?}: {to} has no field {target}",
+                            f.fieldname
+                        ));
+                    }
+                }
+            }
+            _ => {
+                return fail(format!(
+                    "{}: fetch_from {from:?}: {link} is not a Link field of {}",
+                    f.fieldname, dt.name
+                ))
+            }
+        }
+    }
+    if let Some(expr) = &f.compute {
+        if !f.fieldtype.is_number() {
+            return fail(format!(
+                "{}: only a numeric field can be computed",
+                f.fieldname
+            ));
+        }
+        match Formula::parse(expr) {
+            Some(Formula::Product(a, b)) => {
+                for x in [a, b] {
+                    if !dt.field(&x).is_some_and(|g| g.fieldtype.is_number()) {
+                        return fail(format!(
+                            "{}: compute {expr:?}: {x} is not a numeric field of {}",
+                            f.fieldname, dt.name
+                        ));
+                    }
+                }
+            }
+            Some(Formula::Sum { table, field }) => {
+                let child = dt
+                    .field(&table)
+                    .filter(|t| t.fieldtype == FieldType::Table)
+                    .and_then(|t| known.get(t.options()));
+                if let Some(child) = child {
+                    if !child.field(&field).is_some_and(|g| g.fieldtype.is_number()) {
+                        return fail(format!(
+                            "{}: compute {expr:?}: {field} is not a numeric field of {}",
+                            f.fieldname, child.name
+                        ));
+                    }
+                } else if dt
+                    .field(&table)
+                    .is_none_or(|t| t.fieldtype != FieldType::Table)
+                {
+                    return fail(format!(
+                        "{}: compute {expr:?}: {table} is not a table of {}",
+                        f.fieldname, dt.name
+                    ));
+                }
+            }
+            None => return fail(format!(
+                "{}: compute {expr:?} is not understood: write \"a * b\" or \"sum(table.field)\"",
+                f.fieldname
+            )),
+        }
+    }
+    Ok(())
+}
+
+/// Whether a doctype (or any of its child tables) declares logic to apply.
+fn has_logic(reg: &Registry, dt: &DocType) -> bool {
+    dt.status_by_docstatus.is_some()
+        || dt
+            .fields
+            .iter()
+            .any(|f| f.fetch_from.is_some() || f.compute.is_some())
+        || dt.table_fields().any(|t| {
+            reg.get(t.options()).is_some_and(|c| {
+                c.fields
+                    .iter()
+                    .any(|f| f.fetch_from.is_some() || f.compute.is_some())
+            })
+        })
+}
+
+/// Applies the doctype's fetched and computed fields to `body` (its
+/// declared fields and rows, before standard fields are set). Only a draft
+/// is recomputed: a submitted document keeps the values it was submitted with.
+pub fn apply(tx: &Transaction, reg: &Registry, dt: &DocType, body: &mut Doc) -> Result<()> {
+    if !has_logic(reg, dt) {
+        return Ok(());
+    }
+    for t in dt.table_fields() {
+        let Some(child) = reg.get(t.options()) else {
+            continue;
+        };
+        if let Some(Value::Array(rows)) = body.get_mut(&t.fieldname) {
+            for row in rows.iter_mut().filter_map(Value::as_object_mut) {
+                fields(tx, child, row)?;
+            }
+        }
+    }
+    fields(tx, dt, body)
+}
+
+/// Sets the `status` field from docstatus, where the doctype says so.
+pub fn status(dt: &DocType, body: &mut Doc, docstatus: i64) {
+    if let Some(states) = &dt.status_by_docstatus {
+        if let Some(allowed) = usize::try_from(docstatus).ok().and_then(|i| states.get(i)) {
+            let choices: Vec<&str> = allowed.split('|').map(str::trim).collect();
+            let now = body.get("status").and_then(Value::as_str).unwrap_or("");
+            if !choices.contains(&now) {
+                if let Some(first) = choices.first() {
+                    body.insert("status".into(), Value::from(*first));
+                }
+            }
+        }
+    }
+}
+
+/// The fields a save sets by itself, which a submitted document's "no
+/// change" check leaves out.
+pub fn is_derived(dt: &DocType, field: &str) -> bool {
+    field == "status" && dt.status_by_docstatus.is_some()
+}
+
+/// `fetch_from`, then products, then sums, over one document or row.
+fn fields(tx: &Transaction, dt: &DocType, doc: &mut Doc) -> Result<()> {
+    for f in &dt.fields {
+        let Some((link, target)) = f.fetch_from.as_deref().and_then(|s| s.split_once('.')) else {
+            continue;
+        };
+        let Some(to) = dt.field(link).map(|l| l.options()) else {
+            continue;
+        };
+        let Some(name) = doc
+            .get(link)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        else {
+            continue;
+        };
+        if let Some(source) = store::load(tx, to, name)? {
+            doc.insert(
+                f.fieldname.clone(),
+                source.get(target).cloned().unwrap_or(Value::Null),
+            );
+        }
+    }
+    for f in &dt.fields {
+        let value = match f.compute.as_deref().and_then(Formula::parse) {
+            Some(Formula::Product(a, b)) => number(doc.get(&a)) * number(doc.get(&b)),
+            Some(Formula::Sum { table, field }) => doc
+                .get(&table)
+                .and_then(Value::as_array)
+                .map(|rows| rows.iter().map(|r| number(r.get(&field))).sum())
+                .unwrap_or(0.0),
+            None => continue,
+        };
+        // Money in cents: 0.1 × 3 is 0.3, not 0.30000000000000004.
+        let rounded = (value * 1e6).round() / 1e6;
+        let v = Number::from_f64(rounded)
+            .map(Value::Number)
+            .unwrap_or(Value::Null);
+        doc.insert(f.fieldname.clone(), v);
+    }
+    Ok(())
+}
+
+fn number(v: Option<&Value>) -> f64 {
+    v.and_then(Value::as_f64).unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_products_or_sums() {
+        assert_eq!(
+            Formula::parse("qty * rate"),
+            Some(Formula::Product("qty".into(), "rate".into()))
+        );
+        assert_eq!(
+            Formula::parse("sum(items.amount)"),
+            Some(Formula::Sum {
+                table: "items".into(),
+                field: "amount".into()
+            })
+        );
+        assert_eq!(Formula::parse("qty + rate"), None);
+    }
+}
