@@ -10,10 +10,12 @@
 //!   DocType: the `status` field follows docstatus; a value allowed for the
 //!   docstatus is kept (Paid stays Paid), else the first is set.
 
-use rusqlite::Transaction;
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, Transaction};
 use serde_json::{Number, Value};
 
-use super::{store, Doc};
+use super::Doc;
 use crate::doctype::{DocField, DocType, FieldType, Registry};
 use crate::error::{Error, Result};
 
@@ -110,10 +112,12 @@ pub fn validate_field(dt: &DocType, f: &DocField, known: &Registry) -> Result<()
                     ));
                 }
             }
-            None => return fail(format!(
+            None => {
+                return fail(format!(
                 "{}: compute {expr:?} is not understood: write \"a * b\" or \"sum(table.field)\"",
                 f.fieldname
-            )),
+            ))
+            }
         }
     }
     Ok(())
@@ -142,17 +146,18 @@ pub fn apply(tx: &Transaction, reg: &Registry, dt: &DocType, body: &mut Doc) -> 
     if !has_logic(reg, dt) {
         return Ok(());
     }
+    let mut seen = Fetched::new();
     for t in dt.table_fields() {
         let Some(child) = reg.get(t.options()) else {
             continue;
         };
         if let Some(Value::Array(rows)) = body.get_mut(&t.fieldname) {
             for row in rows.iter_mut().filter_map(Value::as_object_mut) {
-                fields(tx, child, row)?;
+                fields(tx, child, row, &mut seen)?;
             }
         }
     }
-    fields(tx, dt, body)
+    fields(tx, dt, body, &mut seen)
 }
 
 /// Sets the `status` field from docstatus, where the doctype says so.
@@ -176,8 +181,42 @@ pub fn is_derived(dt: &DocType, field: &str) -> bool {
     field == "status" && dt.status_by_docstatus.is_some()
 }
 
+/// Values already fetched during one save: (doctype, name, field) → value.
+type Fetched = HashMap<(String, String, String), Value>;
+
+/// One field of a stored document, read in SQL (not the whole document).
+fn fetch(
+    tx: &Transaction,
+    seen: &mut Fetched,
+    doctype: &str,
+    name: &str,
+    field: &str,
+) -> Result<Option<Value>> {
+    let key = (doctype.to_owned(), name.to_owned(), field.to_owned());
+    if let Some(v) = seen.get(&key) {
+        return Ok(Some(v.clone()));
+    }
+    let path = format!("$.\"{}\"", field.replace('"', ""));
+    let found: Option<Option<String>> = tx
+        .prepare_cached(
+            "SELECT json_quote(json_extract(data, ?3)) FROM documents WHERE doctype = ?1 AND name = ?2",
+        )?
+        .query_row((doctype, name, &path), |r| r.get(0))
+        .optional()?;
+    let Some(raw) = found else {
+        return Ok(None);
+    };
+    let value = match raw {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| Error::Corrupt(format!("{doctype} {name}: {e}")))?,
+        None => Value::Null,
+    };
+    seen.insert(key, value.clone());
+    Ok(Some(value))
+}
+
 /// `fetch_from`, then products, then sums, over one document or row.
-fn fields(tx: &Transaction, dt: &DocType, doc: &mut Doc) -> Result<()> {
+fn fields(tx: &Transaction, dt: &DocType, doc: &mut Doc, seen: &mut Fetched) -> Result<()> {
     for f in &dt.fields {
         let Some((link, target)) = f.fetch_from.as_deref().and_then(|s| s.split_once('.')) else {
             continue;
@@ -192,11 +231,8 @@ fn fields(tx: &Transaction, dt: &DocType, doc: &mut Doc) -> Result<()> {
         else {
             continue;
         };
-        if let Some(source) = store::load(tx, to, name)? {
-            doc.insert(
-                f.fieldname.clone(),
-                source.get(target).cloned().unwrap_or(Value::Null),
-            );
+        if let Some(value) = fetch(tx, seen, to, name, target)? {
+            doc.insert(f.fieldname.clone(), value);
         }
     }
     for f in &dt.fields {
