@@ -199,7 +199,7 @@ mod tests {
         let a = "2026-11-23T10:00:05.000000Z aaaa".to_owned();
         let b = "2026-11-23T10:00:05.000000Z bbbb".to_owned();
         assert_eq!(
-            judge_whole(&[a.clone()], &[b.clone()]),
+            judge_whole(std::slice::from_ref(&a), std::slice::from_ref(&b)),
             Verdict::ConflictTake
         );
         assert_eq!(judge_whole(&[b], &[a]), Verdict::ConflictKeep);

@@ -39,7 +39,7 @@ pub(super) enum Applied {
     Skipped(String),
     /// The document changed here too while apart: settled by the rule,
     /// both versions kept (the local document's name).
-    Conflict(Option<String>, Conflict),
+    Conflict(Option<String>, Box<Conflict>),
 }
 
 /// Applies a page's entries (snapshot documents first, then the log) in
@@ -334,9 +334,12 @@ pub(super) fn apply_entry(
                     && !version::history(&current).is_empty()
                     && !version::history(data).is_empty();
                 if versioned || upsert {
-                    return conflict::settle_whole(
-                        tx, reg, ctx, doctype, &local, &current, data, &opts, fill,
-                    );
+                    let here = conflict::LocalCopy {
+                        doctype,
+                        name: &local,
+                        current: &current,
+                    };
+                    return conflict::settle_whole(tx, reg, ctx, &here, data, &opts, fill);
                 }
                 return Ok(Applied::Done(Some(local)));
             }
@@ -401,9 +404,14 @@ pub(super) fn apply_entry(
                             "{doctype} {local} was changed here too while apart; the later version, made here, has reached the producer since and replaced this change there (see its sync log)"
                         )))
                     }
-                    Some(theirs) => conflict::settle_whole(
-                        tx, reg, ctx, doctype, &local, &current, theirs, &opts, fill,
-                    ),
+                    Some(theirs) => {
+                        let here = conflict::LocalCopy {
+                            doctype,
+                            name: &local,
+                            current: &current,
+                        };
+                        conflict::settle_whole(tx, reg, ctx, &here, theirs, &opts, fill)
+                    }
                     None => Err(Error::Remote(format!(
                         "{doctype} {local} changed here and on the producer while apart, and the producer's version did not come with the page; resync this entry"
                     ))),
@@ -427,7 +435,7 @@ pub(super) fn apply_entry(
                     // wins, the delete is kept in the sync log.
                     return Ok(Applied::Conflict(
                         Some(local),
-                        Conflict::new(conflict::HERE, Some(&current), None),
+                        Box::new(Conflict::new(conflict::HERE, Some(&current), None)),
                     ));
                 }
                 let opts = WriteOptions {

@@ -94,20 +94,30 @@ fn capitalise(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The local copy an incoming document meets: its doctype, name and state.
+pub(super) struct LocalCopy<'a> {
+    pub(super) doctype: &'a str,
+    pub(super) name: &'a str,
+    pub(super) current: &'a Doc,
+}
+
 /// A whole incoming document (a Create, a snapshot document, the current
 /// state fetched for a change made on an older version) against the local
-/// copy `current`, named `local`. `fill` holds mapped link values.
+/// copy. `fill` holds mapped link values.
 pub(super) fn settle_whole(
     tx: &Transaction,
     reg: &Registry,
     ctx: &Context,
-    doctype: &str,
-    local: &str,
-    current: &Doc,
+    here: &LocalCopy,
     incoming: &Doc,
     opts: &WriteOptions,
     fill: Map<String, Value>,
 ) -> Result<Applied> {
+    let LocalCopy {
+        doctype,
+        name: local,
+        current,
+    } = *here;
     let theirs = version::history(incoming);
     let verdict = version::judge_whole(&version::history(current), &theirs);
     let take = |tx: &Transaction| -> Result<()> {
@@ -143,12 +153,12 @@ pub(super) fn settle_whole(
             take(tx)?;
             Ok(Applied::Conflict(
                 Some(local.to_owned()),
-                Conflict::new(INCOMING, Some(current), Some(incoming)),
+                Box::new(Conflict::new(INCOMING, Some(current), Some(incoming))),
             ))
         }
         Verdict::ConflictKeep => Ok(Applied::Conflict(
             Some(local.to_owned()),
-            Conflict::new(HERE, Some(current), Some(incoming)),
+            Box::new(Conflict::new(HERE, Some(current), Some(incoming))),
         )),
     }
 }
