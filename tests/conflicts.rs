@@ -38,16 +38,7 @@ fn conflicts(site: &TestSite) -> Vec<Value> {
 fn pair() -> (TestSite, TestSite) {
     let hub = TestSite::start_with(QUIET);
     let shop = TestSite::start_with(QUIET);
-    shop.push_to(
-        &hub,
-        &hub.base,
-        json!([{"ref_doctype": "Customer"}]),
-        json!([{"ref_doctype": "Customer"}]),
-    );
-    let shop_id = shop.site_id();
-    hub.decide(&shop_id, &[("Customer", "Approved")]);
-    shop.sync_now();
-    hub.approve_pushes_of(&shop_id);
+    shop.both_ways_with(&hub, "Customer");
     (hub, shop)
 }
 

@@ -275,16 +275,7 @@ fn a_hub_and_two_shops_push_pull_late_subscription_and_no_way_back() {
     hub.seed("Item", 5_000);
 
     // Shop 1 pushes its invoices and also takes the hub's (both ways).
-    shop1.push_to(
-        &hub,
-        &hub.base,
-        json!([{"ref_doctype": "Sales Invoice"}]),
-        json!([{"ref_doctype": "Sales Invoice"}]),
-    );
-    let shop1_id = shop1.site_id();
-    hub.decide(&shop1_id, &[("Sales Invoice", "Approved")]);
-    sync(&shop1);
-    approve(&hub, &shop1_id);
+    let shop1_id = shop1.both_ways_with(&hub, "Sales Invoice");
     shop1.seed("Sales Invoice", 50);
     let s = sync(&shop1);
     assert_eq!(s[0]["error"], Value::Null, "{s}");

@@ -528,6 +528,19 @@ impl TestSite {
         ep.data()["name"].as_str().unwrap_or_default().to_owned()
     }
 
+    /// On a shop: `doctype` pushed to `hub` and pulled from it, approved on
+    /// both sides (the hub's Event Consumer row and its push row); returns
+    /// this shop's site id.
+    pub fn both_ways_with(&self, hub: &TestSite, doctype: &str) -> String {
+        let rows = json!([{ "ref_doctype": doctype }]);
+        self.push_to(hub, &hub.base, rows.clone(), rows);
+        let id = self.site_id();
+        hub.decide(&id, &[(doctype, "Approved")]);
+        self.sync_now();
+        hub.approve_pushes_of(&id);
+        id
+    }
+
     /// On a hub: a System Manager approves every row of the shop that
     /// pushes here (its Event Producer `push:<shop site id>`).
     pub fn approve_pushes_of(&self, shop_site_id: &str) {

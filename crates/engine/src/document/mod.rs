@@ -224,10 +224,14 @@ pub fn update_in(
     if new_status != old_status {
         actor.require(dt, Action::Submit)?;
     }
+    // Nothing changed: not the content, nor (for a change from another
+    // site) the versions.
+    let unchanged = unchanged_body && new_status == old_status;
     let old_versions = version::history(&old);
     let versions = match &opts.versions {
+        Some(v) if unchanged && *v == old_versions => return Ok(old),
         Some(v) => v.clone(),
-        None if unchanged_body && new_status == old_status => return Ok(old),
+        None if unchanged => return Ok(old),
         None => version::extended(
             old_versions.clone(),
             version::next(
@@ -236,9 +240,6 @@ pub fn update_in(
             ),
         ),
     };
-    if unchanged_body && new_status == old_status && versions == old_versions {
-        return Ok(old);
-    }
     let links = validate(tx, reg, dt, &body, Some(name), opts.ignore_links)?;
     let now = values::now_string();
     let meta = Meta {

@@ -114,10 +114,6 @@ impl ProducerClient {
         self.call("outpost.event.register", reg)
     }
 
-    pub fn pull(&self, req: &PullRequest) -> Result<PullReply> {
-        self.pull_raw(req)?.decode()
-    }
-
     /// A page as it came: only its head is read here, so that the thread
     /// that applies the page builds (and frees) its documents.
     pub fn pull_raw(&self, req: &PullRequest) -> Result<RawPage> {

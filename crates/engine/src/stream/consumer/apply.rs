@@ -42,6 +42,39 @@ pub(super) enum Applied {
     Conflict(Option<String>, Box<Conflict>),
 }
 
+/// What a sync-log line records of an entry's outcome.
+pub(super) struct Line {
+    pub(super) status: Status,
+    pub(super) docname: Option<String>,
+    /// The error, or a note on what was done.
+    pub(super) note: Option<String>,
+    /// Both versions, as stored (status Conflict).
+    pub(super) conflict: Option<String>,
+}
+
+impl Line {
+    /// The line for an entry's outcome: applied, skipped, settled or failed.
+    pub(super) fn of(outcome: Result<Applied>) -> Result<Line> {
+        let line = |status, docname, note| Line {
+            status,
+            docname,
+            note,
+            conflict: None,
+        };
+        Ok(match outcome {
+            Ok(Applied::Done(local)) => line(Status::Synced, local, None),
+            Ok(Applied::Skipped(why)) => line(Status::Skipped, None, Some(why)),
+            Ok(Applied::Conflict(local, c)) => Line {
+                conflict: Some(
+                    serde_json::to_string(&c).map_err(|e| Error::Corrupt(e.to_string()))?,
+                ),
+                ..line(Status::Conflict, local, Some(c.sentence()))
+            },
+            Err(e) => line(Status::Failed, None, Some(e.to_string())),
+        })
+    }
+}
+
 /// Applies a page's entries (snapshot documents first, then the log) in
 /// the caller's transaction, with `prepared[i]` readied for `entries[i]`.
 pub(super) fn apply_page(
@@ -116,33 +149,24 @@ pub(super) fn apply_logged(
         ))),
         None => apply_in_savepoint(tx, reg, ctx, entry, ready),
     };
-    let mut kept_aside = None;
-    let (status, docname, error) = match &outcome {
-        Ok(Applied::Done(local)) if !ready.loose_links.is_empty() => {
-            let kept: Vec<String> = ready
-                .loose_links
-                .iter()
-                .map(|(dt, n)| format!("{dt} {n}"))
-                .collect();
-            let note = format!(
-                "Applied; links kept with the producer's names, without their documents ({}): users, roles and streaming set-up are never taken from a producer unless subscribed to",
-                kept.join(", ")
-            );
-            (Status::Synced, local.clone(), Some(note))
-        }
-        Ok(Applied::Done(local)) => (Status::Synced, local.clone(), None),
-        Ok(Applied::Skipped(why)) => (Status::Skipped, None, Some(why.clone())),
-        Ok(Applied::Conflict(local, c)) => {
-            kept_aside = Some(serde_json::to_string(c).map_err(|e| Error::Corrupt(e.to_string()))?);
-            (Status::Conflict, local.clone(), Some(c.sentence()))
-        }
-        Err(e) => (Status::Failed, None, Some(e.to_string())),
-    };
+    let loose = matches!(outcome, Ok(Applied::Done(_))) && !ready.loose_links.is_empty();
+    let mut line = Line::of(outcome)?;
+    if loose {
+        let kept: Vec<String> = ready
+            .loose_links
+            .iter()
+            .map(|(dt, n)| format!("{dt} {n}"))
+            .collect();
+        line.note = Some(format!(
+            "Applied; links kept with the producer's names, without their documents ({}): users, roles and streaming set-up are never taken from a producer unless subscribed to",
+            kept.join(", ")
+        ));
+    }
     // A document created as it came is the document here: the line points
     // at it instead of keeping a second copy. Diffs, and whatever did not
     // go through as it came, are kept whole (Resync and the detail need them).
     let data = if entry.data.is_null()
-        || (status == Status::Synced && entry.update_type == UpdateType::Create)
+        || (line.status == Status::Synced && entry.update_type == UpdateType::Create)
     {
         None
     } else {
@@ -159,21 +183,21 @@ pub(super) fn apply_logged(
         ctx.producer,
         entry.seq,
         entry.update_type.as_str(),
-        status.as_str(),
+        line.status.as_str(),
         doctype,
-        docname,
+        line.docname,
         entry.docname,
         row.use_same_name,
         data,
-        error,
+        line.note,
         entry.origin_site,
         now,
         row.mapping,
         entry.base,
         entry.version,
-        kept_aside,
+        line.conflict,
     ])?;
-    Ok(status)
+    Ok(line.status)
 }
 
 /// Applies dependencies and the entry inside a savepoint: all or nothing.

@@ -131,13 +131,16 @@ impl Site {
             }
             let key = (entry.ref_doctype.clone(), entry.docname.clone());
             let healed;
+            // The local copy's versions, when the store was asked whether it
+            // holds the document (one read serves both).
+            let mut stored: Option<Vec<String>> = None;
             let entry = match entry.update_type {
                 UpdateType::Create => {
                     page.created(key);
                     entry
                 }
                 UpdateType::Delete => {
-                    if !page.holds(&key, || self.holds(ctx, entry))? {
+                    if !page.holds(&key, || Ok(self.stored_versions(ctx, entry)?.is_some()))? {
                         ready.heal = Some(Heal::Gone(format!(
                             "{} {} was never received here: nothing to delete",
                             entry.ref_doctype, entry.docname
@@ -147,9 +150,14 @@ impl Site {
                     out.push(ready);
                     continue;
                 }
-                UpdateType::Update if page.holds(&key, || self.holds(ctx, entry))? => {
-                    if row.mapping.is_none() && !page.created.contains(&key) {
-                        ready.incoming = self.incoming_if_apart(client, ctx, entry)?;
+                UpdateType::Update
+                    if page.holds(&key, || {
+                        stored = self.stored_versions(ctx, entry)?;
+                        Ok(stored.is_some())
+                    })? =>
+                {
+                    if let (None, Some(mine)) = (&row.mapping, &stored) {
+                        ready.incoming = self.incoming_if_apart(client, ctx, entry, mine)?;
                     }
                     entry
                 }
@@ -209,45 +217,35 @@ impl Site {
         Ok(out)
     }
 
-    /// Whether the document an entry names is stored here.
-    fn holds(&self, ctx: &Context, entry: &LogEntry) -> Result<bool> {
+    /// The versions of the document an entry names, if it is stored here
+    /// (empty for one written before versions existed).
+    fn stored_versions(&self, ctx: &Context, entry: &LogEntry) -> Result<Option<Vec<String>>> {
         let doctype = ctx.local_doctype(&entry.ref_doctype);
         let same = ctx
             .rows
             .get(&entry.ref_doctype)
             .is_none_or(|r| r.use_same_name);
-        self.read(|tx| super::apply::local_name(tx, ctx, doctype, &entry.docname, same))
-            .map(|n| n.is_some())
+        self.read(|tx| {
+            let Some(local) = super::apply::local_name(tx, ctx, doctype, &entry.docname, same)?
+            else {
+                return Ok(None);
+            };
+            Ok(store::load(tx, doctype, &local)?.map(|d| version::history(&d)))
+        })
     }
 
-    /// For an Update made on a version the local copy has moved on from,
-    /// the producer's whole document (it settles the conflict); None when
-    /// the change follows on from the local copy, or the producer no longer
-    /// gives the document (the entry then says so).
+    /// For an Update made on a version the local copy (versions `mine`) has
+    /// moved on from, the producer's whole document (it settles the
+    /// conflict); None when the change follows on from the local copy, or
+    /// the producer no longer gives the document (the entry then says so).
     fn incoming_if_apart(
         &self,
         client: &dyn Source,
         ctx: &Context,
         entry: &LogEntry,
+        mine: &[String],
     ) -> Result<Option<Doc>> {
-        if entry.base.is_none() || entry.version.is_none() {
-            return Ok(None);
-        }
-        let doctype = ctx.local_doctype(&entry.ref_doctype);
-        let same = ctx
-            .rows
-            .get(&entry.ref_doctype)
-            .is_none_or(|r| r.use_same_name);
-        let mine = self.read(|tx| {
-            let Some(local) = super::apply::local_name(tx, ctx, doctype, &entry.docname, same)?
-            else {
-                return Ok(Vec::new());
-            };
-            Ok(store::load(tx, doctype, &local)?
-                .map(|d| version::history(&d))
-                .unwrap_or_default())
-        })?;
-        let verdict = version::judge_change(&mine, entry.base.as_deref(), entry.version.as_deref());
+        let verdict = version::judge_change(mine, entry.base.as_deref(), entry.version.as_deref());
         if !matches!(verdict, Verdict::ConflictTake | Verdict::ConflictKeep) {
             return Ok(None);
         }

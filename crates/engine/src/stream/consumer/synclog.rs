@@ -5,7 +5,7 @@
 use rusqlite::OptionalExtension;
 use serde_json::Value;
 
-use super::apply::{apply_in_savepoint, Applied, Status};
+use super::apply::{apply_in_savepoint, Line, Status};
 use super::SyncLogEntry;
 use crate::actor::Actor;
 use crate::document::values;
@@ -96,31 +96,19 @@ impl Site {
                 .pop()
                 .unwrap_or_default();
             let ok = self.write(|tx| {
-                match apply_in_savepoint(tx, &reg, &ctx, &entry, &ready) {
-                    Ok(applied) => {
-                        let (status, local, note) = match applied {
-                            Applied::Done(local) => (Status::Synced, local, None),
-                            Applied::Skipped(why) => (Status::Skipped, None, Some(why)),
-                            Applied::Conflict(local, c) => {
-                                let kept = serde_json::to_string(&c).map_err(|e| Error::Corrupt(e.to_string()))?;
-                                tx.execute("UPDATE sync_log SET conflict = ?2 WHERE id = ?1", (item.id, kept))?;
-                                (Status::Conflict, local, Some(c.sentence()))
-                            }
-                        };
-                        tx.execute(
-                            "UPDATE sync_log SET status = ?4, docname = ?2, error = ?5, modified = ?3, attempts = attempts + 1 WHERE id = ?1",
-                            (item.id, local, values::now_string(), status.as_str(), note),
-                        )?;
-                        Ok(true)
-                    }
-                    Err(e) => {
-                        tx.execute(
-                            "UPDATE sync_log SET error = ?2, modified = ?3, attempts = attempts + 1 WHERE id = ?1",
-                            (item.id, e.to_string(), values::now_string()),
-                        )?;
-                        Ok(false)
-                    }
+                let line = Line::of(apply_in_savepoint(tx, &reg, &ctx, &entry, &ready))?;
+                if line.status == Status::Failed {
+                    tx.execute(
+                        "UPDATE sync_log SET error = ?2, modified = ?3, attempts = attempts + 1 WHERE id = ?1",
+                        (item.id, line.note, values::now_string()),
+                    )?;
+                    return Ok(false);
                 }
+                tx.execute(
+                    "UPDATE sync_log SET status = ?4, docname = ?2, error = ?5, conflict = ?6, modified = ?3, attempts = attempts + 1 WHERE id = ?1",
+                    (item.id, line.docname, values::now_string(), line.status.as_str(), line.note, line.conflict),
+                )?;
+                Ok(true)
             })?;
             if !ok {
                 break;
