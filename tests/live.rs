@@ -64,6 +64,12 @@ fn the_live_channel_reconnects_after_a_dropped_link_and_brings_what_was_missed()
 #[test]
 fn a_stalled_live_channel_is_given_up_after_its_silence_limit_and_opened_again() {
     let (producer, consumer, proxy) = live_pair();
+    // The approval woke the consumer for a pull; that pull, on a busy
+    // machine, could still be under way and bring the note below.
+    proxy.wait_quiet(
+        std::time::Duration::from_secs(4),
+        std::time::Duration::from_secs(30),
+    );
     let opened = proxy.live_opened();
 
     assert_eq!(proxy.stall_live(), 1);

@@ -107,6 +107,26 @@ impl Proxy {
         plan.live.len()
     }
 
+    /// How many requests (other than live channels) went through so far.
+    pub fn requests(&self) -> usize {
+        self.lock().seen.len()
+    }
+
+    /// Waits until no request has gone through for `quiet` (at most
+    /// `limit`): a pull the consumer started earlier is over, none is queued.
+    pub fn wait_quiet(&self, quiet: std::time::Duration, limit: std::time::Duration) {
+        let started = std::time::Instant::now();
+        let (mut seen, mut since) = (self.requests(), std::time::Instant::now());
+        while since.elapsed() < quiet {
+            assert!(started.elapsed() < limit, "the consumer never went quiet");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let now = self.requests();
+            if now != seen {
+                (seen, since) = (now, std::time::Instant::now());
+            }
+        }
+    }
+
     /// How many live channels were opened through the proxy so far.
     pub fn live_opened(&self) -> usize {
         self.lock().live_opened
