@@ -15,6 +15,9 @@ pub struct AppState {
     /// Set when the server is asked to stop: endless answers (the live
     /// channel) end, so that the stop does not wait for their clients.
     stopping: Arc<std::sync::atomic::AtomicBool>,
+    /// The newest update-log sequence, watched once for every live channel
+    /// (started with the first channel).
+    newest: Arc<std::sync::OnceLock<tokio::sync::watch::Receiver<i64>>>,
 }
 
 impl AppState {
@@ -23,7 +26,29 @@ impl AppState {
             site: Arc::new(site),
             ui_dir: None,
             stopping: Arc::default(),
+            newest: Arc::default(),
         }
+    }
+
+    /// The newest update-log sequence number, as it moves. One thread looks
+    /// for new writes for every live channel: a write wakes each channel
+    /// once with the new number, instead of each channel querying the log
+    /// (with 200 consumers listening, 200 queries per write).
+    pub fn newest_seq(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.newest
+            .get_or_init(|| {
+                let first = self.site.last_update_seq().unwrap_or(0);
+                let (tx, rx) = tokio::sync::watch::channel(first);
+                let site = self.site.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("outpost-announce".into())
+                    .spawn(move || watch_log(&site, &tx));
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "cannot start the live channel's watcher: channels announce nothing, scheduled pulls still run");
+                }
+                rx
+            })
+            .clone()
     }
 
     /// Whether the server is stopping.
@@ -86,5 +111,40 @@ impl AppState {
                 ))
             }
         }
+    }
+}
+
+/// How often the watcher looks for new writes (an atomic counter, no query).
+const POLL: std::time::Duration = std::time::Duration::from_millis(20);
+/// Writes by another process (the CLI) do not move the counter: read the
+/// log itself this often anyway.
+const RECHECK_EVERY: u32 = 50;
+
+/// Publishes the newest update-log sequence whenever it grows; ends when
+/// no channel can listen any more.
+fn watch_log(site: &Site, tx: &tokio::sync::watch::Sender<i64>) {
+    let (mut seen, mut ticks) = (u64::MAX, 0u32);
+    loop {
+        let generation = site.write_generation();
+        ticks += 1;
+        if generation != seen || ticks >= RECHECK_EVERY {
+            (seen, ticks) = (generation, 0);
+            match site.last_update_seq() {
+                Ok(seq) => {
+                    tx.send_if_modified(|newest| {
+                        let grew = seq > *newest;
+                        if grew {
+                            *newest = seq;
+                        }
+                        grew
+                    });
+                }
+                Err(e) => tracing::debug!(error = %e, "reading the newest update-log entry"),
+            }
+        }
+        if tx.is_closed() {
+            return;
+        }
+        std::thread::sleep(POLL);
     }
 }

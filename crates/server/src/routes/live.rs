@@ -14,11 +14,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, QueryPairs};
 use crate::state::AppState;
 
-/// How often the channel looks for new writes (an atomic counter, no query).
-const POLL: Duration = Duration::from_millis(20);
-/// Writes by another process (the CLI) do not move the counter: look at the
-/// log itself this often anyway.
-const RECHECK_EVERY: u32 = 50;
+/// How often a channel looks whether the server is stopping.
+const STOP_CHECK: Duration = Duration::from_millis(250);
 
 /// Live channel: an `update` event whenever the update log grows.
 #[utoipa::path(get, path = "/api/stream/updates", tag = "stream",
@@ -40,33 +37,34 @@ pub async fn updates(
     state
         .run(move |site| site.check_consumer(&actor, &site_id))
         .await?;
-    let last = state.run(|site| site.last_update_seq()).await?;
+    // One watcher reads the log for every channel; a channel only waits
+    // for the number to grow.
+    let mut newest = state.newest_seq();
+    let last = *newest.borrow_and_update();
     let stream = futures_util::stream::unfold(
-        (state, last, u64::MAX),
-        |(state, mut last, mut seen)| async move {
-            let mut ticks = 0u32;
+        (state, newest, last),
+        |(state, mut newest, mut last)| async move {
             loop {
                 if state.is_stopping() {
                     // The server stops: end the channel (the consumer
                     // reconnects once the site is back).
                     return None;
                 }
-                let generation = state.site.write_generation();
-                ticks += 1;
-                if generation != seen || ticks >= RECHECK_EVERY {
-                    seen = generation;
-                    ticks = 0;
-                    if let Ok(seq) = state.run(|site| site.last_update_seq()).await {
-                        if seq > last {
-                            last = seq;
-                            let event = Event::default()
-                                .event("update")
-                                .data(format!("{{\"seq\":{seq}}}"));
-                            return Some((Ok(event), (state, last, seen)));
-                        }
-                    }
+                match tokio::time::timeout(STOP_CHECK, newest.changed()).await {
+                    Err(_) => continue,
+                    // The watcher ended: end the channel, the consumer
+                    // opens it again.
+                    Ok(Err(_)) => return None,
+                    Ok(Ok(())) => {}
                 }
-                tokio::time::sleep(POLL).await;
+                let seq = *newest.borrow_and_update();
+                if seq > last {
+                    last = seq;
+                    let event = Event::default()
+                        .event("update")
+                        .data(format!("{{\"seq\":{seq}}}"));
+                    return Some((Ok(event), (state, newest, last)));
+                }
             }
         },
     );
