@@ -19,16 +19,25 @@ mod peer;
 
 use serde_json::{json, Value};
 
+const FIGURES: [&str; 2] = ["all", "pull"];
+
 fn main() {
-    let n: i64 = match std::env::args().nth(1).map(|a| a.parse()) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n: i64 = match args.first().map(|a| a.parse()) {
         None => 100_000,
         Some(Ok(v)) if v > 0 => v,
-        Some(_) => {
-            eprintln!("usage: outpost-bench [N > 0]");
-            std::process::exit(2);
-        }
+        Some(_) => usage(),
     };
+    let which = args.get(1).map_or("all", String::as_str);
+    if args.len() > 2 || !FIGURES.contains(&which) {
+        usage();
+    }
     let pull = catch_up::pull(n);
+    if which == "pull" {
+        // Only the pull figure (A/B timings of the apply path).
+        println!("{}", pull.figure);
+        return;
+    }
     println!("{}", pull.figure);
     println!("{}", pull.page_cost);
     println!("{}", catch_up::push(n));
@@ -45,6 +54,11 @@ fn main() {
             "times_the_peer": ratio(&pull.figure["entries_per_second"], &pouch["entries_per_second"]),
         })
     );
+}
+
+fn usage() -> ! {
+    eprintln!("usage: outpost-bench [N > 0] [all | pull]");
+    std::process::exit(2);
 }
 
 /// `a / b` to one decimal, or null when either is missing.

@@ -61,6 +61,8 @@ pub struct Site {
     pub(crate) notice_sink: RwLock<Option<crate::notice::NoticeSink>>,
     /// What "Sync now" is doing, for its progress bar.
     pub(crate) progress: Mutex<crate::stream::consumer::SyncProgress>,
+    /// Held while the site is open: its checkpointer ends once it is gone.
+    _alive: Arc<()>,
 }
 
 impl std::fmt::Debug for Site {
@@ -110,7 +112,9 @@ impl Site {
             writes: std::sync::atomic::AtomicU64::new(0),
             notice_sink: RwLock::new(None),
             progress: Mutex::new(Default::default()),
+            _alive: Arc::new(()),
         };
+        crate::db::checkpointer(&site.db_path(), Arc::downgrade(&site._alive));
         site.write(|tx| {
             ensure_site_id(tx)?;
             for dt in builtin_doctypes()? {
@@ -166,6 +170,8 @@ impl Site {
     pub fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // What an earlier transaction fetched may have changed since.
+        crate::document::forget_cached();
         let out = f(&tx)?;
         tx.commit()?;
         self.writes

@@ -146,18 +146,42 @@ pub fn apply(tx: &Transaction, reg: &Registry, dt: &DocType, body: &mut Doc) -> 
     if !has_logic(reg, dt) {
         return Ok(());
     }
-    let mut seen = Fetched::new();
-    for t in dt.table_fields() {
-        let Some(child) = reg.get(t.options()) else {
-            continue;
-        };
-        if let Some(Value::Array(rows)) = body.get_mut(&t.fieldname) {
-            for row in rows.iter_mut().filter_map(Value::as_object_mut) {
-                fields(tx, child, row, &mut seen)?;
+    FETCHED.with_borrow_mut(|seen| {
+        if seen.len() > FETCHED_MAX {
+            seen.clear();
+        }
+        for t in dt.table_fields() {
+            let Some(child) = reg.get(t.options()) else {
+                continue;
+            };
+            if let Some(Value::Array(rows)) = body.get_mut(&t.fieldname) {
+                for row in rows.iter_mut().filter_map(Value::as_object_mut) {
+                    fields(tx, child, row, seen)?;
+                }
             }
         }
-    }
-    fields(tx, dt, body, &mut seen)
+        fields(tx, dt, body, seen)
+    })
+}
+
+thread_local! {
+    /// Values fetched in the transaction under way on this thread (a page
+    /// of 500 invoices fetches the same Items' names again and again).
+    static FETCHED: std::cell::RefCell<Fetched> = Default::default();
+}
+/// A transaction fetching from more documents than this starts afresh.
+const FETCHED_MAX: usize = 10_000;
+
+/// Forgets every fetched value: a transaction begins, or part of one was
+/// rolled back (what was fetched may have been written in that part).
+pub fn forget_fetched() {
+    FETCHED.with_borrow_mut(HashMap::clear);
+}
+
+/// Forgets what was fetched from documents of `doctype` (one of them was
+/// changed or deleted).
+pub fn forget_fetched_from(doctype: &str) {
+    FETCHED.with_borrow_mut(|seen| seen.retain(|(dt, _, _), _| dt != doctype));
 }
 
 /// Sets the `status` field from docstatus, where the doctype says so.
@@ -181,7 +205,7 @@ pub fn is_derived(dt: &DocType, field: &str) -> bool {
     field == "status" && dt.status_by_docstatus.is_some()
 }
 
-/// Values already fetched during one save: (doctype, name, field) → value.
+/// Values already fetched in this transaction: (doctype, name, field) → value.
 type Fetched = HashMap<(String, String, String), Value>;
 
 /// One field of a stored document, read in SQL (not the whole document).
@@ -277,5 +301,41 @@ mod tests {
             })
         );
         assert_eq!(Formula::parse("qty + rate"), None);
+    }
+
+    /// Within one transaction (a page of sync), an Item renamed after an
+    /// invoice fetched its name gives the next invoice the new name; an
+    /// Item written in a part that was rolled back is not remembered.
+    #[test]
+    fn fetched_values_follow_writes_within_one_transaction() {
+        use crate::document::{insert_in, update_in, WriteOptions};
+        use crate::site::Site;
+        use crate::Actor;
+        use serde_json::json;
+
+        let dir = tempfile::tempdir().unwrap();
+        let site = Site::open(dir.path()).unwrap();
+        let reg = site.doctypes();
+        let me = Actor::system();
+        let names = site
+            .write(|tx| {
+                let opts = WriteOptions::default;
+                insert_in(tx, &reg, &me, "Customer", json!({"customer_name": "Acme"}), opts())?;
+                insert_in(tx, &reg, &me, "Item", json!({"item_code": "PEN", "item_name": "Pen"}), opts())?;
+                let invoice = json!({"customer": "Acme", "items": [{"item_code": "PEN", "qty": 1, "rate": 1}]});
+                let first = insert_in(tx, &reg, &me, "Sales Invoice", invoice.clone(), opts())?;
+                update_in(tx, &reg, &me, "Item", "PEN", json!({"item_name": "Blue pen"}), &opts())?;
+                let second = insert_in(tx, &reg, &me, "Sales Invoice", invoice.clone(), opts())?;
+                // A rename inside a savepoint that is rolled back.
+                tx.execute_batch("SAVEPOINT part")?;
+                update_in(tx, &reg, &me, "Item", "PEN", json!({"item_name": "Red pen"}), &opts())?;
+                insert_in(tx, &reg, &me, "Sales Invoice", invoice.clone(), opts())?;
+                crate::document::forget_cached();
+                tx.execute_batch("ROLLBACK TO part; RELEASE part")?;
+                let third = insert_in(tx, &reg, &me, "Sales Invoice", invoice, opts())?;
+                Ok([first, second, third].map(|d| d["items"][0]["item_name"].clone()))
+            })
+            .unwrap();
+        assert_eq!(names, [json!("Pen"), json!("Blue pen"), json!("Blue pen")]);
     }
 }

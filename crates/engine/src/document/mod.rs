@@ -20,6 +20,14 @@ use crate::site::Site;
 use crate::stream::log::{self, UpdateType};
 use store::Link;
 
+/// Forgets what the transaction under way on this thread remembers of the
+/// store (documents seen present, values fetched): a transaction begins,
+/// or part of one was rolled back.
+pub fn forget_cached() {
+    store::forget_present();
+    compute::forget_fetched();
+}
+
 /// A document as JSON: standard fields, declared fields, child rows inline.
 pub type Doc = serde_json::Map<String, Value>;
 

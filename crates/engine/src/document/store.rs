@@ -22,12 +22,41 @@ pub fn load(tx: &Transaction, doctype: &str, name: &str) -> Result<Option<Doc>> 
     data.map(|d| parse(doctype, name, &d)).transpose()
 }
 
+thread_local! {
+    /// Documents seen present in the transaction under way on this thread
+    /// (a page of 500 invoices checks the same Customer and Items again and
+    /// again). Only a delete or a rollback makes one absent again.
+    static PRESENT: std::cell::RefCell<std::collections::HashSet<(String, String)>> =
+        Default::default();
+}
+/// A transaction that checks more documents than this starts afresh.
+const PRESENT_MAX: usize = 50_000;
+
+/// Forgets which documents were seen present: a transaction begins, or
+/// part of one was rolled back.
+pub fn forget_present() {
+    PRESENT.with_borrow_mut(std::collections::HashSet::clear);
+}
+
 pub fn exists(tx: &Transaction, doctype: &str, name: &str) -> Result<bool> {
-    Ok(tx
+    let key = (doctype.to_owned(), name.to_owned());
+    if PRESENT.with_borrow(|p| p.contains(&key)) {
+        return Ok(true);
+    }
+    let found = tx
         .prepare_cached("SELECT 1 FROM documents WHERE doctype = ?1 AND name = ?2")?
         .query_row((doctype, name), |_| Ok(()))
         .optional()?
-        .is_some())
+        .is_some();
+    if found {
+        PRESENT.with_borrow_mut(|p| {
+            if p.len() > PRESENT_MAX {
+                p.clear();
+            }
+            p.insert(key);
+        });
+    }
+    Ok(found)
 }
 
 pub fn parse(doctype: &str, name: &str, data: &str) -> Result<Doc> {
@@ -38,25 +67,35 @@ pub fn insert(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Res
     let name = text(doc, "name");
     let data = serde_json::to_string(doc).map_err(|e| Error::Corrupt(e.to_string()))?;
     tx.prepare_cached(
-        "INSERT INTO documents (doctype, name, data, modified) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO documents (doctype, name, data, modified, remote_name) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute((doctype, &name, &data, text(doc, "modified")))?;
+    .execute((doctype, &name, &data, text(doc, "modified"), remote_name(doc)))?;
     write_links(tx, doctype, &name, links)
 }
 
 pub fn update(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Result<()> {
+    super::compute::forget_fetched_from(doctype);
     let name = text(doc, "name");
     let data = serde_json::to_string(doc).map_err(|e| Error::Corrupt(e.to_string()))?;
     tx.prepare_cached(
-        "UPDATE documents SET data = ?3, modified = ?4 WHERE doctype = ?1 AND name = ?2",
+        "UPDATE documents SET data = ?3, modified = ?4, remote_name = ?5 WHERE doctype = ?1 AND name = ?2",
     )?
-    .execute((doctype, &name, &data, text(doc, "modified")))?;
+    .execute((doctype, &name, &data, text(doc, "modified"), remote_name(doc)))?;
     tx.prepare_cached("DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2")?
         .execute((doctype, &name))?;
     write_links(tx, doctype, &name, links)
 }
 
+/// The producer's name of a document synced under a name of this site's.
+fn remote_name(doc: &Doc) -> Option<&str> {
+    doc.get("remote_docname")
+        .and_then(serde_json::Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
 pub fn delete(tx: &Transaction, doctype: &str, name: &str) -> Result<()> {
+    super::compute::forget_fetched_from(doctype);
+    PRESENT.with_borrow_mut(|p| p.remove(&(doctype.to_owned(), name.to_owned())));
     tx.prepare_cached("DELETE FROM documents WHERE doctype = ?1 AND name = ?2")?
         .execute((doctype, name))?;
     tx.prepare_cached("DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2")?
@@ -66,7 +105,7 @@ pub fn delete(tx: &Transaction, doctype: &str, name: &str) -> Result<()> {
 
 fn write_links(tx: &Transaction, doctype: &str, name: &str, links: &[Link]) -> Result<()> {
     let mut stmt = tx.prepare_cached(
-        "INSERT INTO doc_links (doctype, name, fieldname, link_doctype, link_name) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT OR IGNORE INTO doc_links (doctype, name, fieldname, link_doctype, link_name) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for l in links {
         stmt.execute((doctype, name, &l.fieldname, &l.doctype, &l.name))?;
@@ -128,4 +167,62 @@ pub fn value_taken(
         .query_row((value, except), |_| Ok(()))
         .optional()?
         .is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::document::{delete_in, forget_cached, insert_in, WriteOptions};
+    use crate::site::Site;
+    use crate::Actor;
+    use serde_json::json;
+
+    /// Within one transaction, a document seen present is absent again
+    /// once deleted, or once the part of the transaction that made it is
+    /// rolled back: a link to it is then refused.
+    #[test]
+    fn documents_seen_present_follow_deletes_and_rollbacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = Site::open(dir.path()).unwrap();
+        let reg = site.doctypes();
+        let me = Actor::system();
+        let seen = site
+            .write(|tx| {
+                let opts = WriteOptions::default;
+                tx.execute_batch("SAVEPOINT part")?;
+                insert_in(
+                    tx,
+                    &reg,
+                    &me,
+                    "Customer",
+                    json!({"customer_name": "Acme"}),
+                    opts(),
+                )?;
+                let inside = super::exists(tx, "Customer", "Acme")?;
+                forget_cached();
+                tx.execute_batch("ROLLBACK TO part; RELEASE part")?;
+                let after_rollback = super::exists(tx, "Customer", "Acme")?;
+                insert_in(
+                    tx,
+                    &reg,
+                    &me,
+                    "Customer",
+                    json!({"customer_name": "Acme"}),
+                    opts(),
+                )?;
+                let again = super::exists(tx, "Customer", "Acme")?;
+                delete_in(tx, &reg, &me, "Customer", "Acme", &opts())?;
+                let after_delete = super::exists(tx, "Customer", "Acme")?;
+                let linked = insert_in(
+                    tx,
+                    &reg,
+                    &me,
+                    "Sales Invoice",
+                    json!({"customer": "Acme"}),
+                    opts(),
+                );
+                Ok((inside, after_rollback, again, after_delete, linked.is_err()))
+            })
+            .unwrap();
+        assert_eq!(seen, (true, false, true, false, true));
+    }
 }

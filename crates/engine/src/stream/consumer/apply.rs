@@ -213,6 +213,7 @@ pub(super) fn apply_in_savepoint(
     match &result {
         Ok(_) => tx.prepare_cached("RELEASE entry")?.execute([])?,
         Err(_) => {
+            crate::document::forget_cached();
             tx.prepare_cached("ROLLBACK TO entry")?.execute([])?;
             tx.prepare_cached("RELEASE entry")?.execute([])?
         }
@@ -252,7 +253,7 @@ pub(super) fn local_name(
     }
     Ok(tx
         .prepare_cached(
-            "SELECT name FROM documents WHERE doctype = ?1 AND json_extract(data, '$.remote_docname') = ?2
+            "SELECT name FROM documents WHERE doctype = ?1 AND remote_name = ?2 AND remote_name IS NOT NULL
              AND json_extract(data, '$.remote_site_name') = ?3 LIMIT 1",
         )?
         .query_row((doctype, remote, &ctx.producer_site_id), |r| r.get(0))
