@@ -129,6 +129,8 @@ pub fn pull(n: i64) -> Pulled {
     consumer.restart();
     let (wall, peak) = wait_for_cursor(&consumer, &producer.base, last, start);
     let producer_cpu = cpu_seconds(producer.pid()) - producer_cpu;
+    // The consumer was started for the catch-up: all of its CPU time.
+    let consumer_cpu = cpu_seconds(consumer.pid());
     let documents = consumer.count("Sales Invoice", json!({}));
     let failed = failed_lines(&consumer);
     consumer.kill9();
@@ -141,6 +143,7 @@ pub fn pull(n: i64) -> Pulled {
         "entries_per_second": (n as f64 / wall).round(),
         "consumer_peak_rss_mb": round(peak, 1),
         "producer_cpu_seconds": round(producer_cpu, 2),
+        "consumer_cpu_seconds": round(consumer_cpu, 2),
         "consumer_disk_bytes_per_document": stored / n.max(1) as u64,
         "json_bytes_per_document": json_bytes,
         "failed_entries": failed,

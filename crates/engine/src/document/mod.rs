@@ -154,11 +154,12 @@ pub fn insert_in(
         }
         _ => {}
     }
-    let mut body = build(reg, dt, &input, None)?;
+    let given_name = input.get("name").cloned();
+    let mut body = build(reg, dt, input, None)?;
     compute::apply(tx, reg, dt, &mut body)?;
     compute::status(dt, &mut body, docstatus);
     let links = validate(tx, reg, dt, &body, None, opts.ignore_links)?;
-    let name = naming::assign(tx, dt, &body, input.get("name"), opts.keep_name)?;
+    let name = naming::assign(tx, dt, &body, given_name.as_ref(), opts.keep_name)?;
     if store::exists(tx, doctype, &name)? {
         return Err(Error::Duplicate {
             field: Some("name".into()),
@@ -222,7 +223,7 @@ pub fn update_in(
     for (k, v) in patch {
         merged.insert(k, v);
     }
-    let mut body = build(reg, dt, &merged, Some(&old))?;
+    let mut body = build(reg, dt, merged, Some(&old))?;
     if old_status == 0 {
         compute::apply(tx, reg, dt, &mut body)?;
     }
@@ -362,16 +363,17 @@ struct Meta<'a> {
 
 /// Checks and normalises the declared fields of `input` (and its child
 /// rows). Standard fields are set later by [`assemble`].
-fn build(reg: &Registry, dt: &DocType, input: &Doc, old: Option<&Doc>) -> Result<Doc> {
-    reject_unknown(dt, input, "")?;
-    let mut body = Doc::new();
+fn build(reg: &Registry, dt: &DocType, mut input: Doc, old: Option<&Doc>) -> Result<Doc> {
+    reject_unknown(dt, &input, "")?;
+    let mut body = Doc::with_capacity(dt.fields.len());
     for f in &dt.fields {
-        let given = input.get(&f.fieldname);
+        // Taken, not copied: values in their normal form move into the body.
+        let given = input.swap_remove(&f.fieldname);
         let value = if f.fieldtype == FieldType::Table {
             Value::Array(build_rows(reg, dt, f, given)?)
         } else {
             let v = given
-                .map(|v| values::coerce(&dt.name, f, v))
+                .map(|v| values::coerce_owned(&dt.name, f, v))
                 .transpose()?
                 .unwrap_or(Value::Null);
             match (v.is_null(), old) {
@@ -403,7 +405,7 @@ fn build_rows(
     reg: &Registry,
     dt: &DocType,
     f: &DocField,
-    given: Option<&Value>,
+    given: Option<Value>,
 ) -> Result<Vec<Value>> {
     let rows = match given {
         None | Some(Value::Null) => return Ok(Vec::new()),
@@ -423,9 +425,8 @@ fn build_rows(
     let child = reg.require(f.options())?;
     let mut out = Vec::with_capacity(rows.len());
     let mut names = std::collections::HashSet::new();
-    for (i, row) in rows.iter().enumerate() {
-        let place = format!(" in row {} of {}", i + 1, f.label());
-        let Value::Object(row) = row else {
+    for (i, row) in rows.into_iter().enumerate() {
+        let Value::Object(mut row) = row else {
             return Err(Error::invalid(
                 &f.fieldname,
                 format!(
@@ -435,7 +436,7 @@ fn build_rows(
                 ),
             ));
         };
-        reject_unknown(child, row, &place)?;
+        reject_unknown(child, &row, &format!(" in row {} of {}", i + 1, f.label()))?;
         let name = match row.get("name") {
             Some(Value::String(s)) if !s.trim().is_empty() => naming::check_name(s)?,
             _ => naming::random_hash(),
@@ -446,12 +447,12 @@ fn build_rows(
                 format!("Row name {name} appears twice in {}", f.label()),
             ));
         }
-        let mut body = Doc::new();
+        let mut body = Doc::with_capacity(child.fields.len() + 1);
         body.insert("name".into(), Value::from(name));
         for cf in &child.fields {
             let v = row
-                .get(&cf.fieldname)
-                .map(|v| values::coerce(&child.name, cf, v))
+                .swap_remove(&cf.fieldname)
+                .map(|v| values::coerce_owned(&child.name, cf, v))
                 .transpose()?;
             let v = match v {
                 Some(v) if !v.is_null() => v,

@@ -39,6 +39,24 @@ fn type_error(doctype: &str, f: &DocField, expected: &str, got: &Value) -> Error
     )
 }
 
+/// Like [`coerce`], taking the value: one already in its normal form (the
+/// common case: a document from another site) is kept, not copied.
+pub fn coerce_owned(doctype: &str, f: &DocField, v: Value) -> Result<Value> {
+    let as_is = match (f.fieldtype, &v) {
+        (_, Value::Null) | (FieldType::Json, _) => true,
+        (FieldType::Link | FieldType::DynamicLink, Value::String(s)) => !s.trim().is_empty(),
+        (t, Value::String(_)) => t.is_text(),
+        (FieldType::Int, Value::Number(n)) => n.as_i64().is_some(),
+        (FieldType::Float | FieldType::Currency | FieldType::Percent, Value::Number(_)) => true,
+        _ => false,
+    };
+    if as_is {
+        Ok(v)
+    } else {
+        coerce(doctype, f, &v)
+    }
+}
+
 /// Checks `v` against `f`'s type and returns its normal form.
 /// Table fields are handled by the caller.
 pub fn coerce(doctype: &str, f: &DocField, v: &Value) -> Result<Value> {
