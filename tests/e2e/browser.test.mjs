@@ -110,6 +110,25 @@ test("a clerk (Sales User) raises a Sales Invoice with item rows offline; a mana
     const inv = (await api(shopSite.base, shopSite.keys, "GET", `/api/resource/Sales Invoice/${list.data[0].name}`)).data;
     assert.deepEqual(inv.items.map((i) => [i.item_code, i.qty]), [["PEN", 3], ["INK", 2]]);
     assert.equal(inv.owner, "clerk@example.com", "raised by the clerk's own session");
+
+    // The invoice has a URL: reload keeps it open, Back goes to the list,
+    // Forward to the invoice again; the page title names it.
+    const name = list.data[0].name;
+    const at = `#/documents/Sales%20Invoice/${encodeURIComponent(name)}`;
+    assert.ok(page.url().endsWith(at), `the invoice's URL, not ${page.url()}`);
+    assert.equal(await page.title(), `${name} — Sales Invoice · Outpost`);
+    const form = page.getByRole("form", { name: `Sales Invoice ${name}` });
+    await page.reload();
+    await form.getByText("Submitted", { exact: true }).waitFor();
+    assert.ok(page.url().endsWith(at), "still the invoice after a reload");
+    await page.goBack();
+    await page.getByRole("region", { name: "Sales Invoice list" }).getByText(name).waitFor();
+    assert.ok(page.url().endsWith("#/documents/Sales%20Invoice"), `the list, not ${page.url()}`);
+    await page.goForward();
+    await form.getByText("Submitted", { exact: true }).waitFor();
+    // A screen that is not a clerk's, asked for by its URL, is the Dashboard.
+    await page.goto(`${shopSite.base}/#/settings`);
+    await page.waitForURL(/#\/dashboard$/);
     // The clerk may not change the site: settings are refused to a Sales User.
     const clerkTry = await page.evaluate(async () => {
       const r = await fetch("/api/method/outpost.site.configure", {

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState, type ReactNode } from "react";
+import { Navigate, NavLink, Route, Routes, useLocation } from "react-router";
 import { api, backend, BackendError, type Me } from "./api";
 import type { SiteInfo } from "./bindings/SiteInfo";
 import { Dashboard } from "./screens/Dashboard";
@@ -27,9 +28,10 @@ type Screen = (typeof SCREENS)[number][0];
  * a screen that would only answer "not permitted". */
 const CLERK_SCREENS: readonly Screen[] = ["dashboard", "documents"];
 
-function screenFromHash(): Screen {
-  const h = window.location.hash.replace(/^#\/?/, "");
-  return (SCREENS.find(([id]) => id === h)?.[0] ?? "dashboard") as Screen;
+/** The screen a path belongs to (its first segment). */
+function screenOf(pathname: string): Screen | undefined {
+  const first = pathname.split("/")[1] ?? "";
+  return SCREENS.find(([id]) => id === first)?.[0];
 }
 
 export function App() {
@@ -37,9 +39,8 @@ export function App() {
   const [me, setMe] = useState<Me | null>(null);
   const user = me?.user ?? null;
   const [error, setError] = useState<BackendError | null>(null);
-  const [screen, setScreen] = useState<Screen>(screenFromHash);
-  // Choosing a screen again starts it afresh (back to its list).
-  const [visit, setVisit] = useState(0);
+  const location = useLocation();
+  const screen = screenOf(location.pathname);
 
   const load = useCallback(() => {
     Promise.all([backend.siteInfo(), api.me()])
@@ -51,11 +52,12 @@ export function App() {
       .catch((e: BackendError) => setError(e));
   }, []);
   useEffect(load, [load]);
+  // A screen's title; the document screens set their own (deeper paths).
+  const label = SCREENS.find(([id]) => id === screen)?.[1];
+  const top = location.pathname.split("/").filter(Boolean).length <= 1;
   useEffect(() => {
-    const on = () => setScreen(screenFromHash());
-    window.addEventListener("hashchange", on);
-    return () => window.removeEventListener("hashchange", on);
-  }, []);
+    if (label && top) document.title = `${label} · Outpost`;
+  }, [label, top]);
 
   if (error?.excType === "AuthenticationError" && backend.kind === "http") {
     return <SignIn onSignedIn={load} message={error.message} />;
@@ -63,20 +65,21 @@ export function App() {
 
   const manager = me?.system_manager ?? false;
   const allowed = SCREENS.filter(([id]) => manager || CLERK_SCREENS.includes(id));
-  const shown: Screen = allowed.some(([id]) => id === screen) ? screen : "dashboard";
+  const permitted = (id: Screen) => allowed.some(([a]) => a === id);
 
   const views: Record<Screen, ReactNode> = {
     dashboard: <Dashboard manager={manager} />,
     documents: <Documents />,
     producers: (
       <DocScreen
+        base="/producers"
         doctype="Event Producer"
         intro="Sites this one receives documents from. Paste the API key and secret generated on the producer; the secret goes to the OS keyring, never to the database."
         extra={[{ key: "api_secret", label: "API Secret", hint: "kept in the keyring — paste a new one to replace it" }]}
       />
     ),
-    consumers: <DocScreen doctype="Event Consumer" intro="Sites subscribed to this one. Open one and set each DocType to Approved or Rejected." />,
-    mappings: <DocScreen doctype="Document Type Mapping" intro="Store a remote DocType as a local one whose fields differ." />,
+    consumers: <DocScreen base="/consumers" doctype="Event Consumer" intro="Sites subscribed to this one. Open one and set each DocType to Approved or Rejected." />,
+    mappings: <DocScreen base="/mappings" doctype="Document Type Mapping" intro="Store a remote DocType as a local one whose fields differ." />,
     "update-log": <UpdateLog />,
     "sync-log": <SyncLog />,
     users: <Users />,
@@ -104,9 +107,9 @@ export function App() {
           <ul>
             {allowed.map(([id, label]) => (
               <li key={id}>
-                <a href={`#/${id}`} aria-current={shown === id ? "page" : undefined} onClick={() => setVisit((v) => v + 1)}>
+                <NavLink to={`/${id}`} end={false}>
                   {label}
-                </a>
+                </NavLink>
               </li>
             ))}
           </ul>
@@ -120,8 +123,14 @@ export function App() {
           {me === null && !error ? (
             <p className="muted">Loading…</p>
           ) : (
-            <div key={`${shown}-${visit}`} className="stack">
-              {views[shown]}
+            <div className="stack">
+              <Routes>
+                {SCREENS.filter(([id]) => permitted(id)).map(([id]) => (
+                  <Route key={id} path={`/${id}/*`} element={views[id]} />
+                ))}
+                {/* Anything else (or a screen this user may not use): the Dashboard. */}
+                <Route path="*" element={<Navigate to="/dashboard" replace />} />
+              </Routes>
             </div>
           )}
         </main>

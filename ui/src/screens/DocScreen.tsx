@@ -1,25 +1,57 @@
 import { useEffect, useState } from "react";
+import { useNavigate, useParams } from "react-router";
 import { backend, BackendError } from "../api";
 import type { DocTypeSummary } from "../bindings/DocTypeSummary";
 import { DocForm, type ExtraField } from "../components/DocForm";
 import { DocList } from "../components/DocList";
 
-/** A list of one doctype's documents and, when one is open, its form. */
-export function DocScreen(props: { doctype: string; extra?: ExtraField[]; intro?: string }) {
-  const [open, setOpen] = useState<string | null | undefined>(undefined); // undefined: the list; null: a new one
-  useEffect(() => setOpen(undefined), [props.doctype]);
+/** A name from the URL: the router has decoded it already, but for `%2F`
+ * (a `/` inside a name), which it leaves encoded. */
+function fromUrl(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // a `%` of the name's own
+  }
+}
+
+/** The path segment of a new document's form, as in Frappe Desk (`…/new`). */
+const NEW = "new";
+
+/**
+ * A list of one doctype's documents and, when one is open, its form. Which
+ * one is open is the URL's: `base` lists, `base/new` makes one, `base/<name>`
+ * opens one — so Back, Forward and reload keep the place.
+ */
+export function DocScreen(props: { base: string; doctype: string; extra?: ExtraField[]; intro?: string; rest?: string }) {
+  const { base, doctype } = props;
+  const navigate = useNavigate();
+  const splat = useParams()["*"] ?? "";
+  // What follows `base` in the URL (given by a screen that owns more of it).
+  const rest = props.rest ?? splat;
+  const open: string | null | undefined = rest === "" ? undefined : rest === NEW ? null : fromUrl(rest);
+  const path = (name?: string) => (name === undefined ? base : `${base}/${encodeURIComponent(name)}`);
+  useEffect(() => {
+    const what = open === undefined ? doctype : open === null ? `New ${doctype}` : `${open} — ${doctype}`;
+    document.title = `${what} · Outpost`;
+  }, [open, doctype]);
   return (
     <>
       {props.intro && open === undefined && <p className="intro muted">{props.intro}</p>}
       {open === undefined ? (
-        <DocList doctype={props.doctype} onOpen={setOpen} onNew={() => setOpen(null)} />
+        <DocList doctype={doctype} onOpen={(name) => navigate(path(name))} onNew={() => navigate(`${base}/${NEW}`)} />
       ) : (
         <DocForm
-          doctype={props.doctype}
+          key={doctype}
+          doctype={doctype}
           name={open}
           extra={props.extra}
-          onSaved={(d) => setOpen(d.name)}
-          onClose={() => setOpen(undefined)}
+          // A new document, once saved, is at its own URL (the form of
+          // "new" is not kept in the history); a saved one stays where it is.
+          onSaved={(d) => {
+            if (d.name !== open) navigate(path(d.name), { replace: true });
+          }}
+          onClose={() => navigate(base)}
         />
       )}
     </>
@@ -29,7 +61,10 @@ export function DocScreen(props: { doctype: string; extra?: ExtraField[]; intro?
 /** Documents of any doctype (SPEC F23): choose the doctype, then list or form. */
 export function Documents() {
   const [doctypes, setDoctypes] = useState<DocTypeSummary[]>([]);
-  const [doctype, setDoctype] = useState("Customer");
+  const navigate = useNavigate();
+  // `/documents/<doctype>/<what DocScreen reads>`
+  const [first, ...inner] = (useParams()["*"] ?? "").split("/");
+  const doctype = fromUrl(first || "") || "Customer";
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     backend
@@ -41,7 +76,7 @@ export function Documents() {
     <div className="stack">
       <label className="doctype-picker">
         DocType{" "}
-        <select id="doctype-select" value={doctype} onChange={(e) => setDoctype(e.target.value)}>
+        <select id="doctype-select" value={doctype} onChange={(e) => navigate(`/documents/${encodeURIComponent(e.target.value)}`)}>
           {doctypes.map((d) => (
             <option key={d.name} value={d.name}>
               {d.name}
@@ -54,7 +89,7 @@ export function Documents() {
           {error}
         </div>
       )}
-      <DocScreen doctype={doctype} />
+      <DocScreen base={`/documents/${encodeURIComponent(doctype)}`} doctype={doctype} rest={inner.join("/")} />
     </div>
   );
 }
