@@ -101,7 +101,11 @@ test("a clerk (Sales User) raises a Sales Invoice with item rows offline; a mana
     await page.getByLabel("Quantity row 2", { exact: true }).fill("2");
     await page.getByRole("button", { name: "Save" }).click();
     await page.getByRole("status").getByText("Saved").waitFor();
+    // Submit asks first, saying what it means; the dialog's Submit submits.
     await page.getByRole("button", { name: "Submit" }).click();
+    const ask = page.getByRole("alertdialog");
+    await ask.getByText("can no longer be edited").waitFor();
+    await ask.getByRole("button", { name: "Submit" }).click();
     await page.getByRole("status").getByText("Submitted").waitFor();
     await shot(page, "browser-8-sales-invoice");
     const list = await api(shopSite.base, shopSite.keys, "GET", `/api/resource/Sales Invoice?fields=${encodeURIComponent('["name","docstatus"]')}`);
@@ -159,6 +163,35 @@ test("a clerk (Sales User) raises a Sales Invoice with item rows offline; a mana
     await page.locator("#site-name").getByText("Shop 12 Recife").waitFor();
     const info = (await api(shopSite.base, shopSite.keys, "GET", "/api/method/outpost.site.info")).message;
     assert.equal(info.sync_interval, 30);
+
+    // Unsaved changes are not dropped without a word: leaving asks, keeping
+    // them stays; Ctrl+S saves, and then leaving asks nothing.
+    await go(page, "Documents");
+    await page.locator("#doctype-select").selectOption("Customer");
+    await page.getByRole("region", { name: "Customer list" }).getByRole("link", { name: "Acme" }).click();
+    const acme = page.getByRole("form", { name: "Customer Acme" });
+    await acme.getByLabel("Territory", { exact: true }).fill("Nordeste");
+    await acme.getByRole("button", { name: "Back to list" }).click();
+    const guard = page.getByRole("alertdialog", { name: "Discard unsaved changes?" });
+    await guard.waitFor();
+    await guard.getByRole("button", { name: "Keep as it is" }).click();
+    assert.equal(await acme.getByLabel("Territory", { exact: true }).inputValue(), "Nordeste", "the edit is still there");
+    await page.keyboard.press("Control+s");
+    await page.getByRole("status").getByText("Saved").waitFor();
+    const saved = (await api(shopSite.base, shopSite.keys, "GET", "/api/resource/Customer/Acme")).data;
+    assert.equal(saved.territory, "Nordeste", "Ctrl+S saved it");
+    await acme.getByRole("button", { name: "Back to list" }).click();
+    await page.getByRole("region", { name: "Customer list" }).waitFor();
+    assert.equal(await page.getByRole("alertdialog").count(), 0, "nothing to discard");
+
+    // New keys for a user who has keys say what stops working; kept, nothing changes.
+    await go(page, "Users & keys");
+    const before = await page.locator('tr[data-user="admin@example.com"] code').innerText();
+    await page.getByRole("button", { name: "Generate keys for admin@example.com" }).click();
+    const keysAsk = page.getByRole("alertdialog");
+    await keysAsk.getByText("stop working at once").waitFor();
+    await keysAsk.getByRole("button", { name: "Keep as it is" }).click();
+    assert.equal(await page.locator('tr[data-user="admin@example.com"] code').innerText(), before, "the key is unchanged");
 
     // The mapping editor: a bad row is refused with the reason, a good one saved.
     await go(page, "Document Type Mappings");

@@ -1,9 +1,11 @@
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
+import { useBlocker } from "react-router";
 import { backend, BackendError, type Doc } from "../api";
 import type { DocField } from "../bindings/DocField";
 import type { DocType } from "../bindings/DocType";
 import { Alerts } from "./Alerts";
 import { ChildTable } from "./ChildTable";
+import { useConfirm } from "./Confirm";
 import { defaults, FieldInput, labelOf } from "./Field";
 
 /** A write-only input beside the declared fields (e.g. a pasted secret). */
@@ -49,6 +51,10 @@ export function DocForm(props: {
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [doctypes, setDoctypes] = useState<string[]>([]);
+  const [ask, dialog] = useConfirm();
+  // The document as last loaded or saved: the form is "dirty" when what
+  // the user may send differs from it.
+  const [saved, setSaved] = useState<string>("");
 
   const load = useCallback(async () => {
     const m = await backend.getDoctype(doctype);
@@ -56,6 +62,7 @@ export function DocForm(props: {
     // Together: a form never shows its fields empty before the document arrives.
     setDoc(d);
     setMeta(m);
+    setSaved(JSON.stringify(editable(m, d)));
   }, [doctype, name]);
 
   useEffect(() => {
@@ -64,11 +71,53 @@ export function DocForm(props: {
     backend.listDoctypes().then((all) => setDoctypes(all.map((d) => d.name))).catch(() => {});
   }, [load]);
 
+  const typed = Object.values(extra).some((v) => v !== "");
+  const dirty = meta !== null && (typed || JSON.stringify(editable(meta, doc)) !== saved);
+  // Leaving with unsaved changes (Back to list, Back, another screen) asks first.
+  // A ref, so that a save that moves to the document's URL in the same
+  // tick is not held by the state of the render before it.
+  const held = useRef(false);
+  held.current = dirty;
+  const blocker = useBlocker(({ currentLocation, nextLocation }) => held.current && currentLocation.pathname !== nextLocation.pathname);
+  useEffect(() => {
+    if (blocker.state !== "blocked") return;
+    const what = name === null ? `this new ${doctype}` : `${doctype} ${name}`;
+    void ask({
+      title: "Discard unsaved changes?",
+      body: `The changes to ${what} have not been saved; leaving drops them.`,
+      action: "Discard changes",
+      danger: true,
+    }).then((yes) => (yes ? blocker.proceed() : blocker.reset()));
+  }, [blocker, ask, doctype, name]);
+  // Closing or reloading the page with unsaved changes: the browser asks.
+  useEffect(() => {
+    if (!dirty) return;
+    const hold = (e: BeforeUnloadEvent) => e.preventDefault();
+    window.addEventListener("beforeunload", hold);
+    return () => window.removeEventListener("beforeunload", hold);
+  }, [dirty]);
+  // Ctrl+S (⌘S) saves, as in Desk.
+  const form = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    const key = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "s") {
+        e.preventDefault();
+        form.current?.requestSubmit();
+      }
+    };
+    window.addEventListener("keydown", key);
+    return () => window.removeEventListener("keydown", key);
+  }, []);
+
   if (!meta) return error ? <div role="alert" className="error">{error.message}</div> : <p className="muted">Loading…</p>;
 
   const docstatus = Number(doc.docstatus ?? 0);
   const locked = docstatus !== 0;
-  const set = (f: DocField, v: unknown) => setDoc((d) => ({ ...d, [f.fieldname]: v }));
+  // An edit makes "Saved" (or any earlier outcome) stale.
+  const set = (f: DocField, v: unknown) => {
+    setNotice(null);
+    setDoc((d) => ({ ...d, [f.fieldname]: v }));
+  };
 
   const act = async (what: string, op: () => Promise<Doc | void>) => {
     setBusy(true);
@@ -78,7 +127,9 @@ export function DocForm(props: {
       const saved = await op();
       if (saved) {
         setDoc(saved);
+        setSaved(JSON.stringify(editable(meta, saved)));
         setExtra({});
+        held.current = false;
         props.onSaved(saved);
       }
       setNotice(what);
@@ -103,7 +154,8 @@ export function DocForm(props: {
   const title = name === null ? `New ${doctype}` : `${doctype} ${name}`;
   return (
     // The site checks every rule and names the field (and row) at fault.
-    <form className="card doc-form" onSubmit={save} aria-label={title} noValidate>
+    <form ref={form} className="card doc-form" onSubmit={save} aria-label={title} noValidate>
+      {dialog}
       <div className="toolbar">
         <h2>{title}</h2>
         {name !== null && meta.is_submittable && <span className={`chip chip-${STATUS[docstatus]?.toLowerCase()}`}>{STATUS[docstatus]}</span>}
@@ -134,7 +186,10 @@ export function DocForm(props: {
         {props.extra?.map((x) => (
           <label key={x.key} className={`field${error?.field === x.key ? " invalid" : ""}`}>
             <span>{x.label}</span>
-            <input type="password" aria-label={x.label} autoComplete="off" placeholder={name === null ? "" : x.hint} value={extra[x.key] ?? ""} onChange={(e) => setExtra((v) => ({ ...v, [x.key]: e.target.value }))} />
+            <input type="password" aria-label={x.label} autoComplete="off" placeholder={name === null ? "" : x.hint} value={extra[x.key] ?? ""} onChange={(e) => {
+                setNotice(null);
+                setExtra((v) => ({ ...v, [x.key]: e.target.value }));
+              }} />
           </label>
         ))}
       </div>
@@ -153,12 +208,34 @@ export function DocForm(props: {
           </button>
         )}
         {name !== null && meta.is_submittable && docstatus === 0 && (
-          <button type="button" disabled={busy} onClick={() => void act("Submitted", () => backend.updateDocument(doctype, name, { docstatus: 1 }))}>
+          <button
+            type="button"
+            disabled={busy || dirty}
+            title={dirty ? "Save your changes first" : undefined}
+            onClick={() =>
+              void ask({
+                title: `Submit ${doctype} ${name}?`,
+                body: "A submitted document can no longer be edited: to change it later you cancel it and make a new one.",
+                action: "Submit",
+              }).then<unknown>((yes) => yes && act("Submitted", () => backend.updateDocument(doctype, name, { docstatus: 1 })))
+            }
+          >
             Submit
           </button>
         )}
         {name !== null && meta.is_submittable && docstatus === 1 && (
-          <button type="button" disabled={busy} onClick={() => void act("Cancelled", () => backend.updateDocument(doctype, name, { docstatus: 2 }))}>
+          <button
+            type="button"
+            disabled={busy}
+            onClick={() =>
+              void ask({
+                title: `Cancel ${doctype} ${name}?`,
+                body: "It stays on record, marked Cancelled, and cannot be submitted again; sites that receive it get the cancellation too.",
+                action: "Cancel document",
+                danger: true,
+              }).then<unknown>((yes) => yes && act("Cancelled", () => backend.updateDocument(doctype, name, { docstatus: 2 })))
+            }
+          >
             Cancel document
           </button>
         )}
@@ -167,14 +244,22 @@ export function DocForm(props: {
             type="button"
             className="danger"
             disabled={busy}
-            onClick={() => {
-              if (window.confirm(`Delete ${doctype} ${name}?`)) {
-                void act("Deleted", async () => {
-                  await backend.deleteDocument(doctype, name);
-                  props.onClose();
-                });
-              }
-            }}
+            onClick={() =>
+              void ask({
+                title: `Delete ${doctype} ${name}?`,
+                body: "It is gone from this site, and sites that receive it delete their copy too. This cannot be undone.",
+                action: "Delete",
+                danger: true,
+              }).then<unknown>(
+                (yes) =>
+                  yes &&
+                  act("Deleted", async () => {
+                    await backend.deleteDocument(doctype, name);
+                    held.current = false;
+                    props.onClose();
+                  }),
+              )
+            }
           >
             Delete
           </button>

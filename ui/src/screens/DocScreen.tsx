@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useNavigate, useParams } from "react-router";
 import { backend, BackendError } from "../api";
 import type { DocTypeSummary } from "../bindings/DocTypeSummary";
@@ -30,6 +30,12 @@ export function DocScreen(props: { base: string; doctype: string; extra?: ExtraF
   // What follows `base` in the URL (given by a screen that owns more of it).
   const rest = props.rest ?? splat;
   const open: string | null | undefined = rest === "" ? undefined : rest === NEW ? null : fromUrl(rest);
+  // Another document gets a fresh form (no banner of the one before); a
+  // new one that was just saved keeps its form, and its "Saved".
+  const form = useRef({ open, n: 0 });
+  if (form.current.open !== open) {
+    form.current = { open, n: form.current.open === null ? form.current.n : form.current.n + 1 };
+  }
   const path = (name?: string) => (name === undefined ? base : `${base}/${encodeURIComponent(name)}`);
   useEffect(() => {
     const what = open === undefined ? doctype : open === null ? `New ${doctype}` : `${open} — ${doctype}`;
@@ -42,7 +48,7 @@ export function DocScreen(props: { base: string; doctype: string; extra?: ExtraF
         <DocList doctype={doctype} onOpen={(name) => navigate(path(name))} onNew={() => navigate(`${base}/${NEW}`)} />
       ) : (
         <DocForm
-          key={doctype}
+          key={`${doctype}-${form.current.n}`}
           doctype={doctype}
           name={open}
           extra={props.extra}

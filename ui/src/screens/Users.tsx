@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { api, backend, BackendError, type Doc, type GeneratedKeys } from "../api";
 import { Alerts } from "../components/Alerts";
+import { useConfirm } from "../components/Confirm";
 
 
 /** Users & keys (SPEC F23): who may use this site, their API keys (the secret shown once) and passwords. */
@@ -15,6 +16,7 @@ export function Users() {
   const [role, setRole] = useState("System Manager");
   const [pwFor, setPwFor] = useState<string | null>(null);
   const [password, setPassword] = useState("");
+  const [ask, dialog] = useConfirm();
 
   const refresh = useCallback(async () => {
     try {
@@ -64,8 +66,29 @@ export function Users() {
     });
   };
 
+
+  /** New keys; where the user has keys already, after saying what stops working. */
+  const generate = async (user: string) => {
+    const replacing = Boolean(keys[user]);
+    if (
+      replacing &&
+      !(await ask({
+        title: `Generate new keys for ${user}?`,
+        body: "The current key and secret stop working at once: every site (Event Producer set-up) and script that uses them must be given the new ones.",
+        action: "Generate new keys",
+        danger: true,
+      }))
+    ) {
+      return;
+    }
+    await run(async () => {
+      setShown(await api.generateKeys(user));
+      await refresh();
+    });
+  };
   return (
     <div className="stack">
+      {dialog}
       <Alerts error={error} notice={notice} />
       {shown && (
         <section className="card keys-card" aria-label="New API keys">
@@ -107,7 +130,7 @@ export function Users() {
                   <td>{String(u.full_name ?? "")}</td>
                   <td>{keys[u.name] ? <code>{keys[u.name]}</code> : <span className="muted">none</span>}</td>
                   <td className="row-actions">
-                    <button type="button" aria-label={`Generate keys for ${u.name}`} onClick={() => void run(async () => { setShown(await api.generateKeys(u.name)); await refresh(); })}>
+                    <button type="button" aria-label={`Generate keys for ${u.name}`} onClick={() => void generate(u.name)}>
                       Generate keys
                     </button>
                     <button type="button" className="secondary" aria-label={`Set password for ${u.name}`} onClick={() => setPwFor(u.name)}>
