@@ -184,6 +184,32 @@ test("a clerk (Sales User) raises a Sales Invoice with item rows offline; a mana
     await page.getByRole("region", { name: "Customer list" }).waitFor();
     assert.equal(await page.getByRole("alertdialog").count(), 0, "nothing to discard");
 
+    // A list as in Desk: how many match, pages through them, sorted by any
+    // column; the time is relative, the exact one on hover.
+    for (let i = 44; i >= 0; i--) {
+      await api(shopSite.base, shopSite.keys, "POST", "/api/resource/Note", { title: `Note ${String(i).padStart(2, "0")}` });
+    }
+    await page.locator("#doctype-select").selectOption("Note");
+    const notes = page.getByRole("region", { name: "Note list" });
+    const shown = notes.getByRole("status", { name: "Shown" });
+    await shown.getByText("1–20 of 45").waitFor();
+    assert.equal(await notes.locator("tbody tr").count(), 20);
+    await notes.getByRole("button", { name: "Next" }).click();
+    await shown.getByText("21–40 of 45").waitFor();
+    await notes.getByRole("button", { name: "Title" }).click();
+    await shown.getByText("1–20 of 45").waitFor();
+    assert.equal(await notes.locator('th[aria-sort="ascending"]').innerText(), "Title ▲");
+    await notes.locator("tbody tr").first().getByText("Note 00").waitFor();
+    await notes.getByRole("button", { name: "Title" }).click();
+    await notes.locator("tbody tr").first().getByText("Note 44").waitFor();
+    const when = notes.locator("tbody tr time").first();
+    assert.match(await when.innerText(), /now|second|minute/, "relative time");
+    assert.ok((await when.getAttribute("title")).length > 0, "the exact time on hover");
+    // Whatever the case: "note 1" finds Note 10 to Note 19.
+    await notes.getByLabel("Filter field").selectOption("title");
+    await notes.getByLabel("Filter value").fill("note 1");
+    await shown.getByText("1–10 of 10").waitFor();
+
     // New keys for a user who has keys say what stops working; kept, nothing changes.
     await go(page, "Users & keys");
     const before = await page.locator('tr[data-user="admin@example.com"] code').innerText();
