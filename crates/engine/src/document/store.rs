@@ -188,27 +188,23 @@ mod tests {
         let seen = site
             .write(|tx| {
                 let opts = WriteOptions::default;
+                let acme = || {
+                    insert_in(
+                        tx,
+                        &reg,
+                        &me,
+                        "Customer",
+                        json!({"customer_name": "Acme"}),
+                        opts(),
+                    )
+                };
                 tx.execute_batch("SAVEPOINT part")?;
-                insert_in(
-                    tx,
-                    &reg,
-                    &me,
-                    "Customer",
-                    json!({"customer_name": "Acme"}),
-                    opts(),
-                )?;
+                acme()?;
                 let inside = super::exists(tx, "Customer", "Acme")?;
                 forget_cached();
                 tx.execute_batch("ROLLBACK TO part; RELEASE part")?;
                 let after_rollback = super::exists(tx, "Customer", "Acme")?;
-                insert_in(
-                    tx,
-                    &reg,
-                    &me,
-                    "Customer",
-                    json!({"customer_name": "Acme"}),
-                    opts(),
-                )?;
+                acme()?;
                 let again = super::exists(tx, "Customer", "Acme")?;
                 delete_in(tx, &reg, &me, "Customer", "Acme", &opts())?;
                 let after_delete = super::exists(tx, "Customer", "Acme")?;
