@@ -313,6 +313,12 @@ async function walkThrough(browser, producer, consumer) {
   const result = shop.getByRole("status", { name: "Sync result" });
   await result.getByText(/1 synced, 0 failed/).waitFor();
   await shop.getByRole("region", { name: "Producers" }).getByText("online").waitFor();
+  // Sites go by their names; the address and id are in the tooltip; times are relative.
+  assert.match(await result.innerText(), /^Hub: 1 synced/);
+  const hubCell = shop.locator(`tr[data-producer="${producer.base}"] td`).first();
+  assert.equal(await hubCell.innerText(), "Hub");
+  assert.match(await hubCell.getAttribute("title"), new RegExp(`^${producer.base.replace(/[.]/g, "\\.")} · [0-9a-f-]{36}$`));
+  assert.match(await shop.locator(`tr[data-producer="${producer.base}"] time`).first().innerText(), /now|second/);
   await shot(shop, "browser-4-sync-now");
   await go(shop, "Documents");
   await shop.locator("#doctype-select").selectOption("Note");

@@ -172,7 +172,9 @@ test("the desktop window shows the dashboard, Sync now brings a producer's note,
   assert.equal((await webdriver(wd, "GET", `${s}/element/${button}/text`)).trim(), "Sync now");
   await webdriver(wd, "POST", `${s}/element/${button}/click`, {});
   const result = await until("the Sync now result", () => text(".sync-result"), 30000, 300);
-  assert.match(result, new RegExp(`${producer.base.replace(/[.]/g, "\\.")}: 1 synced, 0 failed`));
+  // The producer by its site name, not its address.
+  const producerName = (await api(producer.base, producerKeys, "GET", "/api/method/outpost.site.info")).message.site_name;
+  assert.match(result, new RegExp(`^${producerName}: 1 synced, 0 failed`));
   const arrived = await api(base, keys, "GET", `/api/resource/Note/${note.name}`);
   assert.equal(arrived.data.title, title, "the note is in the desktop site");
   assert.match(await text(`tr[data-producer="${producer.base}"]`), /online/);

@@ -12,7 +12,7 @@ import type { DocType } from "../bindings/DocType";
 import { Alerts } from "./Alerts";
 import { usePolled } from "./usePolled";
 import { labelOf } from "./Field";
-import { exact, relative } from "./when";
+import { When } from "./When";
 
 const REFRESH_MS = 3000;
 const STATUS = ["Draft", "Submitted", "Cancelled"];
@@ -112,9 +112,9 @@ export function DocList(props: { doctype: string; onOpen: (name: string) => void
         accessorFn: (d) => d.modified,
         header: "Modified",
         cell: ({ row }) => (
-          <time className="muted" dateTime={show(row.original.modified)} title={exact(row.original.modified)}>
-            {relative(row.original.modified)}
-          </time>
+          <span className="muted">
+            <When stamp={show(row.original.modified)} />
+          </span>
         ),
       },
     ],

@@ -4,6 +4,7 @@ import type { HeldDoc } from "../bindings/HeldDoc";
 import type { SyncProgress } from "../bindings/SyncProgress";
 import type { SyncSummary } from "../bindings/SyncSummary";
 import { usePolled } from "../components/usePolled";
+import { When } from "../components/When";
 
 function fraction(s: SyncSummary | undefined): number | null {
   if (!s || s.target <= s.start) return null;
@@ -95,7 +96,7 @@ export function Dashboard({ manager }: { manager: boolean }) {
           <div className="progress" aria-live="polite">
             <progress aria-label="Sync progress" max={1} value={frac ?? undefined} />
             <span className="muted">
-              {current ? `${current.producer}: ${current.synced} synced, ${current.failed} failed` : "Contacting producers…"}
+              {current ? `${producers?.find((p) => p.producer === current.producer)?.producer_name || current.producer}: ${current.synced} synced, ${current.failed} failed` : "Contacting producers…"}
               {frac !== null && ` — ${Math.round(frac * 100)}%`}
             </span>
           </div>
@@ -105,9 +106,10 @@ export function Dashboard({ manager }: { manager: boolean }) {
             {result.length === 0 && <li>No Event Producer is set up yet.</li>}
             {result.map((s) => {
               const stillFailed = producers?.find((p) => p.producer === s.producer)?.failed ?? 0;
+              const nameOf = (producer: string) => producers?.find((p) => p.producer === producer)?.producer_name || producer;
               return (
                 <li key={s.producer} className={s.error || s.failed > 0 || stillFailed > 0 ? "bad" : "good"}>
-                  {resultLine(s, stillFailed)}
+                  {resultLine({ ...s, producer: nameOf(s.producer) }, stillFailed)}
                 </li>
               );
             })}
@@ -140,7 +142,7 @@ export function Dashboard({ manager }: { manager: boolean }) {
             <tbody>
               {producers.map((p) => (
                 <tr key={p.producer} data-producer={p.producer}>
-                  <td>{p.producer}</td>
+                  <td title={[p.producer, p.producer_site_id].filter(Boolean).join(" · ")}>{p.producer_name || p.producer}</td>
                   <td>
                     <span className={`chip ${p.online ? "chip-online" : "chip-offline"}`}>{p.online ? "online" : "offline"}</span>
                   </td>
@@ -148,11 +150,13 @@ export function Dashboard({ manager }: { manager: boolean }) {
                     {p.registration_status}
                     {p.push_waiting !== undefined && p.push_waiting !== null && (
                       <div className="muted push-waiting">
-                        {p.push_waiting} change{p.push_waiting === 1 ? "" : "s"} waiting to be sent · last sent {p.last_push?.slice(0, 19) ?? "never"}
+                        {p.push_waiting} change{p.push_waiting === 1 ? "" : "s"} waiting to be sent · last sent <When stamp={p.last_push} />
                       </div>
                     )}
                   </td>
-                  <td className="muted">{p.last_sync?.slice(0, 19) ?? "never"}</td>
+                  <td className="muted">
+                    <When stamp={p.last_sync} />
+                  </td>
                   <td className={p.failed > 0 ? "bad" : ""}>{p.failed}</td>
                   <td className="muted">{p.last_error ?? ""}</td>
                 </tr>
@@ -161,7 +165,7 @@ export function Dashboard({ manager }: { manager: boolean }) {
           </table>
         )}
         {producers?.map((p) => (
-          <Held key={p.producer} owner={p.producer} held={p.held} />
+          <Held key={p.producer} owner={p.producer_name || p.producer} held={p.held} />
         ))}
       </section>
       {manager && (
@@ -184,11 +188,13 @@ export function Dashboard({ manager }: { manager: boolean }) {
             <tbody>
               {consumers.map((c) => (
                 <tr key={c.consumer} data-consumer={c.consumer}>
-                  <td>{c.consumer_name || c.consumer}</td>
+                  <td title={c.consumer}>{c.consumer_name || c.consumer}</td>
                   <td>
                     <span className={`chip ${c.online ? "chip-online" : "chip-offline"}`}>{c.online ? "online" : "offline"}</span>
                   </td>
-                  <td className="muted">{c.last_seen?.slice(0, 19) ?? "never"}</td>
+                  <td className="muted">
+                    <When stamp={c.last_seen} />
+                  </td>
                   <td>{c.behind}</td>
                   <td>{c.approved.join(", ")}</td>
                   <td className={c.pending.length > 0 ? "bad" : ""}>{c.pending.join(", ")}</td>

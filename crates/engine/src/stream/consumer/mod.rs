@@ -156,6 +156,12 @@ pub struct SyncLogEntry {
 #[ts(export)]
 pub struct ProducerStatus {
     pub producer: String,
+    /// The other site's name, as it gave it at registration.
+    #[ts(optional)]
+    pub producer_name: Option<String>,
+    /// The other site's id.
+    #[ts(optional)]
+    pub producer_site_id: Option<String>,
     pub registration_status: String,
     pub online: bool,
     #[ts(optional)]

@@ -131,13 +131,16 @@ impl Site {
                            WHERE u.seq > coalesce((SELECT p.seq FROM consumer_progress p WHERE p.consumer = c.consumer), 0)
                              AND u.origin_site <> c.consumer) END,
                         CASE WHEN coalesce(json_array_length(d.data, '$.push_doctypes'), 0) > 0 THEN
-                          (SELECT p.last_seen FROM consumer_progress p WHERE p.consumer = json_extract(d.data, '$.producer_site_id')) END
+                          (SELECT p.last_seen FROM consumer_progress p WHERE p.consumer = json_extract(d.data, '$.producer_site_id')) END,
+                        json_extract(d.data, '$.producer_name'), json_extract(d.data, '$.producer_site_id')
                  FROM documents d LEFT JOIN producer_state s ON s.producer = d.name
                  WHERE d.doctype = ?1 ORDER BY d.name",
             )?;
             let rows = stmt.query_map([EVENT_PRODUCER], |r| {
                 Ok(ProducerStatus {
                     producer: r.get(0)?,
+                    producer_name: r.get::<_, Option<String>>(10)?.filter(|n| !n.is_empty()),
+                    producer_site_id: r.get(11)?,
                     registration_status: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
                     online: r.get(2)?,
                     last_sync: r.get(3)?,
