@@ -186,3 +186,79 @@ fn a_sales_invoice_fetches_item_names_computes_its_amounts_and_follows_docstatus
     );
     assert_eq!(field.as_deref(), Some("total"));
 }
+
+/// Amend after Cancel, as in Desk: a cancelled invoice becomes a new draft
+/// named `<name>-1` (then `-2`, …, counted from the original) that names
+/// the one it replaces; a submitted or draft invoice, or a doctype that is
+/// not submittable, is refused with the reason and nothing is made.
+#[test]
+fn a_cancelled_sales_invoice_is_amended_into_a_new_draft() {
+    let site = TestSite::start();
+    site.seed_sales();
+    let made = site.insert(
+        "Sales Invoice",
+        json!({"customer": "Acme", "remarks": "first try", "items": [{"item_code": "PEN", "qty": 2, "rate": 1.5}]}),
+    );
+    let name = made.data()["name"].as_str().unwrap_or_default().to_owned();
+    let amend = |n: &str| {
+        site.method(
+            "outpost.document.amend",
+            json!({"doctype": "Sales Invoice", "name": n}),
+        )
+    };
+    let count = || site.count("Sales Invoice", json!({}));
+
+    let draft = amend(&name);
+    assert_ne!(draft.status, 200);
+    assert!(draft.body.to_string().contains("is a draft"), "{draft:?}");
+    site.update("Sales Invoice", &name, json!({"docstatus": 1}))
+        .data();
+    let submitted = amend(&name);
+    assert!(
+        submitted.body.to_string().contains("cancel it first"),
+        "{submitted:?}"
+    );
+    assert_eq!(count(), 1, "nothing made by a refused amend");
+
+    site.update("Sales Invoice", &name, json!({"docstatus": 2}))
+        .data();
+    let first = amend(&name);
+    assert_eq!(first.status, 200, "{first:?}");
+    let first = first.body["message"].clone();
+    assert_eq!(first["name"], format!("{name}-1"));
+    assert_eq!(first["amended_from"], name.as_str());
+    assert_eq!(first["docstatus"], 0);
+    assert_eq!(first["status"], "Draft");
+    assert_eq!(first["remarks"], "first try");
+    assert_eq!(first["items"][0]["item_code"], "PEN");
+    assert_eq!(first["items"][0]["amount"], 3.0);
+    let old = site.get("Sales Invoice", &name).data().clone();
+    assert_ne!(
+        first["items"][0]["name"], old["items"][0]["name"],
+        "the draft's rows are its own"
+    );
+
+    // The amendment, submitted, cancelled and amended: counted from the original.
+    let again = amend(&name).body["message"]["name"].clone();
+    assert_eq!(
+        again,
+        format!("{name}-2"),
+        "the same cancelled invoice again"
+    );
+    let one = format!("{name}-1");
+    site.update("Sales Invoice", &one, json!({"docstatus": 1}))
+        .data();
+    site.update("Sales Invoice", &one, json!({"docstatus": 2}))
+        .data();
+    assert_eq!(amend(&one).body["message"]["name"], format!("{name}-3"));
+
+    let customer = site.method(
+        "outpost.document.amend",
+        json!({"doctype": "Customer", "name": "Acme"}),
+    );
+    assert!(
+        customer.body.to_string().contains("not amended"),
+        "{customer:?}"
+    );
+    assert_eq!(count(), 4);
+}

@@ -130,6 +130,16 @@ test("a clerk (Sales User) raises a Sales Invoice with item rows offline; a mana
     assert.ok(page.url().endsWith("#/documents/Sales%20Invoice"), `the list, not ${page.url()}`);
     await page.goForward();
     await form.getByText("Submitted", { exact: true }).waitFor();
+    // Cancel asks first; a cancelled invoice is amended into a new draft, at its own URL.
+    await form.getByRole("button", { name: "Cancel document" }).click();
+    await page.getByRole("alertdialog").getByRole("button", { name: "Cancel document" }).click();
+    await form.getByText("Cancelled", { exact: true }).first().waitFor();
+    await form.getByRole("button", { name: "Amend" }).click();
+    const amended = page.getByRole("form", { name: `Sales Invoice ${name}-1` });
+    await amended.getByText("Draft", { exact: true }).first().waitFor();
+    assert.ok(page.url().endsWith(`${at}-1`), `the amendment's URL, not ${page.url()}`);
+    assert.equal(await amended.getByLabel("Amended From", { exact: true }).inputValue(), name);
+
     // A screen that is not a clerk's, asked for by its URL, is the Dashboard.
     await page.goto(`${shopSite.base}/#/settings`);
     await page.waitForURL(/#\/dashboard$/);

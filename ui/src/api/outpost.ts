@@ -1,5 +1,5 @@
 // Typed calls of the site's methods, over whichever backend is in use.
-import type { Backend } from "./backend";
+import type { Backend, Doc } from "./backend";
 import type { ConsumerStatus } from "../bindings/ConsumerStatus";
 import type { ProducerStatus } from "../bindings/ProducerStatus";
 import type { SiteInfo } from "../bindings/SiteInfo";
@@ -35,6 +35,8 @@ export function outpost(b: Backend) {
     reapplyConflict: (id: number) => b.method<SyncLogEntry>("outpost.event.reapply_conflict", { id }),
     updateLog: (refDoctype: string | null, limit = 200) =>
       b.method<UpdateLogLine[]>("outpost.event.update_log", { ref_doctype: refDoctype, limit }),
+    /** A new draft from a cancelled document (Amend, as in Desk). */
+    amend: (doctype: string, name: string) => b.method<Doc>("outpost.document.amend", { doctype, name }),
     generateKeys: (user: string) => b.method<GeneratedKeys>("outpost.user.generate_keys", { user }),
     apiKeyOf: (user: string) => b.method<string | null>("outpost.user.get_api_key", { user }),
     setPassword: (user: string, password: string) =>

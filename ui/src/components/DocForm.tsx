@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import { useBlocker } from "react-router";
-import { backend, BackendError, type Doc } from "../api";
+import { api, backend, BackendError, type Doc } from "../api";
 import type { DocField } from "../bindings/DocField";
 import type { DocType } from "../bindings/DocType";
 import { Alerts } from "./Alerts";
@@ -41,6 +41,8 @@ export function DocForm(props: {
   name: string | null;
   onSaved: (doc: Doc) => void;
   onClose: () => void;
+  /** Opens another document of this doctype (an amendment). */
+  onOpen: (name: string) => void;
   extra?: ExtraField[];
 }) {
   const { doctype, name } = props;
@@ -237,6 +239,20 @@ export function DocForm(props: {
             }
           >
             Cancel document
+          </button>
+        )}
+        {name !== null && docstatus === 2 && meta.fields.some((f) => f.fieldname === "amended_from") && (
+          <button
+            type="button"
+            disabled={busy}
+            onClick={() =>
+              void act("Amended", async () => {
+                const draft = await api.amend(doctype, name);
+                props.onOpen(draft.name);
+              })
+            }
+          >
+            Amend
           </button>
         )}
         {name !== null && docstatus !== 1 && (

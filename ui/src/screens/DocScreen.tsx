@@ -58,6 +58,7 @@ export function DocScreen(props: { base: string; doctype: string; extra?: ExtraF
             if (d.name !== open) navigate(path(d.name), { replace: true });
           }}
           onClose={() => navigate(base)}
+          onOpen={(name) => navigate(path(name))}
         />
       )}
     </>

@@ -2,6 +2,7 @@
 //! validating it, naming it, and storing it — all inside the caller's
 //! transaction so that nothing is half-written.
 
+pub mod amend;
 pub mod compute;
 pub mod naming;
 pub mod store;

@@ -24,6 +24,7 @@ pub const METHODS: &[(&str, &str)] = &[
     ("outpost.doctype.get", "One DocType's declaration. Args: doctype."),
     ("outpost.doctype.import", "Declare a custom DocType. Args: definition (the DocType JSON)."),
     ("outpost.doctype.add_custom_field", "Add a field to a DocType. Args: doctype, field."),
+    ("outpost.document.amend", "A new draft from a cancelled document (Amend, as in Desk): named <name>-1, -2…, amended_from set. Args: doctype, name."),
     ("outpost.user.generate_keys", "New api_key and api_secret for a user; the secret is shown only in this answer. Args: user."),
     ("outpost.user.get_api_key", "A user's api_key (never the secret). Args: user."),
     ("outpost.user.set_password", "Set a user's password for browser sign-in (System Manager, or yourself). Args: user, password."),
@@ -51,7 +52,7 @@ pub const METHODS: &[(&str, &str)] = &[
 
 /// Call a method. See the description of `method` for the list.
 #[utoipa::path(post, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, outpost.user.me, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_background_sync, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync, outpost.event.reapply_conflict, outpost.event.request_existing, outpost.event.resnapshot, outpost.event.push")),
+    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, outpost.user.me, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.document.amend, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_background_sync, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.resync, outpost.event.reapply_conflict, outpost.event.request_existing, outpost.event.resnapshot, outpost.event.push")),
     request_body(content = Object, description = "The method's arguments"),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
@@ -269,6 +270,9 @@ pub fn dispatch(
             )?
             .as_ref(),
         ),
+        "outpost.document.amend" => {
+            to_value(&site.amend(actor, arg_str(args, "doctype")?, arg_str(args, "name")?)?)
+        }
         "outpost.user.generate_keys" => {
             let keys = site.generate_keys(actor, arg_str(args, "user")?)?;
             // The one place a secret leaves the site: the answer to this call.
