@@ -34,15 +34,16 @@ async function site(t, prefix) {
 /** Every page opened, so a failure leaves a picture of each behind. */
 const pages = [];
 
-async function signIn(browser, base, email = "admin@example.com") {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+async function signIn(browser, base, email = "admin@example.com", options = { viewport: { width: 1280, height: 800 } }) {
+  const context = await browser.newContext(options);
   const page = await context.newPage();
   pages.push(page);
   await page.goto(base);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("navigation", { name: "Screens" }).waitFor();
+  // Signed in (the menu itself may be folded away on a narrow screen).
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
   return page;
 }
 
@@ -445,4 +446,40 @@ test("a conflict between a shop and its hub shows both versions in the Sync Log,
   await sync();
   const onShop = (await api(shop.base, shop.keys, "GET", "/api/resource/Customer/Padaria")).data;
   assert.equal(onShop.territory, "Norte", "and the shop's");
+});
+
+test("on a phone (390 px, dark mode) the menu folds behind a button, nothing is cut off, and the colours are dark", { timeout: 120000 }, async (t) => {
+  const shopSite = await site(t, "outpost-phone-");
+  for (let i = 0; i < 3; i++) {
+    await api(shopSite.base, shopSite.keys, "POST", "/api/resource/Note", { title: `A note with a rather long title to wrap, number ${i}` });
+  }
+  const browser = await launch();
+  t.after(() => browser.close());
+  const page = await signIn(browser, shopSite.base, "admin@example.com", { viewport: { width: 390, height: 844 }, colorScheme: "dark" });
+  try {
+    const nav = page.getByRole("navigation", { name: "Screens" });
+    const menu = page.getByRole("button", { name: "Menu" });
+    assert.equal(await nav.isVisible(), false, "the menu is folded");
+    assert.equal(await menu.getAttribute("aria-expanded"), "false");
+    await menu.click();
+    assert.equal(await nav.isVisible(), true, "the button opens it");
+    await nav.getByRole("link", { name: "Documents", exact: true }).click();
+    await page.locator("#doctype-select").selectOption("Note");
+    await page.getByRole("region", { name: "Note list" }).getByText("number 0").waitFor();
+    assert.equal(await nav.isVisible(), false, "choosing a screen folds it again");
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(wide <= 390, `the page is ${wide} px wide at 390: something is cut off`);
+    // Dark mode follows the OS: the cards are dark, their text light.
+    const [bg, fg] = await page.locator(".card").first().evaluate((el) => {
+      const s = getComputedStyle(el);
+      return [s.backgroundColor, getComputedStyle(document.documentElement).color];
+    });
+    const lum = (c) => { const [r, g, b] = c.match(/\d+/g).map(Number); return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255; };
+    assert.ok(lum(bg) < 0.3, `a dark card, not ${bg}`);
+    assert.ok(lum(fg) > 0.7, `light text, not ${fg}`);
+    await shot(page, "browser-10-phone-dark");
+  } catch (e) {
+    await shot(page, "failure-phone").catch(() => {});
+    throw e;
+  }
 });

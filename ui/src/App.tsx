@@ -41,6 +41,10 @@ export function App() {
   const [error, setError] = useState<BackendError | null>(null);
   const location = useLocation();
   const screen = screenOf(location.pathname);
+  // On a narrow screen the menu folds away behind a button; choosing a
+  // screen folds it again.
+  const [menuOpen, setMenuOpen] = useState(false);
+  useEffect(() => setMenuOpen(false), [location.pathname]);
 
   const load = useCallback(() => {
     Promise.all([backend.siteInfo(), api.me()])
@@ -89,6 +93,15 @@ export function App() {
   return (
     <div className="app">
       <header className="topbar">
+        <button
+          type="button"
+          className="menu-toggle secondary"
+          aria-expanded={menuOpen}
+          aria-controls="screens-nav"
+          onClick={() => setMenuOpen((o) => !o)}
+        >
+          Menu
+        </button>
         <span className="brand">Outpost</span>
         <span className="site-name" id="site-name">
           {info?.site_name ?? "…"}
@@ -103,7 +116,7 @@ export function App() {
         )}
       </header>
       <div className="body">
-        <nav aria-label="Screens">
+        <nav id="screens-nav" aria-label="Screens" className={menuOpen ? "open" : undefined}>
           <ul>
             {allowed.map(([id, label]) => (
               <li key={id}>
