@@ -375,11 +375,22 @@ async function walkThrough(browser, producer, consumer) {
   await detail.locator("pre.json").getByText(/"Stock count"/).waitFor();
   await shot(shop, "browser-6-failed-sync-log");
 
-  // 7. The consumer gains the field; Resync turns the entry Synced.
-  await api(consumer.base, consumer.keys, "POST", "/api/method/outpost.doctype.add_custom_field", {
-    doctype: "Note",
-    field: { fieldname: "shelf", fieldtype: "Data", label: "Shelf" },
-  });
+  // 7. The consumer gains the field in its DocTypes screen (a bad name is
+  // refused with the reason); Resync turns the entry Synced.
+  await go(shop, "DocTypes");
+  await shop.getByLabel("DocType", { exact: true }).selectOption("Note");
+  const addField = shop.getByRole("form", { name: "Add a field to Note" });
+  await addField.getByLabel("Field name").fill("Shelf!");
+  await addField.getByRole("button", { name: "Add field" }).click();
+  await shop.getByRole("alert").getByText(/Shelf!/).waitFor();
+  await addField.getByLabel("Field name").fill("shelf");
+  await addField.getByLabel("Field label").fill("Shelf");
+  await addField.getByLabel("Field type").selectOption("Data");
+  await addField.getByRole("button", { name: "Add field" }).click();
+  await shop.getByRole("status").getByText("Field shelf added to Note").waitFor();
+  await shop.getByRole("table", { name: "Fields of Note" }).locator('tr[data-field="shelf"]').waitFor();
+  await go(shop, "Event Sync Log");
+  await failed.first().getByRole("link").click();
   await detail.getByRole("button", { name: "Resync" }).click();
   await detail.locator(".chip-synced").waitFor();
   await shot(shop, "browser-7-resynced");

@@ -3,6 +3,7 @@ import { Navigate, NavLink, Route, Routes, useLocation } from "react-router";
 import { api, backend, BackendError, type Me } from "./api";
 import type { SiteInfo } from "./bindings/SiteInfo";
 import { Dashboard } from "./screens/Dashboard";
+import { DocTypes } from "./screens/DocTypes";
 import { DocScreen, Documents } from "./screens/DocScreen";
 import { Settings } from "./screens/Settings";
 import { SignIn } from "./screens/SignIn";
@@ -16,6 +17,7 @@ const SCREENS = [
   ["producers", "Event Producers"],
   ["consumers", "Event Consumers"],
   ["mappings", "Document Type Mappings"],
+  ["doctypes", "DocTypes"],
   ["update-log", "Event Update Log"],
   ["sync-log", "Event Sync Log"],
   ["users", "Users & keys"],
@@ -84,6 +86,7 @@ export function App() {
     ),
     consumers: <DocScreen base="/consumers" doctype="Event Consumer" intro="Sites subscribed to this one. Open one and set each DocType to Approved or Rejected." />,
     mappings: <DocScreen base="/mappings" doctype="Document Type Mapping" intro="Store a remote DocType as a local one whose fields differ." />,
+    doctypes: <DocTypes />,
     "update-log": <UpdateLog />,
     "sync-log": <SyncLog />,
     users: <Users />,
