@@ -221,6 +221,19 @@ test("a clerk (Sales User) raises a Sales Invoice with item rows offline; a mana
     await notes.getByLabel("Filter value").fill("note 1");
     await shown.getByText("1–10 of 10").waitFor();
 
+    // A DocType imported as JSON: bad JSON is refused before it is sent, a
+    // good declaration becomes a DocType of this site.
+    await go(page, "DocTypes");
+    const importForm = page.getByRole("form", { name: "Import a DocType" });
+    await importForm.getByLabel("DocType JSON").fill('{"name": "Shelf",');
+    await importForm.getByRole("button", { name: "Import" }).click();
+    await importForm.getByRole("alert").getByText(/not JSON/).waitFor();
+    await importForm.getByLabel("DocType JSON").fill(JSON.stringify({ name: "Shelf", autoname: "field:code", fields: [{ fieldname: "code", label: "Code", fieldtype: "Data", reqd: 1 }] }));
+    await importForm.getByRole("button", { name: "Import" }).click();
+    await page.getByRole("status").getByText("DocType Shelf imported").waitFor();
+    await page.getByLabel("DocType", { exact: true }).selectOption("Shelf");
+    await page.getByRole("table", { name: "Fields of Shelf" }).locator('tr[data-field="code"]').waitFor();
+
     // New keys for a user who has keys say what stops working; kept, nothing changes.
     await go(page, "Users & keys");
     const before = await page.locator('tr[data-user="admin@example.com"] code').innerText();
