@@ -98,7 +98,17 @@ test("a clerk (Sales User) raises a Sales Invoice with item rows offline; a mana
     await page.getByLabel("Customer", { exact: true }).fill("Acme");
     await page.getByLabel("Quantity row 1", { exact: true }).fill("3");
     await page.getByRole("button", { name: "Add row to Items" }).click();
-    await page.getByLabel("Item row 2", { exact: true }).fill("INK");
+    // A Link field suggests as one types, whatever the case: "in" → INK only.
+    const item2 = page.getByLabel("Item row 2", { exact: true });
+    await item2.click();
+    await item2.fill("in");
+    const listId = await item2.getAttribute("list");
+    await page.waitForFunction(
+      (id) => [...document.querySelectorAll(`[id="${id}"] option`)].map((o) => o.value).join() === "INK",
+      listId,
+      { timeout: 10000 },
+    );
+    await item2.fill("INK");
     await page.getByLabel("Quantity row 2", { exact: true }).fill("2");
     await page.getByRole("button", { name: "Save" }).click();
     await page.getByRole("status").getByText("Saved").waitFor();

@@ -28,16 +28,27 @@ function toInput(v: unknown): string {
   return String(v);
 }
 
-/** Suggestions for a Link field: names of the target doctype. */
-function useLinkOptions(target: string | undefined, enabled: boolean): string[] {
+/** Suggestions for a Link field, as the user types: names of the target
+ * doctype that contain the text (whatever the case), 20 at most. */
+function useLinkOptions(target: string | undefined, enabled: boolean, text: string): string[] {
   const [names, setNames] = useState<string[]>([]);
   useEffect(() => {
     if (!enabled || !target || target === "DocType") return;
-    backend
-      .listDocuments(target, { fields: ["name"], limit_page_length: 200, order_by: "name asc" })
-      .then((docs) => setNames(docs.map((d) => d.name)))
-      .catch(() => setNames([]));
-  }, [target, enabled]);
+    const typed = text.trim();
+    // A pause in typing, not every key, asks the site.
+    const timer = window.setTimeout(() => {
+      backend
+        .listDocuments(target, {
+          fields: ["name"],
+          filters: typed ? { name: ["like", `%${typed}%`] } : undefined,
+          limit_page_length: 20,
+          order_by: "name asc",
+        })
+        .then((docs) => setNames(docs.map((d) => d.name)))
+        .catch(() => setNames([]));
+    }, 150);
+    return () => window.clearTimeout(timer);
+  }, [target, enabled, text]);
   return names;
 }
 
@@ -56,7 +67,7 @@ export function FieldInput(props: {
   const readOnly = props.readOnly || f.read_only;
   const label = props.label ?? labelOf(f);
   const [focused, setFocused] = useState(false);
-  const links = useLinkOptions(f.fieldtype === "Link" ? f.options : undefined, focused);
+  const links = useLinkOptions(f.fieldtype === "Link" ? f.options : undefined, focused, toInput(value));
   const common = {
     id,
     "aria-label": label,
