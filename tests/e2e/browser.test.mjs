@@ -444,6 +444,10 @@ test("a conflict between a shop and its hub shows both versions in the Sync Log,
   const ep = (await api(hub.base, hub.keys, "GET", pushed)).data;
   await api(hub.base, hub.keys, "PUT", pushed, { producer_doctypes: ep.producer_doctypes.map((r) => ({ ...r, status: "Approved" })) });
   await api(shop.base, shop.keys, "POST", "/api/resource/Customer", { customer_name: "Padaria", territory: "Centro" });
+  // More lines than a page of the Sync Log holds.
+  for (let i = 0; i < 120; i++) {
+    await api(shop.base, shop.keys, "POST", "/api/resource/Customer", { customer_name: `Customer ${i}` });
+  }
   await sync();
   // Apart: the shop edits, then the hub (later); together again.
   await api(shop.base, shop.keys, "PUT", "/api/resource/Customer/Padaria", { territory: "Norte" });
@@ -456,6 +460,17 @@ test("a conflict between a shop and its hub shows both versions in the Sync Log,
   const page = await signIn(browser, hub.base);
   try {
     await go(page, "Event Sync Log");
+    // Paging back in time through every line, with how many there are.
+    const total = (await api(hub.base, hub.keys, "POST", "/api/method/outpost.event.sync_log_count", {})).message;
+    assert.ok(total > 120, `${total} lines`);
+    const log = page.getByRole("region", { name: "Event Sync Log" });
+    const shownLines = log.getByRole("status", { name: "Shown" });
+    await shownLines.getByText(`1–100 of ${total}`).waitFor();
+    await log.getByRole("button", { name: "Older" }).click();
+    await shownLines.getByText(`101–${total} of ${total}`).waitFor();
+    assert.equal(await log.locator("tbody tr").count(), total - 100);
+    await log.getByRole("button", { name: "Newer" }).click();
+    await shownLines.getByText(`1–100 of ${total}`).waitFor();
     await page.getByLabel("Status filter").selectOption("Conflict");
     const line = page.locator('tr[data-status="Conflict"]');
     await line.first().waitFor();
@@ -468,9 +483,13 @@ test("a conflict between a shop and its hub shows both versions in the Sync Log,
     assert.match(await both.locator("thead").innerText(), /Here \(kept\)[\s\S]*Incoming \(lost\)/);
     assert.match(await page.getByLabel("Sync note").innerText(), /later version wins/);
     await shot(page, "sync-log-conflict");
-    page.once("dialog", (d) => void d.accept());
     await page.getByRole("button", { name: "Re-apply the version that lost" }).click();
+    await page.getByRole("alertdialog").getByRole("button", { name: "Re-apply" }).click();
     await page.getByText("Re-applied by admin@example.com").waitFor();
+    // From the line to its document.
+    await page.getByRole("region", { name: /^Sync log / }).getByRole("link", { name: "Padaria" }).click();
+    await page.getByRole("form", { name: "Customer Padaria" }).waitFor();
+    assert.ok(page.url().endsWith("#/documents/Customer/Padaria"), page.url());
   } catch (e) {
     await shot(page, "failure-conflict").catch(() => {});
     throw e;

@@ -29,8 +29,10 @@ export function outpost(b: Backend) {
     consumerStatus: () => b.method<ConsumerStatus[]>("outpost.event.consumer_status"),
     syncNow: (producer?: string) => b.method<SyncSummary[]>("outpost.event.sync_now", producer ? { producer } : {}),
     syncProgress: () => b.method<SyncProgress>("outpost.event.sync_progress"),
-    syncLog: (status: string | null, limit = 200) =>
-      b.method<SyncLogEntry[]>("outpost.event.sync_log", { status, limit }),
+    /** Newest first; `before`: only lines older than that id (the next page). */
+    syncLog: (status: string | null, limit = 200, before: number | null = null) =>
+      b.method<SyncLogEntry[]>("outpost.event.sync_log", { status, limit, ...(before === null ? {} : { before }) }),
+    syncLogCount: (status: string | null) => b.method<number>("outpost.event.sync_log_count", { status }),
     resync: (id: number) => b.method<SyncLogEntry>("outpost.event.resync", { id }),
     reapplyConflict: (id: number) => b.method<SyncLogEntry>("outpost.event.reapply_conflict", { id }),
     updateLog: (refDoctype: string | null, limit = 200) =>

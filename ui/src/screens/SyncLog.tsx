@@ -2,9 +2,15 @@ import { useCallback, useEffect, useState } from "react";
 import { api, backend, BackendError } from "../api";
 import type { SyncLogEntry } from "../bindings/SyncLogEntry";
 import { Alerts } from "../components/Alerts";
+import { useConfirm } from "../components/Confirm";
 import { ConflictView } from "../components/ConflictView";
 import { usePolled } from "../components/usePolled";
+import { When } from "../components/When";
+import { Link } from "react-router";
 
+
+/** Lines a page. */
+const PAGE = 100;
 
 /** Event Sync Log (SPEC F13/F23): every received update, Failed ones with their error and Resync. */
 export function SyncLog() {
@@ -12,8 +18,23 @@ export function SyncLog() {
   const [open, setOpen] = useState<SyncLogEntry | null>(null);
   const [actionError, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const load = useCallback(() => api.syncLog(status || null), [status]);
-  const { data: lines, error: loadError, refresh } = usePolled(load, 4000);
+  const [ask, dialog] = useConfirm();
+  // Pages back in time by id: the first page is the newest; each older page
+  // starts before the last id of the one shown (kept, so "Newer" goes back).
+  const [starts, setStarts] = useState<(number | null)[]>([null]);
+  useEffect(() => setStarts([null]), [status]);
+  const before = starts[starts.length - 1];
+  const load = useCallback(
+    async () => {
+      const [lines, total] = await Promise.all([api.syncLog(status || null, PAGE, before), api.syncLogCount(status || null)]);
+      return { lines, total };
+    },
+    [status, before],
+  );
+  const { data, error: loadError, refresh } = usePolled(load, 4000);
+  const lines = data?.lines ?? null;
+  const total = data?.total ?? 0;
+  const shownFrom = (starts.length - 1) * PAGE + 1;
   const error = actionError ?? loadError;
 
   const resync = async (entry: SyncLogEntry) => {
@@ -32,13 +53,12 @@ export function SyncLog() {
 
   const reapply = async (entry: SyncLogEntry) => {
     const lost = entry.conflict?.kept === "here" ? "incoming version" : "version that was here";
-    if (
-      !window.confirm(
-        `Re-apply the ${lost} of ${entry.ref_doctype} ${entry.docname ?? entry.remote_docname}? ` +
-          "It replaces the document here as a new change, and every site it syncs with takes it.",
-      )
-    )
-      return;
+    const yes = await ask({
+      title: `Re-apply the ${lost} of ${entry.ref_doctype} ${entry.docname ?? entry.remote_docname}?`,
+      body: "It replaces the document here as a new change, and every site it syncs with takes it.",
+      action: "Re-apply",
+    });
+    if (!yes) return;
     setBusy(true);
     try {
       setOpen(await api.reapplyConflict(entry.id));
@@ -53,6 +73,7 @@ export function SyncLog() {
 
   return (
     <div className="split">
+      {dialog}
       <section className="card" aria-label="Event Sync Log">
         <div className="toolbar">
           <h2>Event Sync Log</h2>
@@ -100,11 +121,31 @@ export function SyncLog() {
                   <td>{l.ref_doctype}</td>
                   <td>{l.docname ?? l.remote_docname}</td>
                   <td className="muted">{l.event_producer}</td>
-                  <td className="muted">{l.modified.slice(0, 19)}</td>
+                  <td className="muted">
+                    <When stamp={l.modified} />
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
+        )}
+        {lines !== null && lines.length > 0 && (
+          <div className="pager" role="group" aria-label="Pages">
+            <span role="status" aria-label="Shown">
+              {shownFrom.toLocaleString()}–{(shownFrom + lines.length - 1).toLocaleString()} of {total.toLocaleString()}
+            </span>
+            <button type="button" className="secondary" disabled={starts.length === 1} onClick={() => setStarts((s) => s.slice(0, -1))}>
+              Newer
+            </button>
+            <button
+              type="button"
+              className="secondary"
+              disabled={shownFrom + lines.length - 1 >= total}
+              onClick={() => setStarts((s) => [...s, lines[lines.length - 1].id])}
+            >
+              Older
+            </button>
+          </div>
         )}
       </section>
       {open && (
@@ -122,7 +163,12 @@ export function SyncLog() {
             </dd>
             <dt>Update</dt>
             <dd>
-              {open.update_type} of {open.ref_doctype} {open.docname ?? ""}
+              {open.update_type} of {open.ref_doctype}{" "}
+              {open.docname && open.status !== "Failed" && open.update_type !== "Delete" ? (
+                <Link to={`/documents/${encodeURIComponent(open.ref_doctype)}/${encodeURIComponent(open.docname)}`}>{open.docname}</Link>
+              ) : (
+                open.docname ?? ""
+              )}
             </dd>
             <dt>Producer's name</dt>
             <dd>{open.remote_docname}</dd>

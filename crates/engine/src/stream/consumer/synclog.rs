@@ -37,6 +37,18 @@ impl Site {
         })
     }
 
+    /// How many sync-log lines there are (of `status`, when given).
+    pub fn sync_log_count(&self, actor: &Actor, status: Option<&str>) -> Result<i64> {
+        actor.require_system_manager("read the sync log")?;
+        self.read(|tx| {
+            Ok(tx.query_row(
+                "SELECT COUNT(*) FROM sync_log WHERE (?1 IS NULL OR status = ?1)",
+                [status],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
     /// Applies a Failed sync-log entry again (SPEC F13), then any entries of
     /// the same document that were waiting behind it. Returns the entry.
     pub fn resync(&self, actor: &Actor, id: i64) -> Result<SyncLogEntry> {
