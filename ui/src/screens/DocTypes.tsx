@@ -123,14 +123,8 @@ function CustomField(props: { doctype: string; onAdd: (field: Record<string, unk
     <form className="inline-form" aria-label={`Add a field to ${props.doctype}`} onSubmit={(e) => void submit(e)}>
       <h3>Add a field to {props.doctype}</h3>
       <div className="fields">
-        <label className="field">
-          <span>Field name</span>
-          <input aria-label="Field name" value={fieldname} placeholder="shelf" onChange={(e) => setFieldname(e.target.value)} />
-        </label>
-        <label className="field">
-          <span>Label</span>
-          <input aria-label="Field label" value={label} placeholder="Shelf" onChange={(e) => setLabel(e.target.value)} />
-        </label>
+        <Text label="Field name" shown="Field name" value={fieldname} hint="shelf" onChange={setFieldname} />
+        <Text label="Field label" shown="Label" value={label} hint="Shelf" onChange={setLabel} />
         <label className="field">
           <span>Type</span>
           <select aria-label="Field type" value={fieldtype} onChange={(e) => setFieldtype(e.target.value as FieldType)}>
@@ -139,16 +133,23 @@ function CustomField(props: { doctype: string; onAdd: (field: Record<string, unk
             ))}
           </select>
         </label>
-        <label className="field">
-          <span>Options</span>
-          <input aria-label="Field options" value={options} placeholder="Link: a DocType; Select: one choice a line" onChange={(e) => setOptions(e.target.value)} />
-        </label>
+        <Text label="Field options" shown="Options" value={options} hint="Link: a DocType; Select: one choice a line" onChange={setOptions} />
         <label className="field check">
           <input type="checkbox" aria-label="Mandatory" checked={reqd} onChange={(e) => setReqd(e.target.checked)} /> Mandatory
         </label>
       </div>
       <button type="submit">Add field</button>
     </form>
+  );
+}
+
+/** One labelled text input of the field form. */
+function Text(props: { label: string; shown: string; value: string; hint: string; onChange: (v: string) => void }) {
+  return (
+    <label className="field">
+      <span>{props.shown}</span>
+      <input aria-label={props.label} value={props.value} placeholder={props.hint} onChange={(e) => props.onChange(e.target.value)} />
+    </label>
   );
 }
 
