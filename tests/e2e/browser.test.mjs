@@ -354,6 +354,13 @@ async function walkThrough(browser, producer, consumer) {
   assert.match(await hubCell.getAttribute("title"), new RegExp(`^${producer.base.replace(/[.]/g, "\\.")} · [0-9a-f-]{36}$`));
   assert.match(await shop.locator(`tr[data-producer="${producer.base}"] time`).first().innerText(), /now|second/);
   await shot(shop, "browser-4-sync-now");
+  // The producer's Update Log: DocTypes to choose from (not typed), times relative.
+  await go(hub, "Event Update Log");
+  const updates = hub.getByRole("region", { name: "Event Update Log" });
+  await updates.getByLabel("DocType filter").selectOption("Note");
+  await updates.locator("tbody tr").first().locator("time").waitFor();
+  await updates.getByLabel("DocType filter").selectOption("Customer");
+  await updates.getByText("No changes logged for Customer").waitFor();
   await go(shop, "Documents");
   await shop.locator("#doctype-select").selectOption("Note");
   await shop.getByRole("cell", { name: /./ }).first().waitFor();

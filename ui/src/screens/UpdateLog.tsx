@@ -1,15 +1,23 @@
-import { useCallback, useState } from "react";
-import { api } from "../api";
+import { useCallback, useEffect, useState } from "react";
+import { api, backend } from "../api";
 import type { UpdateLogLine } from "../bindings/UpdateLogLine";
 import { Alerts } from "../components/Alerts";
 import { usePolled } from "../components/usePolled";
+import { When } from "../components/When";
 
 
 /** Event Update Log (SPEC F10/F23): every change consumers may receive, and who received it. */
 export function UpdateLog() {
   const [doctype, setDoctype] = useState("");
   const [open, setOpen] = useState<UpdateLogLine | null>(null);
-  const load = useCallback(() => api.updateLog(doctype.trim() || null), [doctype]);
+  const [doctypes, setDoctypes] = useState<string[]>([]);
+  useEffect(() => {
+    backend
+      .listDoctypes()
+      .then((all) => setDoctypes(all.filter((d) => !d.istable).map((d) => d.name)))
+      .catch(() => setDoctypes([]));
+  }, []);
+  const load = useCallback(() => api.updateLog(doctype || null), [doctype]);
   const { data: lines, error } = usePolled(load, 4000);
 
   return (
@@ -17,7 +25,17 @@ export function UpdateLog() {
       <section className="card" aria-label="Event Update Log">
         <div className="toolbar">
           <h2>Event Update Log</h2>
-          <input aria-label="DocType filter" placeholder="DocType, e.g. Note" value={doctype} onChange={(e) => setDoctype(e.target.value)} />
+          <label>
+            DocType{" "}
+            <select aria-label="DocType filter" value={doctype} onChange={(e) => setDoctype(e.target.value)}>
+              <option value="">All</option>
+              {doctypes.map((d) => (
+                <option key={d} value={d}>
+                  {d}
+                </option>
+              ))}
+            </select>
+          </label>
         </div>
         <Alerts error={error} />
         {lines === null ? (
@@ -47,7 +65,9 @@ export function UpdateLog() {
                   <td>{l.update_type}</td>
                   <td>{l.ref_doctype}</td>
                   <td>{l.docname}</td>
-                  <td className="muted">{l.creation.slice(0, 19)}</td>
+                  <td className="muted">
+                    <When stamp={l.creation} />
+                  </td>
                   <td>{l.received_by.length === 0 ? <span className="muted">nobody yet</span> : l.received_by.join(", ")}</td>
                 </tr>
               ))}
