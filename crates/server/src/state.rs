@@ -37,8 +37,9 @@ impl AppState {
     pub fn newest_seq(&self) -> tokio::sync::watch::Receiver<i64> {
         self.newest
             .get_or_init(|| {
-                let first = self.site.last_update_seq().unwrap_or(0);
-                let (tx, rx) = tokio::sync::watch::channel(first);
+                // The watcher publishes the log's real end within one look;
+                // nothing is read here, on the async executor.
+                let (tx, rx) = tokio::sync::watch::channel(0);
                 let site = self.site.clone();
                 let spawned = std::thread::Builder::new()
                     .name("outpost-announce".into())

@@ -37,10 +37,11 @@ pub async fn updates(
     state
         .run(move |site| site.check_consumer(&actor, &site_id))
         .await?;
-    // One watcher reads the log for every channel; a channel only waits
-    // for the number to grow.
-    let mut newest = state.newest_seq();
-    let last = *newest.borrow_and_update();
+    // Where the log ends as the channel opens (read off the executor): only
+    // what comes after it is announced. One watcher reads the log for every
+    // channel; a channel only waits for its number to pass `last`.
+    let last = state.run(|site| site.last_update_seq()).await?;
+    let newest = state.newest_seq();
     let stream = futures_util::stream::unfold(
         (state, newest, last),
         |(state, mut newest, mut last)| async move {
