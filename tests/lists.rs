@@ -121,6 +121,60 @@ fn fields_order_and_paging() {
 }
 
 #[test]
+fn the_search_box_finds_words_in_any_case_in_names_and_text_fields_and_counts_them() {
+    let site = seeded();
+    let search = |text: &str, extra: &[(&str, &str)]| {
+        let mut params = vec![
+            ("search", text),
+            ("limit_page_length", "100"),
+            ("order_by", "item_code asc"),
+        ];
+        params.extend_from_slice(extra);
+        names(site.list("Item", &params).data())
+    };
+    let count = |text: &str, filters: Value| {
+        site.method(
+            "frappe.client.get_count",
+            json!({"doctype": "Item", "search": text, "filters": filters}),
+        )
+        .body["message"]
+            .as_i64()
+            .unwrap()
+    };
+    // A word of the item name, in another case: the even items.
+    let even = search("EVEN", &[]);
+    assert_eq!(even.len(), 12);
+    assert!(
+        even.iter().all(|n| n[5..].parse::<u32>().unwrap() % 2 == 0),
+        "{even:?}"
+    );
+    assert_eq!(count("EVEN", Value::Null), 12);
+    // Every word must match, wherever it is: the name and the description.
+    assert_eq!(search("item-1 fifth", &[]), ["ITEM-10", "ITEM-15"]);
+    assert_eq!(count("item-1 fifth", Value::Null), 2);
+    // With a filter at the same time.
+    let filtered = json!([["disabled", "=", 1]]);
+    assert_eq!(
+        search("even", &[("filters", &filtered.to_string())]),
+        ["ITEM-22", "ITEM-24"]
+    );
+    assert_eq!(count("even", filtered), 2);
+    // Equality stays exact, in case too.
+    assert_eq!(count("", json!({"item_name": "Even thing"})), 12);
+    assert_eq!(count("", json!({"item_name": "even thing"})), 0);
+    assert_eq!(count("", json!({"item_name": "Even%"})), 0);
+    // A wildcard typed in the box is a character, not "anything".
+    assert!(search("%", &[]).is_empty());
+    assert!(search("ITEM_0", &[]).is_empty());
+    assert_eq!(search("  ", &[]).len(), 25, "blank finds everything");
+    let (_, msg, field) = site
+        .list("Item", &[("search", &"x".repeat(141))])
+        .error(400);
+    assert_eq!(field.as_deref(), Some("search"));
+    assert!(msg.contains("at most 140"), "{msg}");
+}
+
+#[test]
 fn bad_list_parameters_name_what_is_wrong() {
     let site = seeded();
     let err = |params: &[(&str, &str)]| site.list("Item", params).error(400);
@@ -231,5 +285,57 @@ fn every_query_bound_is_a_400_naming_it_and_never_a_500_with_sql() {
             .as_array()
             .map(Vec::len),
         Some(25)
+    );
+}
+
+#[test]
+fn a_sort_by_an_indexed_field_orders_by_it_then_by_name_either_way() {
+    // ToDo's status is declared search_index: the list reads its index.
+    let site = TestSite::start();
+    let made: Vec<(String, String)> = ["Open", "Closed", "Cancelled", "Open", "Closed", "Open"]
+        .iter()
+        .map(|s| {
+            let doc = site.insert("ToDo", json!({"status": s, "description": "x"}));
+            (
+                s.to_string(),
+                doc.data()["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut expected = made.clone();
+    expected.sort();
+    let order = |spec: &str| {
+        site.list(
+            "ToDo",
+            &[("order_by", spec), ("fields", r#"["name","status"]"#)],
+        )
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["status"].as_str().unwrap().to_owned(),
+                d["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(order("status asc"), expected);
+    expected.reverse();
+    assert_eq!(order("status desc"), expected);
+    // Paged the same way.
+    let page = site.list(
+        "ToDo",
+        &[
+            ("order_by", "status desc"),
+            ("limit_start", "1"),
+            ("limit_page_length", "2"),
+            ("fields", r#"["name"]"#),
+        ],
+    );
+    assert_eq!(
+        names(page.data()),
+        [expected[1].1.clone(), expected[2].1.clone()]
     );
 }

@@ -21,6 +21,8 @@ pub const MAX_FILTERS: usize = 50;
 pub const MAX_IN_VALUES: usize = 1000;
 pub const MAX_ORDER_TERMS: usize = 10;
 pub const MAX_FIELDS: usize = 200;
+pub const MAX_SEARCH_CHARS: usize = 140;
+pub const MAX_SEARCH_WORDS: usize = 8;
 
 #[derive(Debug, Clone, Default, Deserialize, TS)]
 #[ts(export)]
@@ -34,6 +36,10 @@ pub struct ListQuery {
     /// `field [asc|desc]`, comma-separated. Default `modified desc`.
     #[ts(optional)]
     pub order_by: Option<String>,
+    /// Words to find, case-insensitively, in the name or any text, Link or
+    /// Select field (the list's search box); every word must match.
+    #[ts(optional)]
+    pub search: Option<String>,
     #[ts(optional, type = "number")]
     pub limit_start: Option<u64>,
     #[ts(optional, type = "number")]
@@ -73,11 +79,25 @@ impl Site {
 }
 
 impl Site {
-    /// How many documents match `filters` (Frappe's `frappe.client.get_count`).
-    pub fn count(&self, actor: &Actor, doctype: &str, filters: Option<&Value>) -> Result<i64> {
+    /// How many documents match `filters` and `search` (Frappe's
+    /// `frappe.client.get_count`, with the list's search box).
+    pub fn count(
+        &self,
+        actor: &Actor,
+        doctype: &str,
+        filters: Option<&Value>,
+        search: Option<&str>,
+    ) -> Result<i64> {
         let reg = self.doctypes();
-        actor.require(reg.require(doctype)?, Action::Read)?;
-        self.read(|tx| count_in(tx, &reg, doctype, filters))
+        let dt = reg.require(doctype)?;
+        actor.require(dt, Action::Read)?;
+        let (mut sql, mut params) = select_where(&reg, "COUNT(*)", doctype, filters)?;
+        push_search(dt, search, &mut sql, &mut params)?;
+        self.read(|tx| {
+            Ok(tx
+                .prepare_cached(&sql)?
+                .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?)
+        })
     }
 }
 
@@ -90,8 +110,8 @@ fn select_where(
     filters: Option<&Value>,
 ) -> Result<(String, Vec<Sql>)> {
     let dt = reg.require(doctype)?;
-    let mut params = vec![Sql::Text(dt.name.clone())];
-    let mut sql = format!("SELECT {what} FROM documents WHERE doctype = ?1");
+    let mut params = Vec::new();
+    let mut sql = format!("SELECT {what} FROM documents WHERE {}", of_doctype(dt));
     for (field, op, value) in parse_filters(dt, filters)? {
         sql.push_str(" AND ");
         sql.push_str(&condition(dt, &field, &op, &value, &mut params)?);
@@ -136,12 +156,30 @@ struct Plan {
 
 impl Plan {
     fn new(dt: &DocType, q: &ListQuery) -> Result<Plan> {
-        let mut params = vec![Sql::Text(dt.name.clone())];
-        let mut sql = String::from("SELECT name, data FROM documents WHERE doctype = ?1");
+        let mut params = Vec::new();
+        // Sorted first by an indexed field, nothing else asked: read that
+        // index in order (the planner, not knowing how many documents a
+        // doctype has, would rather sort them all). With filters or a
+        // search the planner chooses (an index of a filter, a scan).
+        let narrowed = q.search.as_deref().is_some_and(|t| !t.trim().is_empty())
+            || !parse_filters(dt, q.filters.as_ref())?.is_empty();
+        let by_index = q
+            .order_by
+            .as_deref()
+            .and_then(|o| o.split([',', ' ']).map(str::trim).find(|w| !w.is_empty()))
+            .and_then(|first| dt.field(first))
+            .filter(|f| !narrowed && f.search_index && f.fieldtype != FieldType::Table)
+            .map(|f| format!(" INDEXED BY {}", index_name(dt, &f.fieldname)))
+            .unwrap_or_default();
+        let mut sql = format!(
+            "SELECT name, data FROM documents{by_index} WHERE {}",
+            of_doctype(dt)
+        );
         for (field, op, value) in parse_filters(dt, q.filters.as_ref())? {
             sql.push_str(" AND ");
             sql.push_str(&condition(dt, &field, &op, &value, &mut params)?);
         }
+        push_search(dt, q.search.as_deref(), &mut sql, &mut params)?;
         sql.push_str(" ORDER BY ");
         sql.push_str(&order_by(dt, q.order_by.as_deref())?);
         let limit = q.limit_page_length.unwrap_or(DEFAULT_PAGE_LENGTH);
@@ -162,6 +200,112 @@ impl Plan {
             fields: select_fields(dt, q.fields.as_deref())?,
         })
     }
+}
+
+/// Narrows `sql` to documents where every word of `search` appears, in any
+/// case, in the name or one of the doctype's text, Link or Select fields.
+/// `%`, `_` and `\\` in the words are matched as themselves.
+fn push_search(
+    dt: &DocType,
+    search: Option<&str>,
+    sql: &mut String,
+    params: &mut Vec<Sql>,
+) -> Result<()> {
+    let Some(text) = search.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(());
+    };
+    if text.chars().count() > MAX_SEARCH_CHARS {
+        return Err(Error::invalid(
+            "search",
+            format!("Search for at most {MAX_SEARCH_CHARS} characters"),
+        ));
+    }
+    let columns: Vec<String> = std::iter::once("name".to_owned())
+        .chain(
+            dt.fields
+                .iter()
+                .filter(|f| {
+                    f.fieldtype.is_text()
+                        || matches!(
+                            f.fieldtype,
+                            FieldType::Link | FieldType::DynamicLink | FieldType::Select
+                        )
+                })
+                .map(|f| column(&f.fieldname)),
+        )
+        .collect();
+    if text.split_whitespace().count() > MAX_SEARCH_WORDS {
+        return Err(Error::invalid(
+            "search",
+            format!("Search for at most {MAX_SEARCH_WORDS} words"),
+        ));
+    }
+    for word in text.split_whitespace() {
+        params.push(Sql::Text(format!("%{}%", like_escaped(word))));
+        let mark = params.len();
+        let any: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{c} LIKE ?{mark} ESCAPE '\\'"))
+            .collect();
+        // The word appears in the document's JSON as typed unless JSON
+        // escapes it: test that first, parse only the rows that pass.
+        let prefilter = if json_plain(word) {
+            format!("data LIKE ?{mark} ESCAPE '\\' AND ")
+        } else {
+            String::new()
+        };
+        sql.push_str(&format!(" AND {prefilter}({})", any.join(" OR ")));
+    }
+    Ok(())
+}
+
+/// `text` for LIKE, its `%`, `_` and `\\` matching themselves (ESCAPE '\\').
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Whether JSON writes `text` as it is (no quote, backslash or control character).
+fn json_plain(text: &str) -> bool {
+    !text
+        .chars()
+        .any(|c| c == '"' || c == '\\' || c.is_control())
+}
+
+/// `doctype = '<name>'`, the name written into the SQL rather than bound:
+/// SQLite only uses a doctype's own (partial) indexes when it can see the
+/// doctype while planning. Names are validated identifiers; quotes doubled
+/// all the same.
+fn of_doctype(dt: &DocType) -> String {
+    format!("doctype = '{}'", dt.name.replace('\'', "''"))
+}
+
+/// The index of each field declared `search_index`, over that doctype's
+/// documents only, by value then name (so a sort by the field, either way,
+/// reads the index in order). Made once; cheap when they exist.
+pub fn ensure_indexes(tx: &rusqlite::Transaction, reg: &Registry) -> Result<()> {
+    for dt in reg.all() {
+        for f in dt
+            .fields
+            .iter()
+            .filter(|f| f.search_index && f.fieldtype != FieldType::Table)
+        {
+            tx.execute_batch(&format!(
+                "CREATE INDEX IF NOT EXISTS {index} ON documents ({col}, name) WHERE {this}",
+                index = index_name(dt, &f.fieldname),
+                col = column(&f.fieldname),
+                this = of_doctype(dt),
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// A stable name per (doctype, field): the doctype's bytes in hex, the field.
+fn index_name(dt: &DocType, field: &str) -> String {
+    let hex: String = dt.name.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("list_{hex}_{field}")
 }
 
 fn field_type(dt: &DocType, field: &str, purpose: &str) -> Result<Option<FieldType>> {
@@ -356,6 +500,7 @@ fn order_by(dt: &DocType, spec: Option<&str>) -> Result<String> {
         ));
     }
     let mut parts = Vec::new();
+    let mut last = "ASC";
     for item in spec.split(',') {
         let mut words = item.split_whitespace();
         let field = words.next().unwrap_or_default();
@@ -377,8 +522,11 @@ fn order_by(dt: &DocType, spec: Option<&str>) -> Result<String> {
         }
         field_type(dt, field, "sort by")?;
         parts.push(format!("{} {dir}", column(field)));
+        last = dir;
     }
-    parts.push("name ASC".into());
+    // Ties by name, the way the last term goes: an index on (field, name)
+    // then serves either direction without sorting.
+    parts.push(format!("name {last}"));
     Ok(parts.join(", "))
 }
 

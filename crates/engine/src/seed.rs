@@ -1,5 +1,5 @@
 //! Generated documents in bulk, for benchmarks, tests and demos: Notes,
-//! Items, or Sales Invoices of five item rows (with their Customer and Items).
+//! Items, ToDos, or Sales Invoices of five item rows (with their Customer and Items).
 
 use serde_json::json;
 
@@ -38,10 +38,10 @@ pub fn seed(site: &Site, doctype: &str, count: u32, batch: u32) -> Result<u32> {
             }
             Ok(())
         })?;
-    } else if doctype != "Note" && doctype != "Item" {
+    } else if !["Note", "Item", "ToDo"].contains(&doctype) {
         return Err(Error::invalid(
             "doctype",
-            "seed makes Note, Item or Sales Invoice documents",
+            "seed makes Note, Item, ToDo or Sales Invoice documents",
         ));
     }
     let mut made = 0;
@@ -52,6 +52,18 @@ pub fn seed(site: &Site, doctype: &str, count: u32, batch: u32) -> Result<u32> {
                 let i = made + k;
                 let doc = if doctype == "Note" {
                     json!({"title": format!("Seed note {i}"), "content": format!("Generated note number {i}"), "public": i % 2})
+                } else if doctype == "ToDo" {
+                    // Varied enough to filter, sort and search: a status, a
+                    // priority and a day of 2026 each, a word from a short list.
+                    const STATUS: [&str; 3] = ["Open", "Closed", "Cancelled"];
+                    const PRIORITY: [&str; 3] = ["Low", "Medium", "High"];
+                    const WORDS: [&str; 5] = ["invoice", "stock", "delivery", "payment", "visit"];
+                    json!({
+                        "status": STATUS[(i % 3) as usize],
+                        "priority": PRIORITY[(i / 3 % 3) as usize],
+                        "date": format!("2026-{:02}-{:02}", i % 12 + 1, i % 28 + 1),
+                        "description": format!("Check {} number {i}", WORDS[(i % 5) as usize]),
+                    })
                 } else if doctype == "Item" {
                     json!({"item_code": format!("ITEM-{i:06}"), "standard_rate": f64::from(i % 100) + 0.5})
                 } else {

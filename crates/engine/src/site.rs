@@ -220,6 +220,7 @@ impl Site {
 
     fn reload_registry(&self) -> Result<()> {
         let reg = self.read(load_registry)?;
+        self.write(|tx| crate::query::ensure_indexes(tx, &reg))?;
         *self.registry.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(reg);
         Ok(())
     }

@@ -79,7 +79,7 @@ enum Command {
     /// Users and their API keys.
     #[command(subcommand)]
     User(UserCommand),
-    /// Insert generated documents in bulk (benchmarks, tests, demos): Note, Item or Sales Invoice.
+    /// Insert generated documents in bulk (benchmarks, tests, demos): Note, Item, ToDo or Sales Invoice.
     Seed {
         #[command(flatten)]
         dir: DataDir,

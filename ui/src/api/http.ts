@@ -38,6 +38,7 @@ function listParams(q: ListQuery): string {
   if (q.filters !== undefined) p.set("filters", JSON.stringify(q.filters));
   if (q.fields) p.set("fields", JSON.stringify(q.fields));
   if (q.order_by) p.set("order_by", q.order_by);
+  if (q.search) p.set("search", q.search);
   if (q.limit_start !== undefined) p.set("limit_start", String(q.limit_start));
   if (q.limit_page_length !== undefined) p.set("limit_page_length", String(q.limit_page_length));
   return p.toString();

@@ -8,6 +8,11 @@ export type DocField = { fieldname: string, fieldtype: FieldType, label?: string
  */
 options?: string, reqd: boolean, unique: boolean, read_only: boolean, in_list_view: boolean, 
 /**
+ * Kept in an index, as in Frappe: lists filter and sort by it without
+ * reading every document (costs a little on each write).
+ */
+search_index: boolean, 
+/**
  * Default for new documents, as Frappe writes it (a string; "Today"
  * for dates).
  */

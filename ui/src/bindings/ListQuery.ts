@@ -12,4 +12,9 @@ fields?: Array<string>,
 /**
  * `field [asc|desc]`, comma-separated. Default `modified desc`.
  */
-order_by?: string, limit_start?: number, limit_page_length?: number, };
+order_by?: string, 
+/**
+ * Words to find, case-insensitively, in the name or any text, Link or
+ * Select field (the list's search box); every word must match.
+ */
+search?: string, limit_start?: number, limit_page_length?: number, };

@@ -10,6 +10,7 @@ import {
 import { backend, BackendError, type Doc } from "../api";
 import type { DocType } from "../bindings/DocType";
 import { Alerts } from "./Alerts";
+import { ListFilters, toSiteFilters, type ListFilter } from "./ListFilters";
 import { usePolled } from "./usePolled";
 import { labelOf } from "./Field";
 import { When } from "./When";
@@ -25,58 +26,86 @@ function show(v: unknown): string {
 
 const PAGE_SIZES = [20, 100, 500];
 
+/** `value`, once it has stopped changing for `ms`. */
+function useSettled<T>(value: T, ms: number): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = window.setTimeout(() => setSettled(value), ms);
+    return () => window.clearTimeout(timer);
+  }, [value, ms]);
+  return settled;
+}
+
 /**
  * The documents of one doctype, as in Desk: the total that match, paging
- * through any number of them, sorted by any column (click its header), one
- * filter; refreshed while shown. Sorting and paging are the site's (a
- * headless TanStack table over server-side pages).
+ * through any number of them, sorted by any column (click its header), a
+ * search box and any number of filters; refreshed while shown. Searching,
+ * sorting and paging are the site's (a headless TanStack table over
+ * server-side pages).
  */
 export function DocList(props: { doctype: string; onOpen: (name: string) => void; onNew: () => void }) {
   const { doctype } = props;
   const [meta, setMeta] = useState<DocType | null>(null);
   const [metaError, setError] = useState<string | null>(null);
-  const [field, setField] = useState("name");
-  const [value, setValue] = useState("");
+  const [typed, setTyped] = useState("");
+  const [filters, setFilters] = useState<ListFilter[]>([]);
+  // A pause in typing, not every key, asks the site.
+  const search = useSettled(typed.trim(), 250);
   const [sorting, setSorting] = useState<SortingState>([{ id: "modified", desc: true }]);
   const [pagination, setPagination] = useState<PaginationState>({ pageIndex: 0, pageSize: PAGE_SIZES[0] });
 
   useEffect(() => {
     setMeta(null);
-    setField("name");
-    setValue("");
+    setTyped("");
+    setFilters([]);
     setSorting([{ id: "modified", desc: true }]);
     setPagination((p) => ({ ...p, pageIndex: 0 }));
     backend.getDoctype(doctype).then(setMeta).catch((e: BackendError) => setError(e.message));
   }, [doctype]);
-  // Another filter starts from the first page.
-  useEffect(() => setPagination((p) => ({ ...p, pageIndex: 0 })), [field, value]);
+
 
   const listed = useMemo(() => (meta ? meta.fields.filter((f) => f.in_list_view && f.fieldtype !== "Table") : []), [meta]);
   const filterable = useMemo(() => (meta ? meta.fields.filter((f) => f.fieldtype !== "Table") : []), [meta]);
 
-  const load = useCallback(async (): Promise<{ docs: Doc[]; total: number } | null> => {
+  const siteFilters = useMemo(() => (meta ? toSiteFilters(meta.fields, filters) : []), [meta, filters]);
+  const narrowed = siteFilters.length > 0 || search !== "";
+  // Another search or filter starts from the first page.
+  const filterKey = JSON.stringify([search, siteFilters]);
+  useEffect(() => setPagination((p) => ({ ...p, pageIndex: 0 })), [filterKey]);
+
+  // The page and the count are asked for apart: turning a page does not
+  // count again. Each answer says which search and filters it is for.
+  const loadPage = useCallback(async (): Promise<{ key: string; docs: Doc[]; start: number } | null> => {
     if (!meta) return null;
-    const f = meta.fields.find((x) => x.fieldname === field);
-    const textual = !f || ["Data", "Small Text", "Text", "Long Text", "Text Editor", "Link", "Dynamic Link", "Code", "Select"].includes(f.fieldtype);
-    // "like" matches whatever the case (SQLite's LIKE), so does a Select.
-    const filters = value.trim() === "" ? undefined : { [field]: textual ? ["like", `%${value.trim()}%`] : value.trim() };
+    const [search, list] = JSON.parse(filterKey) as [string, unknown[][]];
     const order = sorting[0] ?? { id: "modified", desc: true };
-    const [docs, total] = await Promise.all([
-      backend.listDocuments(doctype, {
-        fields: ["name", "modified", "docstatus", ...listed.map((c) => c.fieldname)],
-        filters,
-        order_by: `${order.id} ${order.desc ? "desc" : "asc"}`,
-        limit_start: pagination.pageIndex * pagination.pageSize,
-        limit_page_length: pagination.pageSize,
-      }),
-      backend.method<number>("frappe.client.get_count", { doctype, filters }),
-    ]);
-    return { docs, total };
-  }, [doctype, meta, listed, field, value, sorting, pagination]);
-  const { data, error: listError } = usePolled(load, REFRESH_MS);
-  const error = metaError ?? listError;
+    const docs = await backend.listDocuments(doctype, {
+      fields: ["name", "modified", "docstatus", ...listed.map((c) => c.fieldname)],
+      filters: list.length ? list : undefined,
+      search: search || undefined,
+      order_by: `${order.id} ${order.desc ? "desc" : "asc"}`,
+      limit_start: pagination.pageIndex * pagination.pageSize,
+      limit_page_length: pagination.pageSize,
+    });
+    return { key: filterKey, docs, start: pagination.pageIndex * pagination.pageSize };
+  }, [doctype, meta, listed, filterKey, sorting, pagination]);
+  const loadCount = useCallback(async (): Promise<{ key: string; total: number } | null> => {
+    if (!meta) return null;
+    const [search, list] = JSON.parse(filterKey) as [string, unknown[][]];
+    const total = await backend.method<number>("frappe.client.get_count", {
+      doctype,
+      filters: list.length ? list : undefined,
+      search: search || undefined,
+    });
+    return { key: filterKey, total };
+  }, [doctype, meta, filterKey]);
+  const { data, error: listError } = usePolled(loadPage, REFRESH_MS);
+  const { data: counted, error: countError } = usePolled(loadCount, REFRESH_MS);
+  const error = metaError ?? listError ?? countError;
   const docs = data?.docs ?? null;
-  const total = data?.total ?? 0;
+  // A count of other filters than the rows shown is not shown.
+  const counting = !(counted && data && counted.key === data.key);
+  const total = counting ? (data?.start ?? 0) + (docs?.length ?? 0) : counted.total;
 
   const columns = useMemo<ColumnDef<Doc>[]>(
     () => [
@@ -106,7 +135,11 @@ export function DocList(props: { doctype: string; onOpen: (name: string) => void
           return c.fieldtype === "Select" && c.read_only ? <span className={`chip chip-${v.toLowerCase().replace(/\s+/g, "-")}`}>{v}</span> : v;
         },
       })),
-      { id: "docstatus", accessorFn: (d) => d.docstatus, header: "Status", cell: ({ row }) => STATUS[Number(row.original.docstatus)] ?? "" },
+      // Draft/Submitted/Cancelled, where a document can be submitted and its
+      // doctype shows no status of its own.
+      ...(meta?.is_submittable && !listed.some((c) => c.fieldname === "status")
+        ? [{ id: "docstatus", accessorFn: (d: Doc) => d.docstatus, header: "Status", cell: ({ row }: { row: { original: Doc } }) => STATUS[Number(row.original.docstatus)] ?? "" }]
+        : []),
       {
         id: "modified",
         accessorFn: (d) => d.modified,
@@ -118,7 +151,7 @@ export function DocList(props: { doctype: string; onOpen: (name: string) => void
         ),
       },
     ],
-    [listed, props],
+    [listed, props, meta],
   );
   const table = useReactTable({
     data: docs ?? [],
@@ -137,35 +170,34 @@ export function DocList(props: { doctype: string; onOpen: (name: string) => void
     },
     onPaginationChange: setPagination,
   });
-  const first = total === 0 ? 0 : pagination.pageIndex * pagination.pageSize + 1;
-  const last = Math.min(total, (pagination.pageIndex + 1) * pagination.pageSize);
+  // What is on screen, not what was asked for (the next page may be on its way).
+  const start = data?.start ?? 0;
+  const first = total === 0 || !docs?.length ? 0 : start + 1;
+  const last = start + (docs?.length ?? 0);
 
   return (
     <section className="card documents" aria-label={`${doctype} list`}>
       <div className="toolbar">
         <h2>{doctype}</h2>
-        <label>
-          Filter{" "}
-          <select aria-label="Filter field" value={field} onChange={(e) => setField(e.target.value)}>
-            <option value="name">Name</option>
-            {filterable.map((f) => (
-              <option key={f.fieldname} value={f.fieldname}>
-                {labelOf(f)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <input aria-label="Filter value" placeholder="contains…" value={value} onChange={(e) => setValue(e.target.value)} />
+        <input
+          type="search"
+          className="search"
+          aria-label={`Search ${doctype}`}
+          placeholder={`Search ${doctype}…`}
+          value={typed}
+          onChange={(e) => setTyped(e.target.value)}
+        />
         <button type="button" onClick={props.onNew}>
           New {doctype}
         </button>
       </div>
+      {meta && <ListFilters fields={filterable} filters={filters} onChange={setFilters} />}
       <Alerts error={error} />
       {docs === null ? (
         <p className="muted">Loading…</p>
       ) : docs.length === 0 && total === 0 ? (
         <p className="muted" id="no-documents">
-          No {doctype} {value ? "matches" : "yet"}.
+          No {doctype} {narrowed ? "matches" : "yet"}.
         </p>
       ) : (
         <>
@@ -203,13 +235,19 @@ export function DocList(props: { doctype: string; onOpen: (name: string) => void
           </div>
           <div className="pager" role="group" aria-label="Pages">
             <span role="status" aria-label="Shown">
-              {first.toLocaleString()}–{last.toLocaleString()} of {total.toLocaleString()}
+              {first.toLocaleString()}–{last.toLocaleString()} of {counting ? "…" : total.toLocaleString()}
             </span>
+            <button type="button" className="secondary" onClick={() => table.firstPage()} disabled={!table.getCanPreviousPage()}>
+              First
+            </button>
             <button type="button" className="secondary" onClick={() => table.previousPage()} disabled={!table.getCanPreviousPage()}>
               Previous
             </button>
             <button type="button" className="secondary" onClick={() => table.nextPage()} disabled={!table.getCanNextPage()}>
               Next
+            </button>
+            <button type="button" className="secondary" onClick={() => table.lastPage()} disabled={!table.getCanNextPage()}>
+              Last
             </button>
             <label>
               Per page{" "}

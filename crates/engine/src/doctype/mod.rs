@@ -144,6 +144,10 @@ pub struct DocField {
     pub read_only: bool,
     #[serde(default, deserialize_with = "flag")]
     pub in_list_view: bool,
+    /// Kept in an index, as in Frappe: lists filter and sort by it without
+    /// reading every document (costs a little on each write).
+    #[serde(default, deserialize_with = "flag")]
+    pub search_index: bool,
     /// Default for new documents, as Frappe writes it (a string; "Today"
     /// for dates).
     #[serde(default, skip_serializing_if = "Option::is_none")]

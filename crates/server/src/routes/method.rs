@@ -17,7 +17,7 @@ use crate::state::AppState;
 pub const METHODS: &[(&str, &str)] = &[
     ("frappe.auth.get_logged_user", "The signed-in user's name."),
     ("outpost.user.me", "The signed-in user and their roles (what the app shows them)."),
-    ("frappe.client.get_count", "How many documents match. Args: doctype, filters?."),
+    ("frappe.client.get_count", "How many documents match. Args: doctype, filters?, search?."),
     ("outpost.site.info", "site_id, site_name, url, version."),
     ("outpost.site.configure", "Set site_name and/or url (System Manager)."),
     ("outpost.doctype.list", "Every DocType: name, module, istable, is_submittable, custom."),
@@ -250,7 +250,12 @@ pub fn dispatch(
                 })?),
                 other => other.cloned(),
             };
-            to_value(site.count(actor, arg_str(args, "doctype")?, filters.as_ref())?)
+            to_value(site.count(
+                actor,
+                arg_str(args, "doctype")?,
+                filters.as_ref(),
+                opt_str(args, "search")?,
+            )?)
         }
         "outpost.site.info" => to_value(site.info()?),
         "outpost.site.configure" => {

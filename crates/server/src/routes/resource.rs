@@ -17,6 +17,7 @@ use crate::state::AppState;
         ("filters" = Option<String>, Query, description = r#"JSON: {"field": value}, {"field": [op, value]} or [[field, op, value], …]; ops = != < > <= >= like "not like" in "not in" is"#),
         ("fields" = Option<String>, Query, description = r#"JSON list of field names, or ["*"]; default ["name"]"#),
         ("order_by" = Option<String>, Query, description = "field asc|desc, comma-separated; default modified desc"),
+        ("search" = Option<String>, Query, description = "words found, in any case, in the name or a text, Link or Select field; every word must match"),
         ("limit_start" = Option<u64>, Query, description = "rows to skip"),
         ("limit_page_length" = Option<u64>, Query, description = "rows to return, 1..1000; default 20"),
     ),
@@ -56,6 +57,7 @@ pub async fn list(
         filters: q.json("filters")?,
         fields,
         order_by: q.get("order_by").map(str::to_owned),
+        search: q.get("search").map(str::to_owned),
         limit_start: q.number("limit_start")?,
         limit_page_length: q.number("limit_page_length")?,
     };
