@@ -361,6 +361,13 @@ async function walkThrough(browser, producer, consumer) {
   const updates = hub.getByRole("region", { name: "Event Update Log" });
   await updates.getByLabel("DocType filter").selectOption("Note");
   await updates.locator("tbody tr").first().locator("time").waitFor();
+  // Sites by their names (address and id on hover), the count, a link to the note.
+  const newest = updates.locator("tbody tr").first();
+  await newest.getByText("Shop 12").waitFor();
+  assert.equal(await newest.locator("td").nth(4).innerText(), "Hub (this site)");
+  assert.match(await newest.getByText("Shop 12").getAttribute("title"), new RegExp(consumer.siteId));
+  assert.match(await updates.getByRole("status", { name: "Shown" }).innerText(), /^1–(\d+) of \1$/);
+  assert.match(await newest.locator("td").nth(3).getByRole("link").getAttribute("href"), /#\/documents\/Note\//);
   await updates.getByLabel("DocType filter").selectOption("Customer");
   await updates.getByText("No changes logged for Customer").waitFor();
   await go(shop, "Documents");
@@ -484,7 +491,9 @@ test("a conflict between a shop and its hub shows both versions in the Sync Log,
     const line = page.locator('tr[data-status="Conflict"]');
     await line.first().waitFor();
     assert.equal(await line.count(), 1, "one conflict on the hub");
-    await line.first().getByRole("link").click();
+    // The line's document links to it; its number opens the line.
+    assert.equal(await line.first().getByRole("link", { name: "Padaria" }).getAttribute("href"), "#/documents/Customer/Padaria");
+    await line.first().getByRole("link").first().click();
     const both = page.getByRole("table", { name: "Both versions" });
     await both.waitFor();
     const territory = both.locator('tr[data-field="territory"] td');

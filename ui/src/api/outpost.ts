@@ -35,8 +35,10 @@ export function outpost(b: Backend) {
     syncLogCount: (status: string | null) => b.method<number>("outpost.event.sync_log_count", { status }),
     resync: (id: number) => b.method<SyncLogEntry>("outpost.event.resync", { id }),
     reapplyConflict: (id: number) => b.method<SyncLogEntry>("outpost.event.reapply_conflict", { id }),
-    updateLog: (refDoctype: string | null, limit = 200) =>
-      b.method<UpdateLogLine[]>("outpost.event.update_log", { ref_doctype: refDoctype, limit }),
+    /** Newest first; `before`: only entries older than that sequence (the next page). */
+    updateLog: (refDoctype: string | null, limit = 200, before: number | null = null) =>
+      b.method<UpdateLogLine[]>("outpost.event.update_log", { ref_doctype: refDoctype, limit, ...(before === null ? {} : { before }) }),
+    updateLogCount: (refDoctype: string | null) => b.method<number>("outpost.event.update_log_count", { ref_doctype: refDoctype }),
     /** A new draft from a cancelled document (Amend, as in Desk). */
     amend: (doctype: string, name: string) => b.method<Doc>("outpost.document.amend", { doctype, name }),
     generateKeys: (user: string) => b.method<GeneratedKeys>("outpost.user.generate_keys", { user }),

@@ -4,6 +4,7 @@ import type { SyncLogEntry } from "../bindings/SyncLogEntry";
 import { Alerts } from "../components/Alerts";
 import { useConfirm } from "../components/Confirm";
 import { ConflictView } from "../components/ConflictView";
+import { KnownSites, SiteName } from "../components/SiteName";
 import { usePolled } from "../components/usePolled";
 import { When } from "../components/When";
 import { Link } from "react-router";
@@ -14,6 +15,14 @@ const PAGE = 100;
 
 /** Event Sync Log (SPEC F13/F23): every received update, Failed ones with their error and Resync. */
 export function SyncLog() {
+  return (
+    <KnownSites>
+      <SyncLogScreen />
+    </KnownSites>
+  );
+}
+
+function SyncLogScreen() {
   const [status, setStatus] = useState<string>("");
   const [open, setOpen] = useState<SyncLogEntry | null>(null);
   const [actionError, setError] = useState<string | null>(null);
@@ -119,8 +128,16 @@ export function SyncLog() {
                   </td>
                   <td>{l.update_type}</td>
                   <td>{l.ref_doctype}</td>
-                  <td>{l.docname ?? l.remote_docname}</td>
-                  <td className="muted">{l.event_producer}</td>
+                  <td>
+                    {l.docname && l.status !== "Failed" && l.update_type !== "Delete" ? (
+                      <Link to={`/documents/${encodeURIComponent(l.ref_doctype)}/${encodeURIComponent(l.docname)}`}>{l.docname}</Link>
+                    ) : (
+                      (l.docname ?? l.remote_docname)
+                    )}
+                  </td>
+                  <td className="muted">
+                    <SiteName site={l.event_producer} />
+                  </td>
                   <td className="muted">
                     <When stamp={l.modified} />
                   </td>
@@ -173,9 +190,13 @@ export function SyncLog() {
             <dt>Producer's name</dt>
             <dd>{open.remote_docname}</dd>
             <dt>Producer</dt>
-            <dd>{open.event_producer}</dd>
+            <dd>
+              <SiteName site={open.event_producer} />
+            </dd>
             <dt>Made on site</dt>
-            <dd>{open.origin_site}</dd>
+            <dd>
+              <SiteName site={open.origin_site} />
+            </dd>
             {open.mapping && (
               <>
                 <dt>Mapping</dt>

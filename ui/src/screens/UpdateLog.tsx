@@ -1,13 +1,31 @@
 import { useCallback, useEffect, useState } from "react";
+import { Link } from "react-router";
 import { api, backend } from "../api";
 import type { UpdateLogLine } from "../bindings/UpdateLogLine";
 import { Alerts } from "../components/Alerts";
+import { KnownSites, SiteName } from "../components/SiteName";
 import { usePolled } from "../components/usePolled";
 import { When } from "../components/When";
 
+/** Entries a page. */
+const PAGE = 100;
+
+/** A link to the document an entry is about, unless it was deleted. */
+function DocLink({ line }: { line: UpdateLogLine }) {
+  if (line.update_type === "Delete") return <>{line.docname}</>;
+  return <Link to={`/documents/${encodeURIComponent(line.ref_doctype)}/${encodeURIComponent(line.docname)}`}>{line.docname}</Link>;
+}
 
 /** Event Update Log (SPEC F10/F23): every change consumers may receive, and who received it. */
 export function UpdateLog() {
+  return (
+    <KnownSites>
+      <UpdateLogScreen />
+    </KnownSites>
+  );
+}
+
+function UpdateLogScreen() {
   const [doctype, setDoctype] = useState("");
   const [open, setOpen] = useState<UpdateLogLine | null>(null);
   const [doctypes, setDoctypes] = useState<string[]>([]);
@@ -17,8 +35,22 @@ export function UpdateLog() {
       .then((all) => setDoctypes(all.filter((d) => !d.istable).map((d) => d.name)))
       .catch(() => setDoctypes([]));
   }, []);
-  const load = useCallback(() => api.updateLog(doctype || null), [doctype]);
-  const { data: lines, error } = usePolled(load, 4000);
+  // Pages back in time by sequence: the first page is the newest; each older
+  // page starts before the last entry of the one shown (kept, for "Newer").
+  const [starts, setStarts] = useState<(number | null)[]>([null]);
+  useEffect(() => setStarts([null]), [doctype]);
+  const before = starts[starts.length - 1];
+  const load = useCallback(async () => {
+    const [lines, total] = await Promise.all([
+      api.updateLog(doctype || null, PAGE, before),
+      api.updateLogCount(doctype || null),
+    ]);
+    return { lines, total };
+  }, [doctype, before]);
+  const { data, error } = usePolled(load, 4000);
+  const lines = data?.lines ?? null;
+  const total = data?.total ?? 0;
+  const shownFrom = (starts.length - 1) * PAGE + 1;
 
   return (
     <div className="split">
@@ -43,50 +75,87 @@ export function UpdateLog() {
         ) : lines.length === 0 ? (
           <p className="muted">No changes logged {doctype ? `for ${doctype}` : "yet (only subscribed doctypes are logged)"}.</p>
         ) : (
-          <table>
-            <thead>
-              <tr>
-                <th>Seq</th>
-                <th>Type</th>
-                <th>DocType</th>
-                <th>Document</th>
-                <th>When</th>
-                <th>Received by</th>
-              </tr>
-            </thead>
-            <tbody>
-              {lines.map((l) => (
-                <tr key={l.seq}>
-                  <td>
-                    <a href={`#update-${l.seq}`} onClick={(e) => { e.preventDefault(); setOpen(l); }}>
-                      {l.seq}
-                    </a>
-                  </td>
-                  <td>{l.update_type}</td>
-                  <td>{l.ref_doctype}</td>
-                  <td>{l.docname}</td>
-                  <td className="muted">
-                    <When stamp={l.creation} />
-                  </td>
-                  <td>{l.received_by.length === 0 ? <span className="muted">nobody yet</span> : l.received_by.join(", ")}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <>
+            <div className="table-scroll">
+              <table>
+                <thead>
+                  <tr>
+                    <th>Seq</th>
+                    <th>Type</th>
+                    <th>DocType</th>
+                    <th>Document</th>
+                    <th>Made on</th>
+                    <th>When</th>
+                    <th>Received by</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {lines.map((l) => (
+                    <tr key={l.seq} className={open?.seq === l.seq ? "selected" : ""}>
+                      <td>
+                        <a href={`#update-${l.seq}`} onClick={(e) => { e.preventDefault(); setOpen(l); }}>
+                          {l.seq}
+                        </a>
+                      </td>
+                      <td>{l.update_type}</td>
+                      <td>{l.ref_doctype}</td>
+                      <td>
+                        <DocLink line={l} />
+                      </td>
+                      <td className="muted">
+                        <SiteName site={l.origin_site} />
+                      </td>
+                      <td className="muted">
+                        <When stamp={l.creation} />
+                      </td>
+                      <td>
+                        {l.received_by.length === 0 ? (
+                          <span className="muted">nobody yet</span>
+                        ) : (
+                          l.received_by.map((c, i) => (
+                            <span key={c}>
+                              {i > 0 && ", "}
+                              <SiteName site={c} />
+                            </span>
+                          ))
+                        )}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            <div className="pager" role="group" aria-label="Pages">
+              <span role="status" aria-label="Shown">
+                {shownFrom.toLocaleString()}–{(shownFrom + lines.length - 1).toLocaleString()} of {total.toLocaleString()}
+              </span>
+              <button type="button" className="secondary" disabled={starts.length === 1} onClick={() => setStarts((s) => s.slice(0, -1))}>
+                Newer
+              </button>
+              <button
+                type="button"
+                className="secondary"
+                disabled={shownFrom + lines.length - 1 >= total}
+                onClick={() => setStarts((s) => [...s, lines[lines.length - 1].seq])}
+              >
+                Older
+              </button>
+            </div>
+          </>
         )}
       </section>
       {open && (
         <section className="card detail" aria-label={`Update ${open.seq}`}>
           <div className="toolbar">
             <h2>
-              {open.update_type} {open.ref_doctype} {open.docname}
+              {open.update_type} {open.ref_doctype} <DocLink line={open} />
             </h2>
             <button type="button" className="secondary" onClick={() => setOpen(null)}>
               Close
             </button>
           </div>
           <p className="muted">
-            Sequence {open.seq}, origin site {open.origin_site}
+            Sequence {open.seq}, made on <SiteName site={open.origin_site} />
           </p>
           <pre className="json">{JSON.stringify(open.data, null, 2)}</pre>
         </section>

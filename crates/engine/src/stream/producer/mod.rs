@@ -327,6 +327,18 @@ impl Site {
         })
     }
 
+    /// How many update-log entries there are (of one doctype).
+    pub fn update_log_count(&self, actor: &Actor, doctype: Option<&str>) -> Result<i64> {
+        actor.require_system_manager("read the update log")?;
+        self.read(|tx| {
+            Ok(tx.query_row(
+                "SELECT COUNT(*) FROM update_log WHERE (?1 IS NULL OR ref_doctype = ?1)",
+                [doctype],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
     /// The update log, newest first (the UI's Event Update Log list).
     pub fn update_log(
         &self,
