@@ -206,6 +206,20 @@ test("a clerk (Sales User) raises a Sales Invoice with item rows offline; a mana
     await page.getByRole("region", { name: "Customer list" }).waitFor();
     assert.equal(await page.getByRole("alertdialog").count(), 0, "nothing to discard");
 
+    // A user's roles are check boxes, one per role of the site: the manager
+    // gives the clerk Stock User beside Sales User.
+    await page.locator("#doctype-select").selectOption("User");
+    await page.getByRole("region", { name: "User list" }).getByRole("link", { name: "clerk@example.com" }).click();
+    const roles = page.getByRole("group", { name: "Roles" });
+    assert.equal(await roles.getByLabel("Sales User").isChecked(), true);
+    assert.equal(await roles.getByLabel("Stock User").isChecked(), false);
+    await roles.getByLabel("Stock User").check();
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("status").getByText("Saved").waitFor();
+    const clerk = (await api(shopSite.base, shopSite.keys, "GET", "/api/resource/User/clerk@example.com")).data;
+    assert.deepEqual(clerk.roles.map((r) => r.role).sort(), ["Sales User", "Stock User"]);
+    await page.getByRole("button", { name: "Back to list" }).click();
+
     // A list as in Desk: how many match, pages through them, sorted by any
     // column; the time is relative, the exact one on hover.
     for (let i = 44; i >= 0; i--) {

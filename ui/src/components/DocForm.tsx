@@ -7,6 +7,7 @@ import { Alerts } from "./Alerts";
 import { ChildTable } from "./ChildTable";
 import { useConfirm } from "./Confirm";
 import { defaults, FieldInput, labelOf } from "./Field";
+import { RolePicker } from "./RolePicker";
 
 /** A write-only input beside the declared fields (e.g. a pasted secret). */
 export interface ExtraField {
@@ -200,7 +201,11 @@ export function DocForm(props: {
         .map((f) => (
           <section key={f.fieldname} className={`table-field${error?.field === f.fieldname ? " invalid" : ""}`}>
             <h3>{labelOf(f)}</h3>
-            <ChildTable field={f} rows={(doc[f.fieldname] as Record<string, unknown>[]) ?? []} readOnly={locked} onChange={(rows) => set(f, rows)} doctypes={doctypes} unlocked={decidedHere(doctype, doc, f.fieldname)} />
+            {f.options === "Has Role" ? (
+              <RolePicker rows={(doc[f.fieldname] as Record<string, unknown>[]) ?? []} readOnly={locked} onChange={(rows) => set(f, rows)} />
+            ) : (
+              <ChildTable field={f} rows={(doc[f.fieldname] as Record<string, unknown>[]) ?? []} readOnly={locked} onChange={(rows) => set(f, rows)} doctypes={doctypes} unlocked={decidedHere(doctype, doc, f.fieldname)} />
+            )}
           </section>
         ))}
       <div className="actions">
