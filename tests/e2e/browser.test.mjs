@@ -681,3 +681,181 @@ test("a list of 100,000 ToDos pages, sorts, searches and filters with the count 
     throw e;
   }
 });
+
+/** Presses Tab until the focused element's accessible name is `name` (a
+ * keyboard user moving through the page); fails after `max` presses. */
+async function tabTo(page, name, max = 120) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement;
+      if (!el) return "";
+      const label = el.getAttribute("aria-label") || (el.labels && el.labels[0] ? el.labels[0].innerText : "");
+      return (label || el.innerText || el.getAttribute("value") || "").trim();
+    });
+    if (focused === name) return;
+  }
+  throw new Error(`${name} is not reachable with Tab`);
+}
+
+/** A hub, and a shop that pushes its Sales Invoices to it (approved), with a
+ * clerk, a customer and two items of its own. */
+async function shopAndHub(t) {
+  const hub = await site(t, "outpost-hub-");
+  const shop = await site(t, "outpost-shop-");
+  await api(hub.base, hub.keys, "POST", "/api/method/outpost.site.configure", { site_name: "Hub" });
+  await api(shop.base, shop.keys, "POST", "/api/method/outpost.site.configure", { site_name: "Shop 7" });
+  const subscriber = createAdmin(hub.data, "shop7@example.com", "Event Subscriber");
+  for (const [doctype, doc] of [
+    ["Customer", { customer_name: "Acme" }],
+    ["Item", { item_code: "PEN", item_name: "Blue pen" }],
+    ["Item", { item_code: "INK", item_name: "Ink bottle" }],
+  ]) {
+    await api(shop.base, shop.keys, "POST", `/api/resource/${doctype}`, doc);
+  }
+  await api(shop.base, shop.keys, "POST", "/api/resource/Event Producer", {
+    producer_url: hub.base,
+    user: "admin@example.com",
+    api_key: subscriber.api_key,
+    api_secret: subscriber.api_secret,
+    push_doctypes: [{ ref_doctype: "Sales Invoice" }],
+  });
+  await api(shop.base, shop.keys, "POST", "/api/method/outpost.event.sync_now", {});
+  const shopId = (await api(shop.base, shop.keys, "GET", "/api/method/outpost.site.info")).message.site_id;
+  const pushed = `/api/resource/Event Producer/${encodeURIComponent(`push:${shopId}`)}`;
+  const ep = (await api(hub.base, hub.keys, "GET", pushed)).data;
+  await api(hub.base, hub.keys, "PUT", pushed, { producer_doctypes: ep.producer_doctypes.map((r) => ({ ...r, status: "Approved" })) });
+  createAdmin(shop.data, "clerk@example.com", "Sales User");
+  setPassword(shop.data, "clerk@example.com", PASSWORD);
+  return { hub, shop };
+}
+
+/** The invoice as the hub holds it. */
+async function onHub(hub, name) {
+  return (await api(hub.base, hub.keys, "GET", `/api/resource/Sales Invoice/${encodeURIComponent(name)}`)).data;
+}
+
+test("a clerk raises, submits and syncs a Sales Invoice with the keyboard alone (1280×800) and by touch on a phone (390×844); Item Name, Amounts and Grand Total fill themselves and the hub holds it Submitted", { timeout: 180000 }, async (t) => {
+  const { hub, shop } = await shopAndHub(t);
+  const browser = await launch();
+  t.after(() => browser.close());
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  pages.push(page);
+  try {
+    // Sign in: Tab, type, Enter — no pointer anywhere in this test.
+    await page.goto(shop.base);
+    await tabTo(page, "Email");
+    await page.keyboard.type("clerk@example.com");
+    await tabTo(page, "Password");
+    await page.keyboard.type(PASSWORD);
+    await page.keyboard.press("Enter");
+    await page.getByRole("button", { name: "Sign out" }).waitFor();
+
+    await tabTo(page, "Documents");
+    await page.keyboard.press("Enter");
+    await page.locator("#doctype-select").waitFor();
+    await tabTo(page, "DocType");
+    await page.keyboard.type("Sales Invoice");
+    await page.getByRole("region", { name: "Sales Invoice list" }).waitFor();
+    await tabTo(page, "New Sales Invoice");
+    await page.keyboard.press("Enter");
+    await tabTo(page, "Customer");
+    await page.keyboard.type("Acme");
+    for (const [row, item, qty, rate] of [[1, "PEN", "3", "2.5"], [2, "INK", "2", "4"]]) {
+      await tabTo(page, "Add row to Items");
+      await page.keyboard.press("Enter");
+      await tabTo(page, `Item row ${row}`);
+      await page.keyboard.type(item);
+      await tabTo(page, `Quantity row ${row}`);
+      await page.keyboard.press("Control+a");
+      await page.keyboard.type(qty);
+      await tabTo(page, `Rate row ${row}`);
+      await page.keyboard.type(rate);
+    }
+    await page.keyboard.press("Control+s");
+    await page.getByRole("status").getByText("Saved").waitFor();
+    // What the engine computed on save: names from the Items, amounts, the total.
+    const field = (label) => page.getByLabel(label, { exact: true }).inputValue();
+    assert.equal(await field("Item Name row 1"), "Blue pen");
+    assert.equal(await field("Item Name row 2"), "Ink bottle");
+    assert.equal(await field("Amount row 1"), "7.5");
+    assert.equal(await field("Amount row 2"), "8");
+    assert.equal(await field("Grand Total"), "15.5");
+    assert.equal(await page.getByLabel("Grand Total", { exact: true }).isDisabled(), true, "a computed field is not typed into");
+
+    await tabTo(page, "Submit");
+    await page.keyboard.press("Enter");
+    const ask = page.getByRole("alertdialog");
+    await ask.getByText("can no longer be edited").waitFor();
+    await tabTo(page, "Submit", 10);
+    await page.keyboard.press("Enter");
+    await page.getByRole("status").getByText("Submitted").waitFor();
+    const form = page.getByRole("form", { name: /^Sales Invoice SINV-/ });
+    await form.locator(".chip", { hasText: "Submitted" }).first().waitFor();
+    // Its Status follows: a submitted invoice is Unpaid until paid.
+    await form.locator(".chip", { hasText: "Unpaid" }).waitFor();
+    const name = (await form.getAttribute("aria-label")).replace("Sales Invoice ", "");
+    await shot(page, "browser-12-clerk-invoice-keyboard");
+
+    // Sync now, from the keyboard: the invoice goes to the hub.
+    await tabTo(page, "Dashboard");
+    await page.keyboard.press("Enter");
+    await tabTo(page, "Sync now");
+    await page.keyboard.press("Enter");
+    // Two changes: the invoice made, then submitted.
+    await page.getByRole("status", { name: "Sync result" }).getByText("Hub: 2 sent, nothing new received").waitFor();
+    const hubRow = page.getByRole("region", { name: "Producers" }).locator("tbody tr").first();
+    await hubRow.getByText("online").waitFor();
+    await hubRow.getByText(/0 changes waiting to be sent/).waitFor();
+    const there = await onHub(hub, name);
+    assert.equal(there.docstatus, 1, "submitted on the hub too");
+    assert.equal(there.status, "Unpaid");
+    assert.equal(there.grand_total, 15.5);
+    assert.deepEqual(there.items.map((i) => [i.item_code, i.item_name, i.qty, i.rate, i.amount]), [["PEN", "Blue pen", 3, 2.5, 7.5], ["INK", "Ink bottle", 2, 4, 8]]);
+
+    // The hub's manager sees it as the clerk left it.
+    const hubPage = await signIn(browser, hub.base);
+    await hubPage.goto(`${hub.base}/#/documents/Sales%20Invoice/${encodeURIComponent(name)}`);
+    const hubForm = hubPage.getByRole("form", { name: `Sales Invoice ${name}` });
+    await hubForm.locator(".chip", { hasText: "Submitted" }).first().waitFor();
+    assert.equal(await hubPage.getByLabel("Grand Total", { exact: true }).inputValue(), "15.5");
+    await shot(hubPage, "browser-13-invoice-on-hub");
+
+    // The same on a phone, by touch: the menu folds, the form is one column.
+    const phone = await signIn(browser, shop.base, "clerk@example.com", { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const menu = async (screen) => {
+      await phone.getByRole("button", { name: "Menu" }).tap();
+      await phone.getByRole("navigation", { name: "Screens" }).getByRole("link", { name: screen, exact: true }).tap();
+    };
+    await menu("Documents");
+    await phone.locator("#doctype-select").selectOption("Sales Invoice");
+    await phone.getByRole("button", { name: "New Sales Invoice" }).tap();
+    await phone.getByLabel("Customer", { exact: true }).fill("Acme");
+    await phone.getByRole("button", { name: "Add row to Items" }).tap();
+    await phone.getByLabel("Item row 1", { exact: true }).fill("INK");
+    await phone.getByLabel("Quantity row 1", { exact: true }).fill("5");
+    await phone.getByLabel("Rate row 1", { exact: true }).fill("4");
+    await phone.getByRole("button", { name: "Save" }).tap();
+    await phone.getByRole("status").getByText("Saved").waitFor();
+    assert.equal(await phone.getByLabel("Item Name row 1", { exact: true }).inputValue(), "Ink bottle");
+    assert.equal(await phone.getByLabel("Grand Total", { exact: true }).inputValue(), "20");
+    await phone.getByRole("button", { name: "Submit" }).tap();
+    await phone.getByRole("alertdialog").getByRole("button", { name: "Submit" }).tap();
+    const phoneForm = phone.getByRole("form", { name: /^Sales Invoice SINV-/ });
+    await phoneForm.locator(".chip", { hasText: "Submitted" }).first().waitFor();
+    const second = (await phoneForm.getAttribute("aria-label")).replace("Sales Invoice ", "");
+    const wide = await phone.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(wide <= 390, `the invoice form is ${wide} px wide at 390: something is cut off`);
+    await shot(phone, "browser-14-clerk-invoice-phone");
+    await menu("Dashboard");
+    await phone.getByRole("button", { name: "Sync now" }).tap();
+    await phone.getByRole("status", { name: "Sync result" }).getByText("Hub: 2 sent, nothing new received").waitFor();
+    const secondThere = await onHub(hub, second);
+    assert.equal(secondThere.docstatus, 1);
+    assert.equal(secondThere.grand_total, 20);
+  } catch (e) {
+    for (const [i, p] of pages.entries()) await shot(p, `failure-keyboard-${i + 1}`).catch(() => {});
+    throw e;
+  }
+});

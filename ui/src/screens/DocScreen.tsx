@@ -83,7 +83,7 @@ export function Documents() {
     <div className="stack">
       <label className="doctype-picker">
         DocType{" "}
-        <select id="doctype-select" value={doctype} onChange={(e) => navigate(`/documents/${encodeURIComponent(e.target.value)}`)}>
+        <select id="doctype-select" aria-label="DocType" value={doctype} onChange={(e) => navigate(`/documents/${encodeURIComponent(e.target.value)}`)}>
           {doctypes.map((d) => (
             <option key={d.name} value={d.name}>
               {d.name}

@@ -66,6 +66,16 @@ impl Site {
         };
         let mut reply = client.push(&req)?;
         summary.online = true;
+        // Reached: the dashboard shows it online (a push-only set-up never
+        // pulls, which is what marks a producer online otherwise).
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO producer_state (producer, online, last_error) VALUES (?1, 1, NULL)
+                 ON CONFLICT (producer) DO UPDATE SET online = 1, last_error = NULL",
+                [&name],
+            )?;
+            Ok(())
+        })?;
         // The other site's Event Consumer here belongs to this producer
         // row's user (a local System Manager), who decides its pages.
         let owner = self.actor_for(&text(doc, "user"))?;
