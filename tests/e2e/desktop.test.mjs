@@ -74,7 +74,8 @@ async function openApp(t, env, dataDir, apiPort) {
       env: { ...process.env, DISPLAY: display },
       encoding: "utf8",
     }).trim();
-  return { wd, s, display, find, text, click, type, xwin };
+  const value = async (css) => webdriver(wd, "GET", `${s}/element/${await find(css)}/property/value`);
+  return { wd, s, display, find, text, click, type, value, xwin };
 }
 
 /**
@@ -252,7 +253,7 @@ test("documents are made in the desktop window's forms (through IPC), and closin
   await until("the app to end", async () => !(await canConnect(apiPort)), 15000);
 });
 
-test("the shop's window pushes a new invoice to its hub with Sync now, and nothing waits any more", { timeout: 120000 }, async (t) => {
+test("a clerk's invoice made in the shop's window computes itself, is submitted, and Sync now pushes it to the hub; nothing waits any more", { timeout: 120000 }, async (t) => {
   const data = tempDir("outpost-desktop-shop-");
   t.after(data.remove);
   const keys = createAdmin(data.dir);
@@ -265,11 +266,11 @@ test("the shop's window pushes a new invoice to its hub with Sync now, and nothi
   t.after(hub.stop);
 
   const apiPort = await freePort();
-  const { find, text, click } = await openApp(t, env, data.dir, apiPort);
+  const { find, text, click, type, value } = await openApp(t, env, data.dir, apiPort);
   const base = `http://127.0.0.1:${apiPort}`;
   const info = await until("the app's HTTP API", async () => (await api(base, keys, "GET", "/api/method/outpost.site.info")).message);
   await api(base, keys, "POST", "/api/method/outpost.site.set_background_sync", { enabled: false });
-  for (const [doctype, doc] of [["Customer", { customer_name: "Acme" }], ["Item", { item_code: "PEN" }]]) {
+  for (const [doctype, doc] of [["Customer", { customer_name: "Acme" }], ["Item", { item_code: "PEN", item_name: "Blue pen" }]]) {
     await api(base, keys, "POST", `/api/resource/${doctype}`, doc);
   }
   // The shop pushes Sales Invoices to the hub (which can never reach it).
@@ -286,15 +287,38 @@ test("the shop's window pushes a new invoice to its hub with Sync now, and nothi
   await api(hub.base, hubKeys, "PUT", pushed, { producer_doctypes: ep.producer_doctypes.map((r) => ({ ...r, status: "Approved" })) });
   await api(base, keys, "POST", "/api/method/outpost.event.sync_now", {});
 
-  const inv = (await api(base, keys, "POST", "/api/resource/Sales Invoice", { customer: "Acme", items: [{ item_code: "PEN", qty: 2, rate: 3 }] })).data;
+  // The clerk's invoice, typed into the window's form (through IPC): the
+  // item's name, the amount and the total fill themselves on save; submitted.
+  const until10 = (what, fn) => until(what, fn, 10000, 300);
+  await click(await until("the Documents link", () => find('nav[aria-label="Screens"] a[href="#/documents"]'), 30000, 500));
+  await click(await until10("Sales Invoice in the doctype picker", () => find('#doctype-select option[value="Sales Invoice"]')));
+  await click(await until10("New Sales Invoice", () => find('//button[normalize-space()="New Sales Invoice"]', "xpath")));
+  await type(await until10("the Customer field", () => find('input[aria-label="Customer"]')), "Acme");
+  await click(await find('//button[normalize-space()="Add row to Items"]', "xpath"));
+  await type(await until10("the item of row 1", () => find('input[aria-label="Item row 1"]')), "PEN");
+  await type(await find('input[aria-label="Quantity row 1"]'), "2");
+  await type(await find('input[aria-label="Rate row 1"]'), "3");
+  await click(await find('//form//button[normalize-space()="Save"]', "xpath"));
+  await until10("Saved", async () => (await text('[role="status"]')).includes("Saved"));
+  assert.equal(await value('input[aria-label="Item Name row 1"]'), "Blue pen");
+  assert.equal(await value('input[aria-label="Amount row 1"]'), "6");
+  assert.equal(await value('input[aria-label="Grand Total"]'), "6");
+  await click(await find('//form//button[normalize-space()="Submit"]', "xpath"));
+  await click(await until10("the dialog's Submit", () => find('//*[@role="alertdialog"]//button[normalize-space()="Submit"]', "xpath")));
+  await until10("Submitted", async () => (await text("form .chip")).includes("Submitted"));
+  const inv = (await api(base, keys, "GET", `/api/resource/Sales Invoice?fields=${encodeURIComponent('["name","docstatus","status"]')}`)).data[0];
+  assert.deepEqual([inv.docstatus, inv.status], [1, "Unpaid"]);
   await assert.rejects(api(hub.base, hubKeys, "GET", `/api/resource/Sales Invoice/${inv.name}`), / 404 /, "not on the hub before the click");
+  await click(await find('nav[aria-label="Screens"] a[href="#/dashboard"]'));
 
   const row = `tr[data-producer="${hub.base}"]`;
-  await until("one change waiting on the dashboard", async () => (await text(`${row} .push-waiting`)).startsWith("1 change waiting"), 30000, 500);
+  // Made, then submitted: two changes wait.
+  await until("two changes waiting on the dashboard", async () => (await text(`${row} .push-waiting`)).startsWith("2 changes waiting"), 30000, 500);
   await click(await find("button.big"));
   const result = await until("the Sync now result", () => text(".sync-result"), 30000, 300);
-  assert.match(result, /1 sent/);
+  assert.match(result, /2 sent/);
   const arrived = (await api(hub.base, hubKeys, "GET", `/api/resource/Sales Invoice/${inv.name}`)).data;
-  assert.deepEqual(arrived.items.map((i) => [i.item_code, i.qty]), [["PEN", 2]], "the invoice, with its row, on the hub");
+  assert.deepEqual(arrived.items.map((i) => [i.item_code, i.item_name, i.qty, i.amount]), [["PEN", "Blue pen", 2, 6]], "the invoice, with its row, on the hub");
+  assert.deepEqual([arrived.docstatus, arrived.status, arrived.grand_total], [1, "Unpaid", 6], "submitted there too");
   await until("nothing waiting any more", async () => (await text(`${row} .push-waiting`)).startsWith("0 changes waiting"), 30000, 500);
 });
