@@ -370,6 +370,17 @@ async function walkThrough(browser, producer, consumer) {
   assert.match(await hubCell.getAttribute("title"), new RegExp(`^${producer.base.replace(/[.]/g, "\\.")} · [0-9a-f-]{36}$`));
   assert.match(await shop.locator(`tr[data-producer="${producer.base}"] time`).first().innerText(), /now|second/);
   await shot(shop, "browser-4-sync-now");
+  // The picture of the day: the note counted in this minute's entries from
+  // the hub, and the sync in the history (kept by the engine).
+  const activity = shop.getByRole("region", { name: "Sync activity" });
+  await activity.getByRole("figure", { name: "Entries synced per minute" }).getByText(/^[1-9]\d* in 24 h/).waitFor({ timeout: 20000 });
+  assert.equal(await activity.locator("canvas").count(), 2, "two charts drawn");
+  assert.match(await activity.locator(".u-legend").first().innerText(), /from Hub/);
+  const lastRun = activity.getByRole("table", { name: "Recent syncs" }).locator("tbody tr").first();
+  assert.equal(await lastRun.locator("td").nth(1).innerText(), "Hub");
+  assert.equal(await lastRun.locator("td").nth(2).innerText(), "1", "one entry received");
+  await activity.scrollIntoViewIfNeeded();
+  await shot(shop, "browser-15-dashboard-activity");
   // The producer's Update Log: DocTypes to choose from (not typed), times relative.
   await go(hub, "Event Update Log");
   const updates = hub.getByRole("region", { name: "Event Update Log" });

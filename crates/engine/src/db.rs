@@ -136,6 +136,19 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX documents_remote_name;
     CREATE INDEX documents_remote_name ON documents (doctype, remote_name) WHERE remote_name IS NOT NULL;
     "#,
+    // 10: the dashboard's pictures: traffic per minute (24 hours) and the
+    // last syncs run.
+    r#"
+    CREATE TABLE sync_activity (
+        peer TEXT NOT NULL, direction TEXT NOT NULL, minute TEXT NOT NULL,
+        entries INTEGER NOT NULL, backlog INTEGER NOT NULL,
+        PRIMARY KEY (peer, direction, minute)) WITHOUT ROWID;
+    CREATE INDEX sync_activity_by_minute ON sync_activity (minute);
+    CREATE TABLE sync_history (
+        id INTEGER PRIMARY KEY, producer TEXT NOT NULL, started TEXT NOT NULL, finished TEXT NOT NULL,
+        pulled INTEGER NOT NULL, pushed INTEGER NOT NULL, failed INTEGER NOT NULL,
+        conflicts INTEGER NOT NULL, error TEXT);
+    "#,
 ];
 
 pub fn open(path: &Path) -> Result<Connection> {

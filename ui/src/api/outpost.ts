@@ -1,6 +1,8 @@
 // Typed calls of the site's methods, over whichever backend is in use.
 import type { Backend, Doc } from "./backend";
+import type { ActivityPoint } from "../bindings/ActivityPoint";
 import type { ConsumerStatus } from "../bindings/ConsumerStatus";
+import type { SyncRunRecord } from "../bindings/SyncRunRecord";
 import type { ProducerStatus } from "../bindings/ProducerStatus";
 import type { SiteInfo } from "../bindings/SiteInfo";
 import type { SyncLogEntry } from "../bindings/SyncLogEntry";
@@ -28,6 +30,10 @@ export function outpost(b: Backend) {
     producerStatus: () => b.method<ProducerStatus[]>("outpost.event.producer_status"),
     consumerStatus: () => b.method<ConsumerStatus[]>("outpost.event.consumer_status"),
     syncNow: (producer?: string) => b.method<SyncSummary[]>("outpost.event.sync_now", producer ? { producer } : {}),
+    /** The last 24 hours of traffic per minute (oldest first). */
+    syncActivity: () => b.method<ActivityPoint[]>("outpost.event.sync_activity"),
+    /** The last syncs run from here, newest first. */
+    syncHistory: (limit = 20) => b.method<SyncRunRecord[]>("outpost.event.sync_history", { limit }),
     syncProgress: () => b.method<SyncProgress>("outpost.event.sync_progress"),
     /** Newest first; `before`: only lines older than that id (the next page). */
     syncLog: (status: string | null, limit = 200, before: number | null = null) =>

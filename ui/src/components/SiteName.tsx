@@ -40,6 +40,11 @@ export function KnownSites({ children }: { children: ReactNode }) {
   return <Sites.Provider value={lookup}>{children}</Sites.Provider>;
 }
 
+/** The lookup of the sites known to the screen (`KnownSites` above it). */
+export function useSiteLookup(): Lookup {
+  return useContext(Sites);
+}
+
 /** A site's name where it is known (the address or id on hover), else what was given. */
 export function SiteName({ site }: { site: string }) {
   const known = useContext(Sites)(site);

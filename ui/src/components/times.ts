@@ -28,8 +28,9 @@ export function exact(stamp: unknown): string {
 
 function parse(stamp: unknown): number | null {
   if (typeof stamp !== "string" || stamp === "") return null;
-  // Milliseconds at most: not every engine reads six digits of fraction.
-  const iso = stamp.replace(" ", "T").slice(0, 23);
+  // A stamp with its zone (UTC, RFC 3339) is read as it is; a site's
+  // local one to milliseconds at most (not every engine reads six digits).
+  const iso = /(Z|[+-]\d\d:\d\d)$/.test(stamp) ? stamp : stamp.replace(" ", "T").slice(0, 23);
   const ms = Date.parse(iso);
   return Number.isNaN(ms) ? null : ms;
 }

@@ -3,6 +3,8 @@ import { api, BackendError } from "../api";
 import type { HeldDoc } from "../bindings/HeldDoc";
 import type { SyncProgress } from "../bindings/SyncProgress";
 import type { SyncSummary } from "../bindings/SyncSummary";
+import { Activity } from "../components/Activity";
+import { KnownSites } from "../components/SiteName";
 import { usePolled } from "../components/usePolled";
 import { When } from "../components/When";
 
@@ -208,6 +210,9 @@ export function Dashboard({ manager }: { manager: boolean }) {
         ))}
       </section>
       )}
+      <KnownSites>
+        <Activity />
+      </KnownSites>
     </div>
   );
 }

@@ -2,6 +2,7 @@
 //! registrations, pulls and dependency fetches; the consumer side registers,
 //! pulls pages, applies them atomically and keeps the sync log.
 
+pub mod activity;
 pub mod client;
 pub mod consumer;
 pub mod log;

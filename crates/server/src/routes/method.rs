@@ -40,6 +40,8 @@ pub const METHODS: &[(&str, &str)] = &[
     ("outpost.event.consumer_status", "Producer side: each registered consumer: last pull, entries behind, approved and pending doctypes."),
     ("outpost.event.update_log", "Producer side: the Event Update Log, newest first. Args: ref_doctype?, before?, limit?."),
     ("outpost.event.update_log_count", "How many update-log entries there are. Args: ref_doctype?."),
+    ("outpost.event.sync_activity", "The last 24 hours of traffic per minute: entries and backlog per other site, in (received here) and out (taken from here; managers only)."),
+    ("outpost.event.sync_history", "The last syncs run from here, newest first. Args: limit? (default 50)."),
     ("outpost.event.sync_now", "Consumer side: pull now from every Event Producer (or one: producer) → summaries."),
     ("outpost.event.producer_status", "Consumer side: each Event Producer's online state, cursor, last sync, failures."),
     ("outpost.event.sync_progress", "Consumer side: what Sync now is doing: running, the producer being synced (cursor, start, target) and those done."),
@@ -54,7 +56,7 @@ pub const METHODS: &[(&str, &str)] = &[
 
 /// Call a method. See the description of `method` for the list.
 #[utoipa::path(post, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, outpost.user.me, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.document.amend, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_background_sync, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.update_log_count, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.sync_log_count, outpost.event.resync, outpost.event.reapply_conflict, outpost.event.request_existing, outpost.event.resnapshot, outpost.event.push")),
+    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, outpost.user.me, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.document.amend, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_background_sync, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.update_log_count, outpost.event.sync_activity, outpost.event.sync_history, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.sync_log_count, outpost.event.resync, outpost.event.reapply_conflict, outpost.event.request_existing, outpost.event.resnapshot, outpost.event.push")),
     request_body(content = Object, description = "The method's arguments"),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
@@ -74,7 +76,7 @@ pub async fn call_post(
 
 /// Call a read-only method with its arguments in the query string.
 #[utoipa::path(get, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "A read-only method: frappe.auth.get_logged_user, outpost.user.me, frappe.client.get_count, outpost.site.info, outpost.doctype.list, outpost.doctype.get, outpost.user.get_api_key, outpost.event.update_log, outpost.event.update_log_count, outpost.event.producer_status, outpost.event.sync_log, outpost.event.sync_log_count, outpost.event.sync_progress, outpost.event.consumer_status")),
+    params(("method" = String, Path, description = "A read-only method: frappe.auth.get_logged_user, outpost.user.me, frappe.client.get_count, outpost.site.info, outpost.doctype.list, outpost.doctype.get, outpost.user.get_api_key, outpost.event.update_log, outpost.event.update_log_count, outpost.event.sync_activity, outpost.event.sync_history, outpost.event.producer_status, outpost.event.sync_log, outpost.event.sync_log_count, outpost.event.sync_progress, outpost.event.consumer_status")),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
         (status = 401, description = "Not authenticated", body = ErrorSchema),
@@ -109,6 +111,8 @@ const READ_ONLY: &[&str] = &[
     "outpost.user.get_api_key",
     "outpost.event.update_log",
     "outpost.event.update_log_count",
+    "outpost.event.sync_activity",
+    "outpost.event.sync_history",
     "outpost.event.producer_status",
     "outpost.event.sync_log",
     "outpost.event.sync_log_count",
@@ -363,6 +367,11 @@ pub fn dispatch(
                 opt_int(args, "before")?,
                 limit,
             )?)
+        }
+        "outpost.event.sync_activity" => to_value(site.sync_activity(actor)?),
+        "outpost.event.sync_history" => {
+            let limit = opt_int(args, "limit")?.unwrap_or(50).clamp(1, 500) as u32;
+            to_value(site.sync_history(actor, limit)?)
         }
         "outpost.event.update_log_count" => {
             to_value(site.update_log_count(actor, opt_str(args, "ref_doctype")?)?)

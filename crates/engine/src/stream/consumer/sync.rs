@@ -16,6 +16,7 @@ use crate::document::{store, Doc};
 use crate::error::{Error, Result};
 use crate::notice::NoticeKind;
 use crate::site::Site;
+use crate::stream::activity::{self, Direction};
 use crate::stream::log::LogEntry;
 use crate::stream::source::Source;
 use crate::stream::wire::{AckRequest, PullReply, PullRequest};
@@ -181,6 +182,7 @@ impl Site {
         if !leader {
             return run.wait();
         }
+        let started = activity::utc_now();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.sync_producer_alone(name, &mut |s| progress(s))
         }))
@@ -190,6 +192,17 @@ impl Site {
                 "The sync of {name} stopped on an internal error (see the log)"
             )))
         });
+        let ran = match &outcome {
+            Ok(summary) => summary.clone(),
+            Err(e) => SyncSummary {
+                producer: name.to_owned(),
+                error: Some(e.to_string()),
+                ..SyncSummary::default()
+            },
+        };
+        if let Err(e) = self.write(|tx| activity::record_run(tx, &started, &ran)) {
+            tracing::warn!(producer = name, "the sync history could not be kept: {e}");
+        }
         self.sync_runs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -426,6 +439,13 @@ impl Site {
                  last_sync = excluded.last_sync, online = 1, last_error = NULL",
             )?
             .execute((name, reply.cursor, reply.page, held, values::now_string()))?;
+            activity::record(
+                tx,
+                name,
+                Direction::In,
+                entries.len(),
+                reply.last_seq - reply.cursor,
+            )?;
             Ok(counts)
         })?;
         crate::failpoint::hit("page-committed");

@@ -34,6 +34,7 @@ use crate::document::values;
 use crate::document::{store, Doc};
 use crate::error::{Error, Result};
 use crate::site::{to_json, Site};
+use crate::stream::activity::{self, Direction};
 use crate::stream::log::{self, LogEntry, UpdateType};
 use crate::stream::wire::{AckRequest, HeldDoc, PullReply, PullRequest};
 
@@ -157,9 +158,9 @@ impl Site {
             )?
             .execute((id, req.after, values::now_string()))?;
             let mut pending = pending_pages(tx, id)?;
-            let page = match pending.iter().position(|p| p.after == req.after) {
+            let (page, fresh) = match pending.iter().position(|p| p.after == req.after) {
                 // The answer was lost, or the consumer died before its commit.
-                Some(i) => pending.swap_remove(i),
+                Some(i) => (pending.swap_remove(i), false),
                 None => {
                     if pending.last().is_some_and(|p| p.cursor != req.after) {
                         // The consumer starts elsewhere (registered anew, restored):
@@ -184,10 +185,20 @@ impl Site {
                     };
                     let page = decide.page(number, req)?;
                     store_page(tx, id, &page)?;
-                    page
+                    (page, true)
                 }
             };
-            answer(tx, id, &consumer, page)
+            let reply = answer(tx, id, &consumer, page)?;
+            if fresh {
+                activity::record(
+                    tx,
+                    id,
+                    Direction::Out,
+                    reply.entries.len() + reply.snapshot.len(),
+                    reply.last_seq - reply.cursor,
+                )?;
+            }
+            Ok(reply)
         })?;
         crate::failpoint::hit("pull-answered");
         Ok(reply)
