@@ -230,7 +230,9 @@ test("documents are made in the desktop window's forms (through IPC), and closin
 
   // Documents → Note → New Note, typed into the generated form and saved.
   // The window never signs in: its screens reach the site through IPC only.
-  await click(await until("the Documents link", () => find('nav[aria-label="Screens"] a[href="#/documents"]'), 30000, 500));
+  await click(await until("the Documents link", () => find('nav[aria-label="Screens"] a[href="#/documents"]'), 30000, 500).catch(async (e) => {
+    throw new Error(`${e.message}; the window shows: ${await text("body").catch(() => "?")}`);
+  }));
   await click(await until("Note in the doctype picker", () => find('#doctype-select option[value="Note"]'), 10000, 300));
   await click(await until("New Note", () => find('//button[normalize-space()="New Note"]', "xpath"), 10000, 300));
   const title = `Typed in the window ${Date.now()}`;

@@ -93,7 +93,7 @@ function Chart(props: { title: string; times: number[]; series: { label: string;
 export function Activity() {
   const nameOf = useSiteLookup();
   const load = useCallback(() => api.syncActivity(), []);
-  const { data: points } = usePolled(load, 15000);
+  const { data: points } = usePolled(["sync-activity"], load, 15000);
   const shaped = useMemo(() => shape(points ?? [], (peer) => nameOf(peer)?.name ?? peer), [points, nameOf]);
   const total = (points ?? []).reduce((n, p) => n + p.entries, 0);
   const hourAgo = new Date(Date.now() - 3600_000).toISOString().slice(0, 16);
@@ -126,7 +126,7 @@ export function Activity() {
 
 function SyncHistory() {
   const load = useCallback(() => api.syncHistory(20), []);
-  const { data: runs } = usePolled(load, 15000);
+  const { data: runs } = usePolled(["sync-history"], load, 15000);
   if (!runs || runs.length === 0) return null;
   return (
     <>

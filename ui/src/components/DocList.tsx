@@ -99,8 +99,8 @@ export function DocList(props: { doctype: string; onOpen: (name: string) => void
     });
     return { key: filterKey, total };
   }, [doctype, meta, filterKey]);
-  const { data, error: listError } = usePolled(loadPage, REFRESH_MS);
-  const { data: counted, error: countError } = usePolled(loadCount, REFRESH_MS);
+  const { data, error: listError } = usePolled(["documents", doctype, listed.map((c) => c.fieldname), filterKey, sorting, pagination, meta !== null], loadPage, REFRESH_MS);
+  const { data: counted, error: countError } = usePolled(["count", doctype, filterKey, meta !== null], loadCount, REFRESH_MS);
   const error = metaError ?? listError ?? countError;
   const docs = data?.docs ?? null;
   // A count of other filters than the rows shown is not shown.

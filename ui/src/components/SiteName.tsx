@@ -35,7 +35,7 @@ export function KnownSites({ children }: { children: ReactNode }) {
     for (const c of consumers) add(c.consumer_name, c.consumer);
     return known;
   }, []);
-  const { data } = usePolled(load, 30000);
+  const { data } = usePolled(["known-sites"], load, 30000);
   const lookup = useMemo<Lookup>(() => (key) => data?.get(key) ?? null, [data]);
   return <Sites.Provider value={lookup}>{children}</Sites.Provider>;
 }

@@ -1,12 +1,14 @@
-import { useCallback, useRef, useState } from "react";
+import { lazy, Suspense, useCallback, useRef, useState } from "react";
 import { api, BackendError } from "../api";
 import type { HeldDoc } from "../bindings/HeldDoc";
 import type { SyncProgress } from "../bindings/SyncProgress";
 import type { SyncSummary } from "../bindings/SyncSummary";
-import { Activity } from "../components/Activity";
 import { KnownSites } from "../components/SiteName";
 import { usePolled } from "../components/usePolled";
 import { When } from "../components/When";
+
+// The charts (and their library) load when a dashboard first shows them.
+const Activity = lazy(() => import("../components/Activity").then((m) => ({ default: m.Activity })));
 
 function fraction(s: SyncSummary | undefined): number | null {
   if (!s || s.target <= s.start) return null;
@@ -58,7 +60,7 @@ export function Dashboard({ manager }: { manager: boolean }) {
     async () => ({ producers: await api.producerStatus(), consumers: manager ? await api.consumerStatus() : [] }),
     [manager],
   );
-  const { data, error: loadError, refresh } = usePolled(load, 5000);
+  const { data, error: loadError, refresh } = usePolled(["dashboard", manager], load, 5000);
   const producers = data?.producers ?? null;
   const consumers = data?.consumers ?? [];
   const error = syncError ?? loadError;
@@ -211,7 +213,9 @@ export function Dashboard({ manager }: { manager: boolean }) {
       </section>
       )}
       <KnownSites>
-        <Activity />
+        <Suspense fallback={<p className="muted">Loading the last 24 hours…</p>}>
+          <Activity />
+        </Suspense>
       </KnownSites>
     </div>
   );

@@ -40,7 +40,7 @@ function SyncLogScreen() {
     },
     [status, before],
   );
-  const { data, error: loadError, refresh } = usePolled(load, 4000);
+  const { data, error: loadError, refresh } = usePolled(["sync-log", status, before], load, 4000);
   const lines = data?.lines ?? null;
   const total = data?.total ?? 0;
   const shownFrom = (starts.length - 1) * PAGE + 1;

@@ -47,7 +47,7 @@ function UpdateLogScreen() {
     ]);
     return { lines, total };
   }, [doctype, before]);
-  const { data, error } = usePolled(load, 4000);
+  const { data, error } = usePolled(["update-log", doctype, before], load, 4000);
   const lines = data?.lines ?? null;
   const total = data?.total ?? 0;
   const shownFrom = (starts.length - 1) * PAGE + 1;
