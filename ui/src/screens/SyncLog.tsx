@@ -4,6 +4,7 @@ import type { SyncLogEntry } from "../bindings/SyncLogEntry";
 import { Alerts } from "../components/Alerts";
 import { useConfirm } from "../components/Confirm";
 import { ConflictView } from "../components/ConflictView";
+import { LogPager, useLogPages } from "../components/LogPages";
 import { KnownSites, SiteName } from "../components/SiteName";
 import { usePolled } from "../components/usePolled";
 import { When } from "../components/When";
@@ -28,11 +29,8 @@ function SyncLogScreen() {
   const [actionError, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [ask, dialog] = useConfirm();
-  // Pages back in time by id: the first page is the newest; each older page
-  // starts before the last id of the one shown (kept, so "Newer" goes back).
-  const [starts, setStarts] = useState<(number | null)[]>([null]);
-  useEffect(() => setStarts([null]), [status]);
-  const before = starts[starts.length - 1];
+  const pages = useLogPages(PAGE, status);
+  const before = pages.before;
   const load = useCallback(
     async () => {
       const [lines, total] = await Promise.all([api.syncLog(status || null, PAGE, before), api.syncLogCount(status || null)]);
@@ -43,7 +41,6 @@ function SyncLogScreen() {
   const { data, error: loadError, refresh } = usePolled(["sync-log", status, before], load, 4000);
   const lines = data?.lines ?? null;
   const total = data?.total ?? 0;
-  const shownFrom = (starts.length - 1) * PAGE + 1;
   const error = actionError ?? loadError;
 
   const resync = async (entry: SyncLogEntry) => {
@@ -147,22 +144,7 @@ function SyncLogScreen() {
           </table>
         )}
         {lines !== null && lines.length > 0 && (
-          <div className="pager" role="group" aria-label="Pages">
-            <span role="status" aria-label="Shown">
-              {shownFrom.toLocaleString()}–{(shownFrom + lines.length - 1).toLocaleString()} of {total.toLocaleString()}
-            </span>
-            <button type="button" className="secondary" disabled={starts.length === 1} onClick={() => setStarts((s) => s.slice(0, -1))}>
-              Newer
-            </button>
-            <button
-              type="button"
-              className="secondary"
-              disabled={shownFrom + lines.length - 1 >= total}
-              onClick={() => setStarts((s) => [...s, lines[lines.length - 1].id])}
-            >
-              Older
-            </button>
-          </div>
+          <LogPager pages={pages} shown={lines.length} total={total} last={lines[lines.length - 1].id} />
         )}
       </section>
       {open && (

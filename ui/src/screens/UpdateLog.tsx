@@ -3,6 +3,7 @@ import { Link } from "react-router";
 import { api, backend } from "../api";
 import type { UpdateLogLine } from "../bindings/UpdateLogLine";
 import { Alerts } from "../components/Alerts";
+import { LogPager, useLogPages } from "../components/LogPages";
 import { KnownSites, SiteName } from "../components/SiteName";
 import { usePolled } from "../components/usePolled";
 import { When } from "../components/When";
@@ -35,11 +36,8 @@ function UpdateLogScreen() {
       .then((all) => setDoctypes(all.filter((d) => !d.istable).map((d) => d.name)))
       .catch(() => setDoctypes([]));
   }, []);
-  // Pages back in time by sequence: the first page is the newest; each older
-  // page starts before the last entry of the one shown (kept, for "Newer").
-  const [starts, setStarts] = useState<(number | null)[]>([null]);
-  useEffect(() => setStarts([null]), [doctype]);
-  const before = starts[starts.length - 1];
+  const pages = useLogPages(PAGE, doctype);
+  const before = pages.before;
   const load = useCallback(async () => {
     const [lines, total] = await Promise.all([
       api.updateLog(doctype || null, PAGE, before),
@@ -50,7 +48,6 @@ function UpdateLogScreen() {
   const { data, error } = usePolled(["update-log", doctype, before], load, 4000);
   const lines = data?.lines ?? null;
   const total = data?.total ?? 0;
-  const shownFrom = (starts.length - 1) * PAGE + 1;
 
   return (
     <div className="split">
@@ -125,22 +122,7 @@ function UpdateLogScreen() {
                 </tbody>
               </table>
             </div>
-            <div className="pager" role="group" aria-label="Pages">
-              <span role="status" aria-label="Shown">
-                {shownFrom.toLocaleString()}–{(shownFrom + lines.length - 1).toLocaleString()} of {total.toLocaleString()}
-              </span>
-              <button type="button" className="secondary" disabled={starts.length === 1} onClick={() => setStarts((s) => s.slice(0, -1))}>
-                Newer
-              </button>
-              <button
-                type="button"
-                className="secondary"
-                disabled={shownFrom + lines.length - 1 >= total}
-                onClick={() => setStarts((s) => [...s, lines[lines.length - 1].seq])}
-              >
-                Older
-              </button>
-            </div>
+            <LogPager pages={pages} shown={lines.length} total={total} last={lines[lines.length - 1].seq} />
           </>
         )}
       </section>
