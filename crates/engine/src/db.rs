@@ -149,6 +149,14 @@ const MIGRATIONS: &[&str] = &[
         pulled INTEGER NOT NULL, pushed INTEGER NOT NULL, failed INTEGER NOT NULL,
         conflicts INTEGER NOT NULL, error TEXT);
     "#,
+    // 11: invitations (one-paste enrolment of a shop); the token's SHA-256 only.
+    r#"
+    CREATE TABLE invitations (
+        id TEXT PRIMARY KEY, token_hash TEXT NOT NULL, spec TEXT NOT NULL,
+        created_by TEXT NOT NULL, creation TEXT NOT NULL, expires TEXT NOT NULL,
+        redeemed_at TEXT, redeemed_by TEXT, redeemed_by_name TEXT, redeemed_user TEXT);
+    CREATE INDEX invitations_by_user ON invitations (redeemed_user) WHERE redeemed_user IS NOT NULL;
+    "#,
 ];
 
 pub fn open(path: &Path) -> Result<Connection> {

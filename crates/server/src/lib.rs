@@ -59,6 +59,7 @@ fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(routes::session::login))
         .routes(routes!(routes::session::logout))
+        .routes(routes!(routes::invite::accept))
         .routes(routes!(routes::method::call_post, routes::method::call_get))
         .routes(routes!(routes::live::updates))
 }

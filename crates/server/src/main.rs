@@ -230,10 +230,17 @@ struct Serve {
     background_sync: bool,
 }
 
-/// The UI next to the sources this binary was built from, if built.
+/// The UI as installed (`/usr/share/outpost/ui` beside `/usr/bin/outpostd`,
+/// from the package), else next to the sources this binary was built from.
 fn default_ui_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui/dist"));
-    dir.join("index.html").is_file().then_some(dir)
+    let installed = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|bin| bin.join("../share/outpost/ui")));
+    let built = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui/dist"));
+    installed
+        .into_iter()
+        .chain(std::iter::once(built))
+        .find(|dir| dir.join("index.html").is_file())
 }
 
 fn serve(opts: Serve) -> Result<()> {

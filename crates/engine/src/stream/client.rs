@@ -110,6 +110,21 @@ impl ProducerClient {
         })
     }
 
+    /// Redeems an invitation (no key yet: the token is the credential).
+    pub fn accept_invitation(
+        &self,
+        req: &crate::stream::invite::AcceptRequest,
+    ) -> Result<crate::stream::invite::Accepted> {
+        self.call("outpost.invite.accept", req)
+            .map_err(|e| match e {
+                Error::Remote(m) => Error::invalid(
+                    "link",
+                    m.replacen("Producer refused: ", "The hub refused the invitation: ", 1),
+                ),
+                e => e,
+            })
+    }
+
     pub fn register(&self, reg: &Registration) -> Result<RegistrationReply> {
         self.call("outpost.event.register", reg)
     }

@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod client;
 pub mod consumer;
+pub mod invite;
 pub mod log;
 pub mod producer;
 pub mod source;

@@ -40,6 +40,9 @@ pub const METHODS: &[(&str, &str)] = &[
     ("outpost.event.consumer_status", "Producer side: each registered consumer: last pull, entries behind, approved and pending doctypes."),
     ("outpost.event.update_log", "Producer side: the Event Update Log, newest first. Args: ref_doctype?, before?, limit?."),
     ("outpost.event.update_log_count", "How many update-log entries there are. Args: ref_doctype?."),
+    ("outpost.invite.create", "Hub side (System Manager): an invitation for a shop. Args: label, push_doctypes (shop → hub), pull_doctypes ([{ref_doctype, condition?}], hub → shop), expires_in_hours? (48), pre_approved? → the invitation with its link (said once)."),
+    ("outpost.invite.list", "Hub side (System Manager): every invitation, newest first, never a token."),
+    ("outpost.invite.redeem", "Shop side (System Manager): join a hub with the link it gave. Args: link → the Event Producer made for the hub."),
     ("outpost.event.sync_activity", "The last 24 hours of traffic per minute: entries and backlog per other site, in (received here) and out (taken from here; managers only)."),
     ("outpost.event.sync_history", "The last syncs run from here, newest first. Args: limit? (default 50)."),
     ("outpost.event.sync_now", "Consumer side: pull now from every Event Producer (or one: producer) → summaries."),
@@ -56,7 +59,7 @@ pub const METHODS: &[(&str, &str)] = &[
 
 /// Call a method. See the description of `method` for the list.
 #[utoipa::path(post, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, outpost.user.me, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.document.amend, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_background_sync, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.update_log_count, outpost.event.sync_activity, outpost.event.sync_history, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.sync_log_count, outpost.event.resync, outpost.event.reapply_conflict, outpost.event.request_existing, outpost.event.resnapshot, outpost.event.push")),
+    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, outpost.user.me, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.document.amend, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_background_sync, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.update_log_count, outpost.invite.create, outpost.invite.list, outpost.invite.redeem, outpost.event.sync_activity, outpost.event.sync_history, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.sync_log_count, outpost.event.resync, outpost.event.reapply_conflict, outpost.event.request_existing, outpost.event.resnapshot, outpost.event.push")),
     request_body(content = Object, description = "The method's arguments"),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
@@ -368,6 +371,13 @@ pub fn dispatch(
                 limit,
             )?)
         }
+        "outpost.invite.create" => {
+            let req = serde_json::from_value(Value::Object(args.clone()))
+                .map_err(|e| Error::bad_input(format!("Invalid invitation: {e}")))?;
+            to_value(site.create_invitation(actor, req)?)
+        }
+        "outpost.invite.list" => to_value(site.invitations(actor)?),
+        "outpost.invite.redeem" => to_value(site.redeem_invitation(actor, arg_str(args, "link")?)?),
         "outpost.event.sync_activity" => to_value(site.sync_activity(actor)?),
         "outpost.event.sync_history" => {
             let limit = opt_int(args, "limit")?.unwrap_or(50).clamp(1, 500) as u32;

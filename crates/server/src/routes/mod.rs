@@ -1,6 +1,7 @@
 //! The HTTP surface: Frappe-shaped resources and methods (SPEC F7), and the
 //! OpenAPI document generated from the same route declarations.
 
+pub mod invite;
 pub mod live;
 pub mod method;
 pub mod resource;

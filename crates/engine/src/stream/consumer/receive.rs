@@ -18,6 +18,7 @@ use crate::document::values::{flag, text};
 use crate::document::{self, store, Doc, WriteOptions};
 use crate::error::{Error, Result};
 use crate::site::Site;
+use crate::stream::invite;
 use crate::stream::source::Bundle;
 use crate::stream::wire::{Approval, PushReply, PushRequest, Subscription};
 use crate::stream::EVENT_PRODUCER;
@@ -104,11 +105,16 @@ impl Site {
                 _ => first_system_manager(tx)?,
             };
             for s in offered {
+                let status = if invite::pre_approved(tx, &actor.user, &s.ref_doctype, false)? {
+                    "Approved"
+                } else {
+                    "Pending"
+                };
                 rows.push(json!({
                     "ref_doctype": s.ref_doctype,
                     "use_same_name": 1,
                     "sync_existing": i64::from(s.sync_existing),
-                    "status": "Pending",
+                    "status": status,
                 }));
             }
             let body = json!({

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 pub(crate) use pull::refresh_consumer_rows;
 pub use pull::MAX_PAGE;
 
+use super::invite;
 use super::log::{self, LogEntry};
 use super::wire::{Approval, HeldDoc, Registration, RegistrationReply};
 use super::EVENT_CONSUMER;
@@ -168,21 +169,25 @@ impl Site {
             is_new = existing.is_none();
             had = existing.as_ref().map(|d| rows(d).map(|r| text(r, "ref_doctype")).collect()).unwrap_or_default();
             let old_rows: Vec<_> = existing.as_ref().map(|d| rows(d).cloned().collect()).unwrap_or_default();
-            let mut new_rows: Vec<Value> = reg
-                .doctypes
-                .iter()
-                .map(|s| {
-                    let kept = old_rows.iter().find(|r| text(r, "ref_doctype") == s.ref_doctype);
-                    json!({
-                        "name": kept.and_then(|r| r.get("name").cloned()),
-                        "ref_doctype": s.ref_doctype,
-                        "status": kept.map(|r| text(r, "status")).unwrap_or_else(|| "Pending".into()),
-                        "unsubscribed": i64::from(s.unsubscribed),
-                        "condition": s.condition,
-                        "sync_existing": i64::from(s.sync_existing),
-                    })
-                })
-                .collect();
+            let mut new_rows: Vec<Value> = Vec::new();
+            for s in &reg.doctypes {
+                let kept = old_rows.iter().find(|r| text(r, "ref_doctype") == s.ref_doctype);
+                // A new row waits for this site's decision, unless the
+                // invitation the consumer joined with decided it already.
+                let status = match kept {
+                    Some(r) => text(r, "status"),
+                    None if invite::pre_approved(tx, &actor.user, &s.ref_doctype, true)? => "Approved".into(),
+                    None => "Pending".into(),
+                };
+                new_rows.push(json!({
+                    "name": kept.and_then(|r| r.get("name").cloned()),
+                    "ref_doctype": s.ref_doctype,
+                    "status": status,
+                    "unsubscribed": i64::from(s.unsubscribed),
+                    "condition": s.condition,
+                    "sync_existing": i64::from(s.sync_existing),
+                }));
+            }
             // A row the consumer dropped stays, unsubscribed: the producer's
             // decision on it (a rejection, say) outlives any re-registration.
             for r in &old_rows {
