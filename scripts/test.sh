@@ -29,6 +29,9 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
   [ -z "$untracked" ] || { echo "new generated types not committed: $untracked" >&2; exit 1; }
 fi
 
+echo "==> the installable package (scripts/package.sh; the package test installs it)"
+./scripts/package.sh
+
 echo "==> end-to-end tests (node --test)"
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error && node --test --test-concurrency=1 --test-reporter=spec) 2>&1 | tee -a "$log"
 

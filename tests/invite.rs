@@ -101,6 +101,48 @@ fn a_shop_joins_with_one_link_and_documents_flow_both_ways_once_the_hub_approves
         6.0
     );
     assert_eq!(shop.get("Item", "HUB-ITEM").status, 200);
+
+    // Renew keys on the shop: the hub makes new ones, the shop keeps them,
+    // nobody pastes anything, and the sync goes on.
+    let old_key = shop.get("Event Producer", &hub.base).data()["api_key"].clone();
+    let a = shop.method("outpost.event.renew_keys", json!({"producer": hub.base}));
+    assert_eq!(a.status, 200, "{a:?}");
+    let new_key = shop.get("Event Producer", &hub.base).data()["api_key"].clone();
+    assert_ne!(old_key, new_key);
+    hub.insert("Item", json!({"item_code": "AFTER-RENEWAL"}))
+        .data();
+    shop.sync_now();
+    assert_eq!(shop.get("Item", "AFTER-RENEWAL").status, 200);
+    // Renew keys on the hub: the shop is asked in the answer to its next
+    // contact and renews them itself; its old key worked until then.
+    let a = hub.method("outpost.event.ask_key_renewal", json!({"site_id": shop_id}));
+    assert_eq!(a.status, 200, "{a:?}");
+    hub.insert("Item", json!({"item_code": "BEFORE-HUB-RENEWAL"}))
+        .data();
+    shop.sync_now();
+    assert_eq!(
+        shop.get("Item", "BEFORE-HUB-RENEWAL").status,
+        200,
+        "the old key still worked"
+    );
+    let renewed = shop.get("Event Producer", &hub.base).data()["api_key"].clone();
+    assert_ne!(renewed, new_key, "new keys after the contact");
+    hub.insert("Item", json!({"item_code": "AFTER-HUB-RENEWAL"}))
+        .data();
+    shop.sync_now();
+    assert_eq!(
+        shop.get("Item", "AFTER-HUB-RENEWAL").status,
+        200,
+        "and the new ones work"
+    );
+    let a = hub.method(
+        "outpost.event.ask_key_renewal",
+        json!({"site_id": "no-such-site"}),
+    );
+    assert_eq!(a.status, 400, "{a:?}");
+    // A System Manager's key does not renew itself this way.
+    let a = hub.method("outpost.keys.renew", json!({}));
+    assert_eq!(a.status, 403, "{a:?}");
 }
 
 #[test]

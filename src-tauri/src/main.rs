@@ -57,7 +57,12 @@ fn main() -> Result<()> {
             let site = Site::open_with(&data_dir, cli.secret_store)
                 .with_context(|| format!("Cannot open the site in {}", data_dir.display()))?;
             site.set_notice_sink(outpost_server::notify::desktop_notifications());
-            let state = AppState::new(site);
+            // Browsers on the shop's network reach the same screens at the
+            // API's address (the first-run wizard's administrator signs in there).
+            let mut state = AppState::new(site);
+            if let Some(dir) = outpost_server::default_ui_dir() {
+                state = state.with_ui(dir);
+            }
             app.manage(state.clone());
             let listen = match cli.listen.or(FileConfig::load(&data_dir)?.listen) {
                 Some(a) => a,

@@ -7,8 +7,32 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, api, canConnect, createAdmin, freePort, serveSite, sessionWithKeyring, tempDir, until } from "./support.mjs";
-import { openApp } from "./window.mjs";
+import { chromium } from "playwright-core";
+import { ROOT, api, canConnect, createAdmin, freePort, nameSite, serveSite, sessionWithKeyring, setPassword, tempDir, until } from "./support.mjs";
+import { openApp, webdriver } from "./window.mjs";
+
+/** A clerk's Sales Invoice typed into the window's form (through IPC), qty 2
+ * at 3: the item's name, the amount and the total fill themselves on save;
+ * then submitted. */
+async function raiseInvoice({ find, text, click, type, value }, customer, item, itemName) {
+  const until10 = (what, fn) => until(what, fn, 10000, 300);
+  await click(await until("the Documents link", () => find('nav[aria-label="Screens"] a[href="#/documents"]'), 30000, 500));
+  await click(await until10("Sales Invoice in the doctype picker", () => find('#doctype-select option[value="Sales Invoice"]')));
+  await click(await until10("New Sales Invoice", () => find('//button[normalize-space()="New Sales Invoice"]', "xpath")));
+  await type(await until10("the Customer field", () => find('input[aria-label="Customer"]')), customer);
+  await click(await find('//button[normalize-space()="Add row to Items"]', "xpath"));
+  await type(await until10("the item of row 1", () => find('input[aria-label="Item row 1"]')), item);
+  await type(await find('input[aria-label="Quantity row 1"]'), "2");
+  await type(await find('input[aria-label="Rate row 1"]'), "3");
+  await click(await find('//form//button[normalize-space()="Save"]', "xpath"));
+  await until10("Saved", async () => (await text('[role="status"]')).includes("Saved"));
+  assert.equal(await value('input[aria-label="Item Name row 1"]'), itemName);
+  assert.equal(await value('input[aria-label="Amount row 1"]'), "6");
+  assert.equal(await value('input[aria-label="Grand Total"]'), "6");
+  await click(await find('//form//button[normalize-space()="Submit"]', "xpath"));
+  await click(await until10("the dialog's Submit", () => find('//*[@role="alertdialog"]//button[normalize-space()="Submit"]', "xpath")));
+  await until10("Submitted", async () => (await text("form .chip")).includes("Submitted"));
+}
 
 /**
  * The tray icon's menu, as a panel sees it: libayatana-appindicator
@@ -61,6 +85,7 @@ test("the desktop window shows the dashboard, Sync now brings a producer's note,
   const data = tempDir("outpost-desktop-");
   t.after(data.remove);
   const keys = createAdmin(data.dir);
+  nameSite(data.dir, "Desk");
   const env = await sessionWithKeyring(t);
 
   // A producer (headless) with a note the desktop will subscribe to.
@@ -153,6 +178,7 @@ test("documents are made in the desktop window's forms (through IPC), and closin
   const data = tempDir("outpost-desktop-docs-");
   t.after(data.remove);
   const keys = createAdmin(data.dir);
+  nameSite(data.dir, "Desk");
   const env = await sessionWithKeyring(t);
   const apiPort = await freePort();
   const { find, text, click, type, xwin } = await openApp(t, env, data.dir, apiPort);
@@ -191,6 +217,7 @@ test("a clerk's invoice made in the shop's window computes itself, is submitted,
   const data = tempDir("outpost-desktop-shop-");
   t.after(data.remove);
   const keys = createAdmin(data.dir);
+  nameSite(data.dir, "Desk");
   const env = await sessionWithKeyring(t);
   const hubData = tempDir("outpost-desktop-hub-");
   t.after(hubData.remove);
@@ -200,7 +227,8 @@ test("a clerk's invoice made in the shop's window computes itself, is submitted,
   t.after(hub.stop);
 
   const apiPort = await freePort();
-  const { find, text, click, type, value } = await openApp(t, env, data.dir, apiPort);
+  const app = await openApp(t, env, data.dir, apiPort);
+  const { find, text, click } = app;
   const base = `http://127.0.0.1:${apiPort}`;
   const info = await until("the app's HTTP API", async () => (await api(base, keys, "GET", "/api/method/outpost.site.info")).message);
   await api(base, keys, "POST", "/api/method/outpost.site.set_background_sync", { enabled: false });
@@ -223,23 +251,7 @@ test("a clerk's invoice made in the shop's window computes itself, is submitted,
 
   // The clerk's invoice, typed into the window's form (through IPC): the
   // item's name, the amount and the total fill themselves on save; submitted.
-  const until10 = (what, fn) => until(what, fn, 10000, 300);
-  await click(await until("the Documents link", () => find('nav[aria-label="Screens"] a[href="#/documents"]'), 30000, 500));
-  await click(await until10("Sales Invoice in the doctype picker", () => find('#doctype-select option[value="Sales Invoice"]')));
-  await click(await until10("New Sales Invoice", () => find('//button[normalize-space()="New Sales Invoice"]', "xpath")));
-  await type(await until10("the Customer field", () => find('input[aria-label="Customer"]')), "Acme");
-  await click(await find('//button[normalize-space()="Add row to Items"]', "xpath"));
-  await type(await until10("the item of row 1", () => find('input[aria-label="Item row 1"]')), "PEN");
-  await type(await find('input[aria-label="Quantity row 1"]'), "2");
-  await type(await find('input[aria-label="Rate row 1"]'), "3");
-  await click(await find('//form//button[normalize-space()="Save"]', "xpath"));
-  await until10("Saved", async () => (await text('[role="status"]')).includes("Saved"));
-  assert.equal(await value('input[aria-label="Item Name row 1"]'), "Blue pen");
-  assert.equal(await value('input[aria-label="Amount row 1"]'), "6");
-  assert.equal(await value('input[aria-label="Grand Total"]'), "6");
-  await click(await find('//form//button[normalize-space()="Submit"]', "xpath"));
-  await click(await until10("the dialog's Submit", () => find('//*[@role="alertdialog"]//button[normalize-space()="Submit"]', "xpath")));
-  await until10("Submitted", async () => (await text("form .chip")).includes("Submitted"));
+  await raiseInvoice(app, "Acme", "PEN", "Blue pen");
   const inv = (await api(base, keys, "GET", `/api/resource/Sales Invoice?fields=${encodeURIComponent('["name","docstatus","status"]')}`)).data[0];
   assert.deepEqual([inv.docstatus, inv.status], [1, "Unpaid"]);
   await assert.rejects(api(hub.base, hubKeys, "GET", `/api/resource/Sales Invoice/${inv.name}`), / 404 /, "not on the hub before the click");
@@ -255,4 +267,93 @@ test("a clerk's invoice made in the shop's window computes itself, is submitted,
   assert.deepEqual(arrived.items.map((i) => [i.item_code, i.item_name, i.qty, i.amount]), [["PEN", "Blue pen", 2, 6]], "the invoice, with its row, on the hub");
   assert.deepEqual([arrived.docstatus, arrived.status, arrived.grand_total], [1, "Unpaid", 6], "submitted there too");
   await until("nothing waiting any more", async () => (await text(`${row} .push-waiting`)).startsWith("0 changes waiting"), 30000, 500);
+});
+
+test("a hub invites a shop in its browser UI, a fresh shop window joins through the first-run wizard, an invoice reaches the hub and an item the shop", { timeout: 180000 }, async (t) => {
+  // The hub: a headless site with its administrator (made when it was installed).
+  const hubData = tempDir("outpost-enrol-hub-");
+  t.after(hubData.remove);
+  const hubKeys = createAdmin(hubData.dir);
+  setPassword(hubData.dir, "admin@example.com", "hub password 1");
+  const hub = await serveSite(hubData.dir, ["--background-sync", "false"]);
+  t.after(hub.stop);
+
+  // In the hub's browser UI: its name and address, an item, an invitation.
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu"] });
+  t.after(() => browser.close());
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  await page.goto(hub.base);
+  await page.getByLabel("Email").fill("admin@example.com");
+  await page.getByLabel("Password").fill("hub password 1");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const go = (screen) => page.getByRole("navigation", { name: "Screens" }).getByRole("link", { name: screen, exact: true }).click();
+  await go("Settings");
+  await page.getByLabel("Site name").fill("Hub");
+  await page.getByLabel("Public URL").fill(hub.base);
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.getByRole("status").getByText("Settings saved").waitFor();
+  await go("Documents");
+  await page.locator("#doctype-select").selectOption("Item");
+  await page.getByRole("button", { name: "New Item" }).click();
+  await page.getByLabel("Item Code", { exact: true }).fill("PEN");
+  await page.getByLabel("Item Name", { exact: true }).fill("Blue pen");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("status").getByText("Saved").waitFor();
+  await page.goto(`${hub.base}/#/documents/Customer/new`);
+  await page.getByLabel("Customer Name", { exact: true }).fill("Acme");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("status").getByText("Saved").waitFor();
+  await go("Invite a shop");
+  const form = page.getByRole("form", { name: "Invite a shop" });
+  await form.getByLabel("Shop name").fill("Shop 9");
+  await form.getByLabel("Approved in advance").check();
+  await form.getByRole("button", { name: "Make the invitation" }).click();
+  const link = (await page.locator("#invitation-link").innerText()).trim();
+  assert.ok(link.startsWith(`${hub.base}/join#`), link);
+
+  // A fresh shop: its window opens on the wizard; the link is pasted there.
+  const data = tempDir("outpost-enrol-shop-");
+  t.after(data.remove);
+  const env = await sessionWithKeyring(t);
+  const apiPort = await freePort();
+  const app = await openApp(t, env, data.dir, apiPort);
+  const { find, text, click, type } = app;
+  const next = async () => click(await find('//form//button[normalize-space()="Next"]', "xpath"));
+  await type(await until("the wizard", () => find('form[aria-label="Set up Outpost"] input[aria-label="Site name"]'), 30000, 500), "Shop 9");
+  await next();
+  await type(await until("the administrator step", () => find('input[aria-label="Administrator email"]'), 10000, 300), "owner@shop9.example");
+  await type(await find('input[aria-label="Password"]'), "shop password 9");
+  await type(await find('input[aria-label="Password again"]'), "shop password 9");
+  await next();
+  await type(await until("the hub step", () => find('input[aria-label="Invitation link"]'), 10000, 300), link);
+  // The wizard's last step, as the X server shows it (README screenshot).
+  const wizardShot = join(ROOT, "target", "e2e", "desktop-wizard.png");
+  mkdirSync(join(ROOT, "target", "e2e"), { recursive: true });
+  execFileSync("import", ["-display", app.display, "-window", "root", wizardShot]);
+  if (process.env.UPDATE_SCREENSHOTS === "1") copyFileSync(wizardShot, join(ROOT, "docs", "screenshots", "desktop-wizard.png"));
+  await click(await find('//form//button[normalize-space()="Finish"]', "xpath"));
+  await until("the dashboard after the wizard", () => find('nav[aria-label="Screens"] a[href="#/dashboard"]'), 30000, 500).catch(async (e) => {
+    throw new Error(`${e.message}; the window shows: ${await text("body").catch(() => "?")}`);
+  });
+  assert.equal(await text("#site-name"), "Shop 9");
+
+  // The hub's item came with the first sync: the invoice uses it; Sync now sends the invoice.
+  await raiseInvoice(app, "Acme", "PEN", "Blue pen");
+  await click(await find('nav[aria-label="Screens"] a[href="#/dashboard"]'));
+  await click(await until("Sync now", () => find("button.big"), 10000, 300));
+  assert.match(await until("the Sync now result", () => text(".sync-result"), 30000, 300), /Hub: \d+ sent/);
+  const invoices = (await api(hub.base, hubKeys, "GET", `/api/resource/Sales Invoice?fields=${encodeURIComponent('["name","docstatus","grand_total"]')}`)).data;
+  assert.deepEqual(invoices.map((i) => [i.docstatus, i.grand_total]), [[1, 6]], "the shop's invoice on the hub, submitted");
+
+  // The hub lists the invitation as used by Shop 9.
+  await go("Invite a shop");
+  await page.getByRole("region", { name: "Invitations" }).getByText("Joined: Shop 9").waitFor();
+  // The wizard's administrator signs in to the shop from a browser, at the
+  // address the window's site listens on, and sees the hub there.
+  const shopPage = await (await browser.newContext()).newPage();
+  await shopPage.goto(`http://127.0.0.1:${apiPort}`);
+  await shopPage.getByLabel("Email").fill("owner@shop9.example");
+  await shopPage.getByLabel("Password").fill("shop password 9");
+  await shopPage.getByRole("button", { name: "Sign in" }).click();
+  await shopPage.getByRole("region", { name: "Producers" }).getByText("Hub", { exact: true }).waitFor();
 });

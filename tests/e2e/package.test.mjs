@@ -32,18 +32,19 @@ test("the .deb installs with apt-get; the installed app opens its window under X
   assert.ok(files.some((f) => /^\/usr\/share\/icons\/hicolor\/.*\/apps\/outpost\.png$/.test(f)), "icons");
   const entry = readFileSync("/usr/share/applications/Outpost.desktop", "utf8");
   assert.match(entry, /^Exec=outpost$/m);
+  assert.match(entry, /^Icon=outpost$/m);
   assert.match(entry, /^Name=Outpost$/m);
   assert.match(sh("/usr/bin/outpostd", ["--version"]), /^outpostd \d+\.\d+\.\d+/);
 
-  // The installed app, started from a folder with no UI in it: the window
-  // shows the dashboard (its UI comes from inside the binary).
+  // The installed app on a new site: the window shows the first-run wizard
+  // (its UI comes from inside the binary; nothing of the build tree is used).
   const data = tempDir("outpost-installed-");
   t.after(data.remove);
   const keys = createAdmin(data.dir);
   const env = await sessionWithKeyring(t);
   const apiPort = await freePort();
   const { find, xwin } = await openApp(t, { ...env, PWD: data.dir }, data.dir, apiPort, "/usr/bin/outpost");
-  await until("the dashboard in the installed app's window", () => find('nav[aria-label="Screens"] a[href="#/dashboard"]'), 30000, 500);
+  await until("the first-run wizard in the installed app's window", () => find('form[aria-label="Set up Outpost"] input[aria-label="Site name"]'), 30000, 500);
   assert.equal(xwin("--state"), "viewable", "the window is on the screen");
   const info = await until("the installed app's API", async () => (await api(`http://127.0.0.1:${apiPort}`, keys, "GET", "/api/method/outpost.site.info")).message);
   assert.match(info.version, /^\d+\.\d+\.\d+$/);

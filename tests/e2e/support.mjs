@@ -53,6 +53,14 @@ export function createAdmin(dataDir, email = "admin@example.com", role = "System
   return JSON.parse(out.trim().split("\n").pop());
 }
 
+/** Names a site through the real CLI (a named site's window skips the first-run wizard). */
+export function nameSite(dataDir, name) {
+  execFileSync(binary("outpostd"), ["init", "--data-dir", dataDir, "--name", name], {
+    encoding: "utf8",
+    env: { ...process.env, OUTPOST_LOG: "warn" },
+  });
+}
+
 /** Starts a process; `stop()` ends it and waits for it. */
 export function start(cmd, args, opts = {}) {
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...opts });

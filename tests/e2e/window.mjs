@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, binary, canConnect, freePort, start, until } from "./support.mjs";
 
-async function webdriver(base, method, path, body) {
+export async function webdriver(base, method, path, body) {
   const res = await fetch(base + path, {
     method,
     headers: { "Content-Type": "application/json" },

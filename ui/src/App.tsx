@@ -10,6 +10,8 @@ import { SignIn } from "./screens/SignIn";
 import { SyncLog } from "./screens/SyncLog";
 import { UpdateLog } from "./screens/UpdateLog";
 import { Users } from "./screens/Users";
+import { Invitations, JoinHub } from "./screens/Invitations";
+import { Wizard } from "./screens/Wizard";
 
 const SCREENS = [
   ["dashboard", "Dashboard"],
@@ -21,6 +23,7 @@ const SCREENS = [
   ["update-log", "Event Update Log"],
   ["sync-log", "Event Sync Log"],
   ["users", "Users & keys"],
+  ["invitations", "Invite a shop"],
   ["settings", "Settings"],
 ] as const;
 
@@ -47,6 +50,12 @@ export function App() {
   // screen folds it again.
   const [menuOpen, setMenuOpen] = useState(false);
   useEffect(() => setMenuOpen(false), [location.pathname]);
+
+  // The window's first run (a site with no name yet): the wizard, until it is done.
+  const [wizard, setWizard] = useState(false);
+  useEffect(() => {
+    if (backend.kind === "tauri" && info && !info.named) setWizard(true);
+  }, [info]);
 
   const load = useCallback(() => {
     Promise.all([backend.siteInfo(), api.me()])
@@ -90,8 +99,29 @@ export function App() {
     "update-log": <UpdateLog />,
     "sync-log": <SyncLog />,
     users: <Users />,
-    settings: info ? <Settings info={info} onChanged={setInfo} /> : <p className="muted">Loading…</p>,
+    invitations: <Invitations />,
+    settings: info ? (
+      <div className="stack">
+        <Settings info={info} onChanged={setInfo} />
+        <JoinHub />
+      </div>
+    ) : (
+      <p className="muted">Loading…</p>
+    ),
   };
+
+  if (wizard && info) {
+    return (
+      <Wizard
+        info={info}
+        onDone={(i) => {
+          setInfo(i);
+          setWizard(false);
+          load();
+        }}
+      />
+    );
+  }
 
   return (
     <div className="app">

@@ -156,6 +156,10 @@ const MIGRATIONS: &[&str] = &[
         created_by TEXT NOT NULL, creation TEXT NOT NULL, expires TEXT NOT NULL,
         redeemed_at TEXT, redeemed_by TEXT, redeemed_by_name TEXT, redeemed_user TEXT);
     CREATE INDEX invitations_by_user ON invitations (redeemed_user) WHERE redeemed_user IS NOT NULL;
+    CREATE TABLE key_renewals (user TEXT PRIMARY KEY, requested TEXT NOT NULL) WITHOUT ROWID;
+    -- A site named before the first-run wizard existed is not asked again.
+    INSERT INTO site_meta (key, value)
+        SELECT 'named', '1' FROM site_meta WHERE key = 'site_name' AND value <> 'Outpost site';
     "#,
 ];
 

@@ -37,6 +37,9 @@ pub struct SiteInfo {
     /// Scheduled pulls, retries and live channels run (Settings may pause
     /// them: then only Sync now syncs).
     pub background_sync: bool,
+    /// Someone named the site (the desktop window's first-run wizard, the
+    /// CLI's `init --name`, Settings): until then the window shows the wizard.
+    pub named: bool,
 }
 
 pub struct Site {
@@ -235,6 +238,7 @@ impl Site {
                 sync_interval: meta(tx, "sync_interval")?.and_then(|v| v.parse().ok()),
                 keep_in_background: meta(tx, "keep_in_background")?.as_deref() == Some("1"),
                 background_sync: meta(tx, "background_sync")?.as_deref() != Some("0"),
+                named: meta(tx, "named")?.is_some(),
             })
         })
     }
@@ -257,6 +261,7 @@ impl Site {
                     ));
                 }
                 set_meta(tx, "site_name", name)?;
+                set_meta(tx, "named", "1")?;
             }
             if let Some(url) = url {
                 match normalize_url(url)? {

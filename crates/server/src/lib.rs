@@ -77,6 +77,19 @@ async fn no_endpoint() -> ApiError {
     )
 }
 
+/// The UI as installed (`/usr/share/outpost/ui` beside `/usr/bin/outpostd`,
+/// from the package), else next to the sources this binary was built from.
+pub fn default_ui_dir() -> Option<std::path::PathBuf> {
+    let installed = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|bin| bin.join("../share/outpost/ui")));
+    let built = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui/dist"));
+    installed
+        .into_iter()
+        .chain(std::iter::once(built))
+        .find(|dir| dir.join("index.html").is_file())
+}
+
 pub fn app(state: AppState) -> Router {
     let (router, doc) = api().split_for_parts();
     let router = router

@@ -230,19 +230,6 @@ struct Serve {
     background_sync: bool,
 }
 
-/// The UI as installed (`/usr/share/outpost/ui` beside `/usr/bin/outpostd`,
-/// from the package), else next to the sources this binary was built from.
-fn default_ui_dir() -> Option<PathBuf> {
-    let installed = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|bin| bin.join("../share/outpost/ui")));
-    let built = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui/dist"));
-    installed
-        .into_iter()
-        .chain(std::iter::once(built))
-        .find(|dir| dir.join("index.html").is_file())
-}
-
 fn serve(opts: Serve) -> Result<()> {
     let Serve {
         data_dir,
@@ -274,7 +261,7 @@ fn serve(opts: Serve) -> Result<()> {
             "--ui-dir {}: no index.html there (build the UI first)",
             d.display()
         ),
-        None => default_ui_dir(),
+        None => outpost_server::default_ui_dir(),
     };
     if ui_dir.is_none() {
         tracing::warn!("no built UI found: serving the API only (build ui/ or pass --ui-dir)");

@@ -2,6 +2,8 @@
 import type { Backend, Doc } from "./backend";
 import type { ActivityPoint } from "../bindings/ActivityPoint";
 import type { ConsumerStatus } from "../bindings/ConsumerStatus";
+import type { Invitation } from "../bindings/Invitation";
+import type { InvitationRequest } from "../bindings/InvitationRequest";
 import type { SyncRunRecord } from "../bindings/SyncRunRecord";
 import type { ProducerStatus } from "../bindings/ProducerStatus";
 import type { SiteInfo } from "../bindings/SiteInfo";
@@ -30,6 +32,15 @@ export function outpost(b: Backend) {
     producerStatus: () => b.method<ProducerStatus[]>("outpost.event.producer_status"),
     consumerStatus: () => b.method<ConsumerStatus[]>("outpost.event.consumer_status"),
     syncNow: (producer?: string) => b.method<SyncSummary[]>("outpost.event.sync_now", producer ? { producer } : {}),
+    /** Hub side: an invitation for a shop, with its link (said once). */
+    createInvitation: (req: InvitationRequest) => b.method<Invitation>("outpost.invite.create", req as unknown as Record<string, unknown>),
+    /** New keys from a producer this site pulls from (kept here at once). */
+    renewKeys: (producer: string) => b.method<Doc>("outpost.event.renew_keys", { producer }),
+    /** Asks a site that reaches this one to renew its keys at its next contact. */
+    askKeyRenewal: (siteId: string) => b.method<string>("outpost.event.ask_key_renewal", { site_id: siteId }),
+    invitations: () => b.method<Invitation[]>("outpost.invite.list"),
+    /** Shop side: join the hub the link names; the Event Producer made for it. */
+    redeemInvitation: (link: string) => b.method<Doc>("outpost.invite.redeem", { link }),
     /** The last 24 hours of traffic per minute (oldest first). */
     syncActivity: () => b.method<ActivityPoint[]>("outpost.event.sync_activity"),
     /** The last syncs run from here, newest first. */

@@ -3,4 +3,8 @@
 /**
  * A line of the doctype list.
  */
-export type DocTypeSummary = { name: string, module?: string, istable: boolean, is_submittable: boolean, custom: boolean, };
+export type DocTypeSummary = { name: string, module?: string, istable: boolean, is_submittable: boolean, custom: boolean, 
+/**
+ * Users, roles: never synced.
+ */
+security: boolean, };

@@ -25,4 +25,8 @@ page: number,
 /**
  * Documents held back from this consumer, with the reason.
  */
-held: Array<HeldDoc>, };
+held: Array<HeldDoc>, 
+/**
+ * The producer asks this consumer to renew its keys (`outpost.keys.renew`).
+ */
+renew_keys: boolean, };

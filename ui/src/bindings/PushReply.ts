@@ -21,4 +21,8 @@ subscriptions: Array<Subscription>, approvals: Array<Approval>,
 /**
  * Entries of the pushed page the consumer applied, failed or skipped.
  */
-synced: number, failed: number, };
+synced: number, failed: number, 
+/**
+ * The consumer asks this producer to renew its keys (`outpost.keys.renew`).
+ */
+renew_keys: boolean, };

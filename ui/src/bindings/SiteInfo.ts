@@ -14,4 +14,9 @@ keep_in_background: boolean,
  * Scheduled pulls, retries and live channels run (Settings may pause
  * them: then only Sync now syncs).
  */
-background_sync: boolean, };
+background_sync: boolean, 
+/**
+ * Someone named the site (the desktop window's first-run wizard, the
+ * CLI's `init --name`, Settings): until then the window shows the wizard.
+ */
+named: boolean, };

@@ -85,6 +85,26 @@ export function Dashboard({ manager }: { manager: boolean }) {
     }
   };
 
+  const [keysNote, setKeysNote] = useState<string | null>(null);
+  /** Renews this site's keys on a producer it pulls from now; for a site
+   * that reaches this one (a consumer, a shop that pushes), asks it to
+   * renew at its next contact (its old keys work until then). */
+  const renew = async (producer: string, name: string, siteId: string | null | undefined) => {
+    setKeysNote(null);
+    setError(null);
+    try {
+      if (producer.startsWith("push:") && siteId) {
+        await api.askKeyRenewal(siteId);
+        setKeysNote(`${name} renews its keys the next time it syncs with this site`);
+      } else {
+        await api.renewKeys(producer);
+        setKeysNote(`New keys from ${name}, kept here`);
+      }
+    } catch (e) {
+      setError((e as BackendError).message);
+    }
+  };
+
   const current = progress?.current;
   const frac = fraction(current);
   return (
@@ -125,6 +145,11 @@ export function Dashboard({ manager }: { manager: boolean }) {
           {error}
         </div>
       )}
+      {keysNote && (
+        <div role="status" className="ok" aria-label="Keys">
+          {keysNote}
+        </div>
+      )}
       <section className="card" aria-label="Producers">
         <h2>Producers (this site receives from)</h2>
         {producers === null ? (
@@ -141,6 +166,7 @@ export function Dashboard({ manager }: { manager: boolean }) {
                 <th>Last sync</th>
                 <th>Failed</th>
                 <th>Last error</th>
+                {manager && <th>Keys</th>}
               </tr>
             </thead>
             <tbody>
@@ -163,6 +189,13 @@ export function Dashboard({ manager }: { manager: boolean }) {
                   </td>
                   <td className={p.failed > 0 ? "bad" : ""}>{p.failed}</td>
                   <td className="muted">{p.last_error ?? ""}</td>
+                  {manager && (
+                    <td>
+                      <button type="button" className="secondary" onClick={() => void renew(p.producer, p.producer_name || p.producer, p.producer_site_id)}>
+                        Renew keys
+                      </button>
+                    </td>
+                  )}
                 </tr>
               ))}
             </tbody>
@@ -187,6 +220,7 @@ export function Dashboard({ manager }: { manager: boolean }) {
                 <th>Behind</th>
                 <th>Approved</th>
                 <th>Awaiting approval</th>
+                <th>Keys</th>
               </tr>
             </thead>
             <tbody>
@@ -202,6 +236,11 @@ export function Dashboard({ manager }: { manager: boolean }) {
                   <td>{c.behind}</td>
                   <td>{c.approved.join(", ")}</td>
                   <td className={c.pending.length > 0 ? "bad" : ""}>{c.pending.join(", ")}</td>
+                  <td>
+                    <button type="button" className="secondary" onClick={() => void renew(`push:${c.consumer}`, c.consumer_name || c.consumer, c.consumer)}>
+                      Renew keys
+                    </button>
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -40,6 +40,8 @@ pub struct DocTypeSummary {
     pub istable: bool,
     pub is_submittable: bool,
     pub custom: bool,
+    /// Users, roles: never synced.
+    pub security: bool,
 }
 
 impl Registry {
@@ -51,6 +53,7 @@ impl Registry {
                 istable: d.istable,
                 is_submittable: d.is_submittable,
                 custom: d.custom,
+                security: d.security,
             })
             .collect()
     }

@@ -125,6 +125,12 @@ impl ProducerClient {
             })
     }
 
+    /// New keys for this site's user on the producer (the old ones stop
+    /// working as it answers).
+    pub fn renew_keys(&self) -> Result<crate::stream::invite::RenewedKeys> {
+        self.call("outpost.keys.renew", &serde_json::json!({}))
+    }
+
     pub fn register(&self, reg: &Registration) -> Result<RegistrationReply> {
         self.call("outpost.event.register", reg)
     }

@@ -104,6 +104,13 @@ pub struct Accepted {
     pub pull_doctypes: Vec<InvitedRow>,
 }
 
+/// A subscriber's new keys, as its producer answers them (once).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RenewedKeys {
+    pub api_key: String,
+    pub api_secret: String,
+}
+
 /// A pasted link, taken apart: the hub's address, the id, the token.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Link {
@@ -195,7 +202,94 @@ pub fn pre_approved(tx: &Transaction, user: &str, doctype: &str, to_shop: bool) 
         })
 }
 
+/// Whether this site asked `user` (a subscriber) to renew its keys.
+pub fn renewal_asked(tx: &Transaction, user: &str) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT 1 FROM key_renewals WHERE user = ?1")?
+        .query_row([user], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 impl Site {
+    /// "Renew keys" for another site (System Manager): its subscriber user
+    /// is asked, in the answer to its next pull or push, to renew its keys;
+    /// it does so itself, and its old keys work until then — nobody pastes
+    /// anything, and a shop that is offline meanwhile loses nothing.
+    pub fn ask_key_renewal(&self, actor: &Actor, site_id: &str) -> Result<String> {
+        actor.require_system_manager("renew another site's keys")?;
+        let user = self.read(|tx| {
+            for (doctype, name, field) in [
+                (crate::stream::EVENT_CONSUMER, site_id.to_owned(), "user"),
+                (
+                    crate::stream::EVENT_PRODUCER,
+                    format!("push:{site_id}"),
+                    "push_user",
+                ),
+            ] {
+                if let Some(doc) = crate::document::store::load(tx, doctype, &name)? {
+                    let user = values::text(&doc, field);
+                    if !user.is_empty() {
+                        return Ok(user);
+                    }
+                }
+            }
+            Err(Error::invalid(
+                "site_id",
+                format!("No site {site_id} pulls from or pushes to this one"),
+            ))
+        })?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO key_renewals (user, requested) VALUES (?1, ?2)
+                 ON CONFLICT (user) DO UPDATE SET requested = excluded.requested",
+                (&user, values::now_string()),
+            )?;
+            Ok(())
+        })?;
+        Ok(user)
+    }
+
+    /// New keys for the calling subscriber (producer side): "Renew keys" on
+    /// a shop asks its hub for them, so nobody pastes a secret again.
+    pub fn renew_own_keys(&self, actor: &Actor) -> Result<RenewedKeys> {
+        if !actor.is_subscriber() {
+            return Err(Error::Permission(
+                "Only a subscriber's key renews itself; a System Manager generates keys in Users & keys".into(),
+            ));
+        }
+        let keys = self.generate_keys(actor, &actor.user)?;
+        self.write(|tx| {
+            tx.execute("DELETE FROM key_renewals WHERE user = ?1", [&actor.user])?;
+            Ok(())
+        })?;
+        Ok(RenewedKeys {
+            api_key: keys.api_key,
+            api_secret: keys.api_secret.expose().to_owned(),
+        })
+    }
+
+    /// Renews this site's keys on a producer (consumer side, System
+    /// Manager): the producer makes new ones and answers them; they replace
+    /// the old ones here (the secret in the keyring).
+    pub fn renew_keys(&self, actor: &Actor, producer: &str) -> Result<Doc> {
+        actor.require_system_manager("renew keys")?;
+        self.renew_keys_now(actor, producer)
+    }
+
+    /// Renews the keys of `producer` because it asked (in a pull or push
+    /// answer), as the system.
+    pub(crate) fn renew_keys_now(&self, actor: &Actor, producer: &str) -> Result<Doc> {
+        let client = self.client_of(producer)?;
+        let keys = client.renew_keys()?;
+        self.update(
+            actor,
+            crate::stream::EVENT_PRODUCER,
+            producer,
+            json!({"api_key": keys.api_key, "api_secret": keys.api_secret}),
+        )
+    }
+
     /// Makes an invitation (hub side, System Manager): checked now, so a shop
     /// never redeems one that cannot work.
     pub fn create_invitation(&self, actor: &Actor, req: InvitationRequest) -> Result<Invitation> {
@@ -395,9 +489,19 @@ impl Site {
             .iter()
             .map(|d| json!({"ref_doctype": d}))
             .collect();
+        // What arrives belongs to a user of this site: the one who pasted the
+        // link, or (in the desktop window, which acts as the site itself)
+        // its first System Manager — the one the first-run wizard made.
+        let owner = self.read(|tx| {
+            if crate::document::store::exists(tx, "User", &actor.user)? {
+                Ok(actor.user.clone())
+            } else {
+                crate::stream::consumer::first_system_manager(tx)
+            }
+        })?;
         let body = json!({
             "producer_url": link.hub_url,
-            "user": actor.user,
+            "user": owner,
             "api_key": accepted.api_key,
             "api_secret": accepted.api_secret,
             "producer_doctypes": pull,

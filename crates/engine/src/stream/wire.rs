@@ -114,6 +114,9 @@ pub struct PullReply {
     /// Documents held back from this consumer, with the reason.
     #[serde(default)]
     pub held: Vec<HeldDoc>,
+    /// The producer asks this consumer to renew its keys (`outpost.keys.renew`).
+    #[serde(default)]
+    pub renew_keys: bool,
 }
 
 /// `outpost.event.fetch`: a document the consumer depends on.
@@ -189,4 +192,7 @@ pub struct PushReply {
     pub synced: u32,
     #[serde(default)]
     pub failed: u32,
+    /// The consumer asks this producer to renew its keys (`outpost.keys.renew`).
+    #[serde(default)]
+    pub renew_keys: bool,
 }

@@ -41,6 +41,9 @@ pub const METHODS: &[(&str, &str)] = &[
     ("outpost.event.update_log", "Producer side: the Event Update Log, newest first. Args: ref_doctype?, before?, limit?."),
     ("outpost.event.update_log_count", "How many update-log entries there are. Args: ref_doctype?."),
     ("outpost.invite.create", "Hub side (System Manager): an invitation for a shop. Args: label, push_doctypes (shop → hub), pull_doctypes ([{ref_doctype, condition?}], hub → shop), expires_in_hours? (48), pre_approved? → the invitation with its link (said once)."),
+    ("outpost.keys.renew", "For a subscriber key: new keys for this user (the old ones stop working); answers {api_key, api_secret} once."),
+    ("outpost.event.renew_keys", "Consumer side (System Manager): new keys from an Event Producer, kept here in place of the old ones. Args: producer."),
+    ("outpost.event.ask_key_renewal", "Producer side (System Manager): ask a site that pulls or pushes here to renew its keys; it does at its next contact, its old keys working until then. Args: site_id."),
     ("outpost.invite.list", "Hub side (System Manager): every invitation, newest first, never a token."),
     ("outpost.invite.redeem", "Shop side (System Manager): join a hub with the link it gave. Args: link → the Event Producer made for the hub."),
     ("outpost.event.sync_activity", "The last 24 hours of traffic per minute: entries and backlog per other site, in (received here) and out (taken from here; managers only)."),
@@ -59,7 +62,7 @@ pub const METHODS: &[(&str, &str)] = &[
 
 /// Call a method. See the description of `method` for the list.
 #[utoipa::path(post, path = "/api/method/{method}", tag = "method",
-    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, outpost.user.me, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.document.amend, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_background_sync, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.update_log_count, outpost.invite.create, outpost.invite.list, outpost.invite.redeem, outpost.event.sync_activity, outpost.event.sync_history, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.sync_log_count, outpost.event.resync, outpost.event.reapply_conflict, outpost.event.request_existing, outpost.event.resnapshot, outpost.event.push")),
+    params(("method" = String, Path, description = "One of: frappe.auth.get_logged_user, outpost.user.me, frappe.client.get_count, outpost.site.info, outpost.site.configure, outpost.doctype.list, outpost.doctype.get, outpost.doctype.import, outpost.doctype.add_custom_field, outpost.document.amend, outpost.user.generate_keys, outpost.user.get_api_key, outpost.user.set_password, outpost.site.set_keep_in_background, outpost.site.set_background_sync, outpost.site.set_sync_interval, outpost.event.register, outpost.event.pull, outpost.event.ack, outpost.event.subscription, outpost.event.fetch, outpost.event.find, outpost.event.consumer_status, outpost.event.update_log, outpost.event.update_log_count, outpost.invite.create, outpost.invite.list, outpost.invite.redeem, outpost.keys.renew, outpost.event.renew_keys, outpost.event.ask_key_renewal, outpost.event.sync_activity, outpost.event.sync_history, outpost.event.sync_now, outpost.event.producer_status, outpost.event.sync_progress, outpost.event.sync_log, outpost.event.sync_log_count, outpost.event.resync, outpost.event.reapply_conflict, outpost.event.request_existing, outpost.event.resnapshot, outpost.event.push")),
     request_body(content = Object, description = "The method's arguments"),
     responses(
         (status = 200, description = "The method's answer", body = Message<Object>),
@@ -229,6 +232,7 @@ pub const SUBSCRIBER_METHODS: &[&str] = &[
     "outpost.event.subscription",
     "outpost.event.resnapshot",
     "outpost.event.push",
+    "outpost.keys.renew",
 ];
 
 /// Runs a method: the one place both the HTTP route and the desktop's IPC
@@ -377,6 +381,11 @@ pub fn dispatch(
             to_value(site.create_invitation(actor, req)?)
         }
         "outpost.invite.list" => to_value(site.invitations(actor)?),
+        "outpost.keys.renew" => to_value(site.renew_own_keys(actor)?),
+        "outpost.event.ask_key_renewal" => {
+            to_value(site.ask_key_renewal(actor, arg_str(args, "site_id")?)?)
+        }
+        "outpost.event.renew_keys" => to_value(site.renew_keys(actor, arg_str(args, "producer")?)?),
         "outpost.invite.redeem" => to_value(site.redeem_invitation(actor, arg_str(args, "link")?)?),
         "outpost.event.sync_activity" => to_value(site.sync_activity(actor)?),
         "outpost.event.sync_history" => {

@@ -15,6 +15,7 @@ mod conflict;
 mod deps;
 mod push;
 mod receive;
+pub(crate) use receive::first_system_manager;
 mod setup;
 mod sync;
 mod synclog;
@@ -73,6 +74,10 @@ pub struct SyncSummary {
     pub pushed: u32,
     #[serde(default)]
     pub push_failed: u32,
+    /// The producer asked for new keys in one of its answers.
+    #[serde(skip)]
+    #[ts(skip)]
+    pub renew_keys: bool,
 }
 
 /// One producer's sync in progress: who comes meanwhile waits for its result.

@@ -66,6 +66,7 @@ impl Site {
         };
         let mut reply = client.push(&req)?;
         summary.online = true;
+        summary.renew_keys |= reply.renew_keys;
         // Reached: the dashboard shows it online (a push-only set-up never
         // pulls, which is what marks a producer online otherwise).
         self.write(|tx| {
@@ -109,6 +110,7 @@ impl Site {
             req.after = reply.cursor;
             req.page = Some(page);
             reply = client.push(&req)?;
+            summary.renew_keys |= reply.renew_keys;
             crate::failpoint::hit("push-answered");
             summary.push_failed += reply.failed;
         }

@@ -174,13 +174,14 @@ impl Site {
                 .collect(),
             synced: summary.synced,
             failed: summary.failed,
+            renew_keys: self.read(|tx| invite::renewal_asked(tx, &actor.user))?,
         })
     }
 }
 
 /// Who owns what a pushing producer sends, until a System Manager chooses
 /// otherwise: the first System Manager of this site.
-fn first_system_manager(tx: &rusqlite::Transaction) -> Result<String> {
+pub(crate) fn first_system_manager(tx: &rusqlite::Transaction) -> Result<String> {
     tx.query_row(
         "SELECT d.name FROM documents d WHERE d.doctype = 'User'
          AND coalesce(json_extract(d.data, '$.enabled'), 1) = 1

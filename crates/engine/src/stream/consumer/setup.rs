@@ -296,6 +296,12 @@ impl Site {
         Ok(())
     }
 
+    /// The client of the Event Producer `name`, with its stored keys.
+    pub fn client_of(&self, name: &str) -> Result<ProducerClient> {
+        let doc = self.event_producer(name)?;
+        self.producer_client(&doc)
+    }
+
     pub(super) fn producer_client(&self, doc: &Doc) -> Result<ProducerClient> {
         let name = text(doc, "name");
         let secret = self.secrets().get(&secret_key(&name))?.ok_or_else(|| {

@@ -192,6 +192,19 @@ impl Site {
                 "The sync of {name} stopped on an internal error (see the log)"
             )))
         });
+        // The producer asked for new keys: taken now, so the next round
+        // already uses them (the old ones worked until this answer).
+        if let Ok(summary) = &outcome {
+            if summary.renew_keys {
+                match self.renew_keys_now(&Actor::system(), name) {
+                    Ok(_) => tracing::info!(producer = name, "keys renewed, as the producer asked"),
+                    Err(e) => tracing::warn!(
+                        producer = name,
+                        "the producer asked for new keys; renewing failed: {e}"
+                    ),
+                }
+            }
+        }
         let ran = match &outcome {
             Ok(summary) => summary.clone(),
             Err(e) => SyncSummary {
@@ -412,6 +425,7 @@ impl Site {
         summary: &mut SyncSummary,
     ) -> Result<()> {
         summary.online = true;
+        summary.renew_keys |= reply.renew_keys;
         check::page(ctx, cursor, PAGE_SIZE, &reply).map_err(|why| {
             Error::Remote(format!(
                 "Producer {name} broke the protocol: {why}. Nothing of that page was applied"

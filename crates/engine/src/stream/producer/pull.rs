@@ -35,6 +35,7 @@ use crate::document::{store, Doc};
 use crate::error::{Error, Result};
 use crate::site::{to_json, Site};
 use crate::stream::activity::{self, Direction};
+use crate::stream::invite;
 use crate::stream::log::{self, LogEntry, UpdateType};
 use crate::stream::wire::{AckRequest, HeldDoc, PullReply, PullRequest};
 
@@ -345,6 +346,7 @@ fn answer(tx: &Transaction, consumer: &str, doc: &Doc, p: Page) -> Result<PullRe
         last_seq: log::last_seq(tx)?,
         page: p.page,
         held: held_docs(tx, consumer)?,
+        renew_keys: invite::renewal_asked(tx, &values::text(doc, "user"))?,
     })
 }
 
