@@ -51,7 +51,6 @@ export function Invitations() {
       setError((e as BackendError).message);
     }
   };
-  const toggle = (list: string[], set: (l: string[]) => void, d: string, on: boolean) => set(on ? [...list, d] : list.filter((x) => x !== d));
 
   return (
     <div className="stack">
@@ -73,22 +72,8 @@ export function Invitations() {
           </label>
         </div>
         <div className="split">
-          <fieldset className="role-picker" aria-label="The shop sends">
-            <legend>The shop sends here</legend>
-            {doctypes.map((d) => (
-              <label key={d} className="check">
-                <input type="checkbox" checked={push.includes(d)} onChange={(e) => toggle(push, setPush, d, e.target.checked)} /> {d}
-              </label>
-            ))}
-          </fieldset>
-          <fieldset className="role-picker" aria-label="The shop receives">
-            <legend>The shop receives from here</legend>
-            {doctypes.map((d) => (
-              <label key={d} className="check">
-                <input type="checkbox" checked={pull.includes(d)} onChange={(e) => toggle(pull, setPull, d, e.target.checked)} /> {d}
-              </label>
-            ))}
-          </fieldset>
+          <DoctypeChecks label="The shop sends here" doctypes={doctypes} chosen={push} onChange={setPush} />
+          <DoctypeChecks label="The shop receives from here" doctypes={doctypes} chosen={pull} onChange={setPull} />
         </div>
         <label className="field check">
           <input type="checkbox" aria-label="Approved in advance" checked={preApproved} onChange={(e) => setPreApproved(e.target.checked)} />
@@ -153,6 +138,21 @@ export function Invitations() {
         )}
       </section>
     </div>
+  );
+}
+
+/** A check box per doctype: which of them flow one way. */
+function DoctypeChecks(props: { label: string; doctypes: string[]; chosen: string[]; onChange: (l: string[]) => void }) {
+  const { chosen, onChange } = props;
+  return (
+    <fieldset className="role-picker" aria-label={props.label}>
+      <legend>{props.label}</legend>
+      {props.doctypes.map((d) => (
+        <label key={d} className="check">
+          <input type="checkbox" checked={chosen.includes(d)} onChange={(e) => onChange(e.target.checked ? [...chosen, d] : chosen.filter((x) => x !== d))} /> {d}
+        </label>
+      ))}
+    </fieldset>
   );
 }
 
