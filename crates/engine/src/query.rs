@@ -91,8 +91,8 @@ impl Site {
         let reg = self.doctypes();
         let dt = reg.require(doctype)?;
         actor.require(dt, Action::Read)?;
-        let (mut sql, mut params) = select_where(&reg, "COUNT(*)", doctype, filters)?;
-        push_search(dt, search, &mut sql, &mut params)?;
+        let filters = parse_filters(dt, filters)?;
+        let (sql, params) = select(dt, "COUNT(*)", "", &filters, search)?;
         self.read(|tx| {
             Ok(tx
                 .prepare_cached(&sql)?
@@ -101,8 +101,33 @@ impl Site {
     }
 }
 
-/// `SELECT <what> FROM documents` of one doctype, narrowed by `filters`
-/// (checked against the doctype), with its bound parameters.
+/// A filter as parsed: field, operator, value.
+type Filter = (String, String, Value);
+
+/// `SELECT <what> FROM documents[<indexed>]` of one doctype, narrowed by
+/// `filters` (parsed against the doctype) and the search box's words, with
+/// its bound parameters.
+fn select(
+    dt: &DocType,
+    what: &str,
+    indexed: &str,
+    filters: &[Filter],
+    search: Option<&str>,
+) -> Result<(String, Vec<Sql>)> {
+    let mut params = Vec::new();
+    let mut sql = format!(
+        "SELECT {what} FROM documents{indexed} WHERE {}",
+        of_doctype(dt)
+    );
+    for (field, op, value) in filters {
+        sql.push_str(" AND ");
+        sql.push_str(&condition(dt, field, op, value, &mut params)?);
+    }
+    push_search(dt, search, &mut sql, &mut params)?;
+    Ok((sql, params))
+}
+
+/// [`select`] with `filters` as a caller wrote them, no search.
 fn select_where(
     reg: &Registry,
     what: &str,
@@ -110,13 +135,7 @@ fn select_where(
     filters: Option<&Value>,
 ) -> Result<(String, Vec<Sql>)> {
     let dt = reg.require(doctype)?;
-    let mut params = Vec::new();
-    let mut sql = format!("SELECT {what} FROM documents WHERE {}", of_doctype(dt));
-    for (field, op, value) in parse_filters(dt, filters)? {
-        sql.push_str(" AND ");
-        sql.push_str(&condition(dt, &field, &op, &value, &mut params)?);
-    }
-    Ok((sql, params))
+    select(dt, what, "", &parse_filters(dt, filters)?, None)
 }
 
 /// How many documents of `doctype` match `filters`, on any connection.
@@ -156,32 +175,21 @@ struct Plan {
 
 impl Plan {
     fn new(dt: &DocType, q: &ListQuery) -> Result<Plan> {
-        let mut params = Vec::new();
+        let filters = parse_filters(dt, q.filters.as_ref())?;
+        let (order, first) = order_by(dt, q.order_by.as_deref())?;
         // Sorted first by an indexed field, nothing else asked: read that
         // index in order (the planner, not knowing how many documents a
         // doctype has, would rather sort them all). With filters or a
         // search the planner chooses (an index of a filter, a scan).
-        let narrowed = q.search.as_deref().is_some_and(|t| !t.trim().is_empty())
-            || !parse_filters(dt, q.filters.as_ref())?.is_empty();
-        let by_index = q
-            .order_by
-            .as_deref()
-            .and_then(|o| o.split([',', ' ']).map(str::trim).find(|w| !w.is_empty()))
-            .and_then(|first| dt.field(first))
-            .filter(|f| !narrowed && f.search_index && f.fieldtype != FieldType::Table)
+        let searched = q.search.as_deref().is_some_and(|t| !t.trim().is_empty());
+        let by_index = dt
+            .field(&first)
+            .filter(|f| filters.is_empty() && !searched && f.search_index)
             .map(|f| format!(" INDEXED BY {}", index_name(dt, &f.fieldname)))
             .unwrap_or_default();
-        let mut sql = format!(
-            "SELECT name, data FROM documents{by_index} WHERE {}",
-            of_doctype(dt)
-        );
-        for (field, op, value) in parse_filters(dt, q.filters.as_ref())? {
-            sql.push_str(" AND ");
-            sql.push_str(&condition(dt, &field, &op, &value, &mut params)?);
-        }
-        push_search(dt, q.search.as_deref(), &mut sql, &mut params)?;
+        let (mut sql, params) = select(dt, "name, data", &by_index, &filters, q.search.as_deref())?;
         sql.push_str(" ORDER BY ");
-        sql.push_str(&order_by(dt, q.order_by.as_deref())?);
+        sql.push_str(&order);
         let limit = q.limit_page_length.unwrap_or(DEFAULT_PAGE_LENGTH);
         if !(1..=MAX_PAGE_LENGTH).contains(&limit) {
             return Err(Error::invalid(
@@ -338,7 +346,7 @@ fn column(field: &str) -> String {
     }
 }
 
-fn parse_filters(dt: &DocType, filters: Option<&Value>) -> Result<Vec<(String, String, Value)>> {
+fn parse_filters(dt: &DocType, filters: Option<&Value>) -> Result<Vec<Filter>> {
     let bad = |m: &str| Error::invalid("filters", m.to_owned());
     let count = match filters {
         Some(Value::Object(m)) => m.len(),
@@ -487,7 +495,9 @@ fn condition(
     })
 }
 
-fn order_by(dt: &DocType, spec: Option<&str>) -> Result<String> {
+/// The ORDER BY clause of `spec` (checked against the doctype), and the
+/// field it sorts by first.
+fn order_by(dt: &DocType, spec: Option<&str>) -> Result<(String, String)> {
     let spec = spec
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -501,6 +511,7 @@ fn order_by(dt: &DocType, spec: Option<&str>) -> Result<String> {
     }
     let mut parts = Vec::new();
     let mut last = "ASC";
+    let mut first = None;
     for item in spec.split(',') {
         let mut words = item.split_whitespace();
         let field = words.next().unwrap_or_default();
@@ -522,12 +533,13 @@ fn order_by(dt: &DocType, spec: Option<&str>) -> Result<String> {
         }
         field_type(dt, field, "sort by")?;
         parts.push(format!("{} {dir}", column(field)));
+        first.get_or_insert_with(|| field.to_owned());
         last = dir;
     }
     // Ties by name, the way the last term goes: an index on (field, name)
     // then serves either direction without sorting.
     parts.push(format!("name {last}"));
-    Ok(parts.join(", "))
+    Ok((parts.join(", "), first.unwrap_or_default()))
 }
 
 fn select_fields(dt: &DocType, fields: Option<&[String]>) -> Result<Vec<String>> {

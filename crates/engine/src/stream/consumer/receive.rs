@@ -157,7 +157,12 @@ impl Site {
             }
             // Else: a page already applied, sent again because its answer was lost.
         }
-        let (cursor, page) = self.read(|tx| position_of(tx, &name))?;
+        let ((cursor, page), renew_keys) = self.read(|tx| {
+            Ok((
+                position_of(tx, &name)?,
+                invite::renewal_asked(tx, &actor.user)?,
+            ))
+        })?;
         let rows = producer_rows(&doc);
         Ok(PushReply {
             consumer_site_id: info.site_id,
@@ -174,7 +179,7 @@ impl Site {
                 .collect(),
             synced: summary.synced,
             failed: summary.failed,
-            renew_keys: self.read(|tx| invite::renewal_asked(tx, &actor.user))?,
+            renew_keys,
         })
     }
 }
