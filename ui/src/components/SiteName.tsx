@@ -1,6 +1,6 @@
-import { createContext, useCallback, useContext, useMemo, type ReactNode } from "react";
-import { api, backend } from "../api";
-import { usePolled } from "./usePolled";
+import { createContext, useContext, useMemo, type ReactNode } from "react";
+import { backend } from "../api";
+import { useConsumerStatus, useProducerStatus, usePolled } from "./usePolled";
 
 /** A site as people know it: its name, and its address and id for a tooltip. */
 export interface KnownSite {
@@ -13,30 +13,27 @@ type Lookup = (idOrUrl: string) => KnownSite | null;
 const Sites = createContext<Lookup>(() => null);
 
 /**
- * The sites this one knows (itself, its producers, its consumers), by
- * address and by id, for every screen below it. A manager's screens only:
- * the consumers are theirs to see.
+ * The sites this one knows (itself, its producers and — `consumers`, for a
+ * manager — its consumers), by address and by id, for every screen below it.
+ * The same questions as the Dashboard's: answered once for both.
  */
-export function KnownSites({ children }: { children: ReactNode }) {
-  const load = useCallback(async () => {
-    const [info, producers, consumers] = await Promise.all([
-      backend.siteInfo(),
-      api.producerStatus().catch(() => []),
-      api.consumerStatus().catch(() => []),
-    ]);
+export function KnownSites({ consumers: withConsumers, children }: { consumers: boolean; children: ReactNode }) {
+  const { data: info } = usePolled(["site-info"], backend.siteInfo, 30000);
+  const { data: producers } = useProducerStatus();
+  const { data: consumers } = useConsumerStatus(withConsumers);
+  const known = useMemo(() => {
     const known = new Map<string, KnownSite>();
     const add = (name: string | undefined, ...keys: (string | null | undefined)[]) => {
       if (!name) return;
       const site = { name, detail: keys.filter(Boolean).join(" · ") };
       for (const k of keys) if (k) known.set(k, site);
     };
-    add(info.site_name ? `${info.site_name} (this site)` : "This site", info.url, info.site_id);
-    for (const p of producers) add(p.producer_name, p.producer, p.producer_site_id);
-    for (const c of consumers) add(c.consumer_name, c.consumer);
+    if (info) add(info.site_name ? `${info.site_name} (this site)` : "This site", info.url, info.site_id);
+    for (const p of producers ?? []) add(p.producer_name, p.producer, p.producer_site_id);
+    for (const c of (withConsumers && consumers) || []) add(c.consumer_name, c.consumer);
     return known;
-  }, []);
-  const { data } = usePolled(["known-sites"], load, 30000);
-  const lookup = useMemo<Lookup>(() => (key) => data?.get(key) ?? null, [data]);
+  }, [info, producers, consumers, withConsumers]);
+  const lookup = useMemo<Lookup>(() => (key) => known.get(key) ?? null, [known]);
   return <Sites.Provider value={lookup}>{children}</Sites.Provider>;
 }
 

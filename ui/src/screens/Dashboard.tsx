@@ -1,10 +1,10 @@
-import { lazy, Suspense, useCallback, useRef, useState } from "react";
+import { lazy, Suspense, useRef, useState } from "react";
 import { api, BackendError } from "../api";
 import type { HeldDoc } from "../bindings/HeldDoc";
 import type { SyncProgress } from "../bindings/SyncProgress";
 import type { SyncSummary } from "../bindings/SyncSummary";
 import { KnownSites } from "../components/SiteName";
-import { usePolled } from "../components/usePolled";
+import { useConsumerStatus, useProducerStatus } from "../components/usePolled";
 import { When } from "../components/When";
 
 // The charts (and their library) load when a dashboard first shows them.
@@ -56,14 +56,15 @@ export function Dashboard({ manager }: { manager: boolean }) {
   const [syncing, setSyncing] = useState(false);
   const poll = useRef<number | undefined>(undefined);
 
-  const load = useCallback(
-    async () => ({ producers: await api.producerStatus(), consumers: manager ? await api.consumerStatus() : [] }),
-    [manager],
-  );
-  const { data, error: loadError, refresh } = usePolled(["dashboard", manager], load, 5000);
-  const producers = data?.producers ?? null;
-  const consumers = data?.consumers ?? [];
-  const error = syncError ?? loadError;
+  const producerStatus = useProducerStatus();
+  const consumerStatus = useConsumerStatus(manager);
+  const producers = producerStatus.data;
+  const consumers = (manager && consumerStatus.data) || [];
+  const error = syncError ?? producerStatus.error ?? (manager ? consumerStatus.error : null);
+  const refresh = () => {
+    producerStatus.refresh();
+    if (manager) consumerStatus.refresh();
+  };
 
   const syncNow = async () => {
     setSyncing(true);
@@ -86,24 +87,23 @@ export function Dashboard({ manager }: { manager: boolean }) {
   };
 
   const [keysNote, setKeysNote] = useState<string | null>(null);
-  /** Renews this site's keys on a producer it pulls from now; for a site
-   * that reaches this one (a consumer, a shop that pushes), asks it to
-   * renew at its next contact (its old keys work until then). */
-  const renew = async (producer: string, name: string, siteId: string | null | undefined) => {
+  const keysAction = async (act: () => Promise<unknown>, done: string) => {
     setKeysNote(null);
     setError(null);
     try {
-      if (producer.startsWith("push:") && siteId) {
-        await api.askKeyRenewal(siteId);
-        setKeysNote(`${name} renews its keys the next time it syncs with this site`);
-      } else {
-        await api.renewKeys(producer);
-        setKeysNote(`New keys from ${name}, kept here`);
-      }
+      await act();
+      setKeysNote(done);
     } catch (e) {
       setError((e as BackendError).message);
     }
   };
+  /** New keys from a producer this site reaches: kept here at once. */
+  const renewHere = (producer: string, name: string) =>
+    keysAction(() => api.renewKeys(producer), `New keys from ${name}, kept here`);
+  /** A site that reaches this one (a consumer, a shop pushing here) is asked
+   * to renew at its next contact; its old keys work until then. */
+  const askRenewal = (siteId: string, name: string) =>
+    keysAction(() => api.askKeyRenewal(siteId), `${name} renews its keys the next time it syncs with this site`);
 
   const current = progress?.current;
   const frac = fraction(current);
@@ -191,7 +191,12 @@ export function Dashboard({ manager }: { manager: boolean }) {
                   <td className="muted">{p.last_error ?? ""}</td>
                   {manager && (
                     <td>
-                      <button type="button" className="secondary" onClick={() => void renew(p.producer, p.producer_name || p.producer, p.producer_site_id)}>
+                      <button type="button" className="secondary" onClick={() =>
+                          // A shop pushing here (Event Producer push:<its id>) cannot be called: it is asked.
+                          void (p.producer.startsWith("push:") && p.producer_site_id
+                            ? askRenewal(p.producer_site_id, p.producer_name || p.producer)
+                            : renewHere(p.producer, p.producer_name || p.producer))
+                        }>
                         Renew keys
                       </button>
                     </td>
@@ -237,7 +242,7 @@ export function Dashboard({ manager }: { manager: boolean }) {
                   <td>{c.approved.join(", ")}</td>
                   <td className={c.pending.length > 0 ? "bad" : ""}>{c.pending.join(", ")}</td>
                   <td>
-                    <button type="button" className="secondary" onClick={() => void renew(`push:${c.consumer}`, c.consumer_name || c.consumer, c.consumer)}>
+                    <button type="button" className="secondary" onClick={() => void askRenewal(c.consumer, c.consumer_name || c.consumer)}>
                       Renew keys
                     </button>
                   </td>
@@ -251,7 +256,7 @@ export function Dashboard({ manager }: { manager: boolean }) {
         ))}
       </section>
       )}
-      <KnownSites>
+      <KnownSites consumers={manager}>
         <Suspense fallback={<p className="muted">Loading the last 24 hours…</p>}>
           <Activity />
         </Suspense>

@@ -17,7 +17,7 @@ const PAGE = 100;
 /** Event Sync Log (SPEC F13/F23): every received update, Failed ones with their error and Resync. */
 export function SyncLog() {
   return (
-    <KnownSites>
+    <KnownSites consumers>
       <SyncLogScreen />
     </KnownSites>
   );

@@ -20,7 +20,7 @@ function DocLink({ line }: { line: UpdateLogLine }) {
 /** Event Update Log (SPEC F10/F23): every change consumers may receive, and who received it. */
 export function UpdateLog() {
   return (
-    <KnownSites>
+    <KnownSites consumers>
       <UpdateLogScreen />
     </KnownSites>
   );
