@@ -3,6 +3,10 @@ import type { Approval } from "./Approval";
 import type { HeldDoc } from "./HeldDoc";
 import type { LogEntry } from "./LogEntry";
 
+/**
+ * A page of the log. The producer builds it with the entries' data as
+ * stored (`D` = [`Stored`]), the consumer reads it parsed: one wire form.
+ */
 export type PullReply = { 
 /**
  * Documents as they are now (`seq` 0, `update_type` Create), sent

@@ -135,28 +135,10 @@ impl ProducerClient {
         self.call("outpost.event.register", reg)
     }
 
-    /// A page as it came: only its head is read here, so that the thread
-    /// that applies the page builds (and frees) its documents.
-    pub fn pull_raw(&self, req: &PullRequest) -> Result<RawPage> {
-        let bytes = self.call_raw("outpost.event.pull", req)?;
-        #[derive(serde::Deserialize)]
-        struct Head {
-            #[serde(default)]
-            snapshot: Vec<serde::de::IgnoredAny>,
-            cursor: i64,
-            has_more: bool,
-            #[serde(default)]
-            page: i64,
-        }
-        let head: Head = decode(&self.base, &bytes)?;
-        Ok(RawPage {
-            base: self.base.clone(),
-            bytes,
-            cursor: head.cursor,
-            has_more: head.has_more,
-            page: head.page,
-            snapshot: !head.snapshot.is_empty(),
-        })
+    /// A page of the producer's log, read whole into its typed form (on
+    /// the fetching thread, beside the one that applies the page before).
+    pub fn pull(&self, req: &PullRequest) -> Result<PullReply> {
+        self.call("outpost.event.pull", req)
     }
 
     pub fn ack(&self, req: &AckRequest) -> Result<()> {
@@ -164,9 +146,9 @@ impl ProducerClient {
     }
 
     /// Sends a page of this site's log to a site that cannot reach it.
-    pub fn push(
+    pub fn push<D: Serialize>(
         &self,
-        req: &crate::stream::wire::PushRequest,
+        req: &crate::stream::wire::PushRequest<D>,
     ) -> Result<crate::stream::wire::PushReply> {
         self.call("outpost.event.push", req)
     }
@@ -263,25 +245,6 @@ impl ProducerClient {
     }
 }
 
-/// The most bytes an answer of `method` may have: a page of entries, or
-/// one document (SPEC §4: bodies and pages are size-limited).
-/// A pulled page not yet read whole (see [`ProducerClient::pull_raw`]).
-pub struct RawPage {
-    base: String,
-    bytes: Vec<u8>,
-    pub cursor: i64,
-    pub has_more: bool,
-    pub page: i64,
-    /// Whether it carries snapshot documents.
-    pub snapshot: bool,
-}
-
-impl RawPage {
-    pub fn decode(self) -> Result<PullReply> {
-        decode(&self.base, &self.bytes)
-    }
-}
-
 /// A successful answer's `message`, straight into its typed form (no JSON
 /// tree in between).
 fn decode<T: DeserializeOwned>(base: &str, bytes: &[u8]) -> Result<T> {
@@ -303,6 +266,8 @@ fn decode<T: DeserializeOwned>(base: &str, bytes: &[u8]) -> Result<T> {
     }
 }
 
+/// The most bytes an answer of `method` may have: a page of entries, or
+/// one document (SPEC §4: bodies and pages are size-limited).
 fn answer_limit(method: &str) -> u64 {
     match method {
         "outpost.event.pull" => 16 << 20,

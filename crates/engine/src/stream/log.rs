@@ -44,16 +44,19 @@ impl UpdateType {
     }
 }
 
+/// An entry. Its `data` is a parsed JSON value where the entry is read
+/// (a consumer applying it); a producer passes the text it stored on as it
+/// is ([`Stored`]): a page is served without building any document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct LogEntry {
+#[ts(export, concrete(D = Value))]
+pub struct LogEntry<D = Value> {
     #[ts(type = "number")]
     pub seq: i64,
     pub update_type: UpdateType,
     pub ref_doctype: String,
     pub docname: String,
     #[ts(type = "unknown")]
-    pub data: Value,
+    pub data: D,
     pub creation: String,
     pub origin_site: String,
     /// The version of the document the change was made on (Update, Delete).
@@ -64,6 +67,35 @@ pub struct LogEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub version: Option<String>,
+}
+
+/// An entry's data as the JSON text it was stored as.
+pub type Stored = Box<serde_json::value::RawValue>;
+
+impl LogEntry<Stored> {
+    /// The entry with its data parsed (a condition looks at it).
+    pub fn parsed(&self) -> Result<LogEntry> {
+        let data = serde_json::from_str(self.data.get())
+            .map_err(|e| Error::Corrupt(format!("update log {}: {e}", self.seq)))?;
+        Ok(self.with_data(data))
+    }
+}
+
+impl<D> LogEntry<D> {
+    /// The same entry with other data.
+    pub fn with_data<E>(&self, data: E) -> LogEntry<E> {
+        LogEntry {
+            seq: self.seq,
+            update_type: self.update_type,
+            ref_doctype: self.ref_doctype.clone(),
+            docname: self.docname.clone(),
+            data,
+            creation: self.creation.clone(),
+            origin_site: self.origin_site.clone(),
+            base: self.base.clone(),
+            version: self.version.clone(),
+        }
+    }
 }
 
 impl LogEntry {
@@ -183,23 +215,42 @@ pub fn row_to_entry(r: &rusqlite::Row) -> rusqlite::Result<RawEntry> {
 pub const ENTRY_COLUMNS: &str =
     "seq, update_type, ref_doctype, docname, data, creation, origin_site, base, version";
 
+/// An entry read from the log, its data parsed.
 pub fn entry_from(row: RawEntry) -> Result<LogEntry> {
+    let seq = row.seq;
+    let data = match &row.data {
+        Some(d) => {
+            serde_json::from_str(d).map_err(|e| Error::Corrupt(format!("update log {seq}: {e}")))?
+        }
+        None => Value::Null,
+    };
+    with_data(row, data)
+}
+
+/// An entry read from the log, its data kept as the text stored (checked
+/// to be JSON, not built into a value).
+pub fn stored_entry_from(mut row: RawEntry) -> Result<LogEntry<Stored>> {
+    let seq = row.seq;
+    let data = match row.data.take() {
+        Some(d) => serde_json::value::RawValue::from_string(d)
+            .map_err(|e| Error::Corrupt(format!("update log {seq}: {e}")))?,
+        None => serde_json::value::RawValue::NULL.to_owned(),
+    };
+    with_data(row, data)
+}
+
+fn with_data<D>(row: RawEntry, data: D) -> Result<LogEntry<D>> {
     let RawEntry {
         seq,
         kind,
         ref_doctype,
         docname,
-        data,
+        data: _,
         creation,
         origin_site,
         base,
         version,
     } = row;
-    let data = match data {
-        Some(d) => serde_json::from_str(&d)
-            .map_err(|e| Error::Corrupt(format!("update log {seq}: {e}")))?,
-        None => Value::Null,
-    };
     Ok(LogEntry {
         seq,
         update_type: UpdateType::parse(&kind)?,
@@ -332,6 +383,36 @@ mod tests {
                    "creation": "2026-01-01 00:00:00.000000", "origin_site": "s",
                    "base": "2026-01-01T00:00:00.000000Z a", "version": "2026-01-01T00:00:01.000000Z b"})
         );
+    }
+
+    /// A producer sends an entry's data as it stored it: the same bytes on
+    /// the wire as the parsed entry would give, and parsed back the same.
+    #[test]
+    fn a_stored_entry_goes_on_the_wire_as_the_parsed_one() {
+        let data = r#"{"name":"n1","title":"Ça va","rows":[{"idx":1,"qty":2.5}]}"#;
+        let row = || RawEntry {
+            seq: 3,
+            kind: "Create".into(),
+            ref_doctype: "Note".into(),
+            docname: "n1".into(),
+            data: Some(data.into()),
+            creation: "2026-01-01 00:00:00.000000".into(),
+            origin_site: "s".into(),
+            base: None,
+            version: Some("v".into()),
+        };
+        let stored = stored_entry_from(row()).unwrap();
+        let parsed = entry_from(row()).unwrap();
+        assert_eq!(
+            serde_json::to_string(&stored).unwrap(),
+            serde_json::to_string(&parsed).unwrap()
+        );
+        assert_eq!(stored.parsed().unwrap(), parsed);
+        let broken = RawEntry {
+            data: Some("{\"name\": ".into()),
+            ..row()
+        };
+        assert!(matches!(stored_entry_from(broken), Err(Error::Corrupt(_))));
     }
 
     #[test]

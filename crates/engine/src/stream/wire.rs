@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::log::LogEntry;
+#[cfg(doc)]
+use super::log::Stored;
 
 /// One doctype a consumer asks for.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS)]
@@ -89,15 +91,17 @@ pub struct HeldDoc {
     pub since: String,
 }
 
+/// A page of the log. The producer builds it with the entries' data as
+/// stored (`D` = [`Stored`]), the consumer reads it parsed: one wire form.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct PullReply {
+#[ts(export, concrete(D = serde_json::Value))]
+pub struct PullReply<D = serde_json::Value> {
     /// Documents as they are now (`seq` 0, `update_type` Create), sent
     /// before the log when a row is approved late (SPEC F18): applied as
     /// "create, or bring up to date".
-    #[serde(default)]
-    pub snapshot: Vec<LogEntry>,
-    pub entries: Vec<LogEntry>,
+    #[serde(default = "Vec::new")]
+    pub snapshot: Vec<LogEntry<D>>,
+    pub entries: Vec<LogEntry<D>>,
     /// Where the next pull starts (past filtered-out entries too).
     #[ts(type = "number")]
     pub cursor: i64,
@@ -144,8 +148,8 @@ pub struct FindRequest {
 /// round carries no page: it offers `doctypes` and learns the consumer's
 /// decisions and position.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct PushRequest {
+#[ts(export, concrete(D = serde_json::Value))]
+pub struct PushRequest<D = serde_json::Value> {
     /// The pushing (producing) site.
     pub site_id: String,
     pub site_name: String,
@@ -153,9 +157,9 @@ pub struct PushRequest {
     pub doctypes: Vec<Subscription>,
     /// A page of its update log, decided for this consumer as a pull would
     /// be, from `after` (the consumer's cursor it was last told).
-    #[serde(default)]
+    #[serde(default = "Option::default")]
     #[ts(optional)]
-    pub page: Option<PullReply>,
+    pub page: Option<PullReply<D>>,
     #[serde(default)]
     #[ts(type = "number")]
     pub after: i64,

@@ -236,7 +236,7 @@ impl Site {
     /// other site would be: what the entries link to, transitively, and the
     /// current state of each document an Update changes (the other site may
     /// lack it).
-    fn bundle_for(&self, owner: &Actor, hub: &str, page: &PullReply) -> Result<Vec<Doc>> {
+    fn bundle_for<D>(&self, owner: &Actor, hub: &str, page: &PullReply<D>) -> Result<Vec<Doc>> {
         let links_of = |key: &(String, String)| -> Result<Vec<(String, String)>> {
             self.read(|tx| {
                 let mut stmt = tx.prepare_cached(

@@ -309,16 +309,15 @@ impl Site {
             .unwrap_or_else(|| doc.clone());
         let client = self.producer_client(&doc)?;
         let ctx = self.context(&doc)?;
-        // Pull the next page while this one is applied: the producer's work and
-        // ours overlap. At most one page waits in the channel (bounded memory).
+        // Pull and read the next page while this one is applied: the
+        // producer's work, the reading and the applying overlap. At most one page waits in the channel (bounded memory).
         // Each pull acknowledges the newest page committed here, never more.
         let (first, acked) = self.read(|tx| position_of(tx, &name))?;
         let committed = AtomicI64::new(acked);
         let applier_gone = std::sync::atomic::AtomicBool::new(false);
         summary.start = first;
         summary.cursor = first;
-        let (pages_tx, pages_rx) =
-            std::sync::mpsc::sync_channel::<Result<(i64, crate::stream::client::RawPage)>>(1);
+        let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Result<(i64, PullReply)>>(1);
         std::thread::scope(|scope| {
             let (client, site_id, committed, gone) = (
                 &client,
@@ -335,7 +334,7 @@ impl Site {
                     if began.elapsed() > MAX_ROUND_TIME {
                         break;
                     }
-                    let page = client.pull_raw(&PullRequest {
+                    let page = client.pull(&PullRequest {
                         site_id: site_id.clone(),
                         after,
                         limit: PAGE_SIZE,
@@ -348,7 +347,7 @@ impl Site {
                     let wait_for = page
                         .as_ref()
                         .ok()
-                        .filter(|p| p.snapshot)
+                        .filter(|p| !p.snapshot.is_empty())
                         .map(|p| p.page);
                     if pages_tx.send(page.map(|p| (after, p))).is_err() {
                         return;
@@ -386,8 +385,7 @@ impl Site {
             }
             let _gone = Gone(&applier_gone);
             for page in pages_rx {
-                let (cursor, raw) = page?;
-                let reply = raw.decode()?;
+                let (cursor, reply) = page?;
                 let (more, number) = (reply.has_more, reply.page);
                 self.apply_page(&name, &doc, client, &ctx, cursor, reply, summary)?;
                 committed.store(number, Ordering::Release);

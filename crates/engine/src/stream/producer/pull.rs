@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 use crate::site::{to_json, Site};
 use crate::stream::activity::{self, Direction};
 use crate::stream::invite;
-use crate::stream::log::{self, LogEntry, UpdateType};
+use crate::stream::log::{self, LogEntry, Stored, UpdateType};
 use crate::stream::wire::{AckRequest, HeldDoc, PullReply, PullRequest};
 
 /// The most entries one pull may ask for.
@@ -89,8 +89,8 @@ struct Page {
     seqs: Vec<i64>,
     /// The entries themselves when the page was just decided (a page read
     /// back from storage has only their sequence numbers).
-    entries: Vec<LogEntry>,
-    snapshot: Vec<LogEntry>,
+    entries: Vec<LogEntry<Stored>>,
+    snapshot: Vec<LogEntry<Stored>>,
     effects: Effects,
 }
 
@@ -136,7 +136,7 @@ impl Site {
     /// subscribed doctypes whose row condition holds, never changes that
     /// came from that consumer. `ack` records the pages the consumer has
     /// committed; a page asked for again is answered again, unchanged.
-    pub fn pull_updates(&self, actor: &Actor, req: &PullRequest) -> Result<PullReply> {
+    pub fn pull_updates(&self, actor: &Actor, req: &PullRequest) -> Result<PullReply<Stored>> {
         if req.limit == 0 || req.limit > MAX_PAGE {
             return Err(Error::invalid(
                 "limit",
@@ -323,7 +323,7 @@ fn store_page(tx: &Transaction, consumer: &str, p: &Page) -> Result<()> {
 }
 
 /// The reply for a page: its entries read back from the log by sequence.
-fn answer(tx: &Transaction, consumer: &str, doc: &Doc, p: Page) -> Result<PullReply> {
+fn answer(tx: &Transaction, consumer: &str, doc: &Doc, p: Page) -> Result<PullReply<Stored>> {
     let sql = format!(
         "SELECT {} FROM update_log WHERE seq = ?1",
         log::ENTRY_COLUMNS
@@ -335,7 +335,7 @@ fn answer(tx: &Transaction, consumer: &str, doc: &Doc, p: Page) -> Result<PullRe
             .query_row([seq], log::row_to_entry)
             .optional()?
             .ok_or_else(|| Error::Corrupt(format!("update log entry {seq} is gone")))?;
-        entries.push(log::entry_from(row)?);
+        entries.push(log::stored_entry_from(row)?);
     }
     Ok(PullReply {
         entries,
@@ -377,7 +377,7 @@ struct Decide<'a> {
     allowed: HashMap<String, Option<Arc<Condition>>>,
     overlay: Overlay,
     effects: Effects,
-    entries: Vec<LogEntry>,
+    entries: Vec<LogEntry<Stored>>,
 }
 
 impl Decide<'_> {
@@ -415,7 +415,7 @@ impl Decide<'_> {
         })
     }
 
-    fn log_after(&self, req: &PullRequest) -> Result<Vec<LogEntry>> {
+    fn log_after(&self, req: &PullRequest) -> Result<Vec<LogEntry<Stored>>> {
         if self.allowed.is_empty() {
             return Ok(Vec::new());
         }
@@ -442,10 +442,10 @@ impl Decide<'_> {
         );
         let mut stmt = self.tx.prepare_cached(&sql)?;
         let rows = stmt.query_map(params_from_iter(params.iter()), log::row_to_entry)?;
-        rows.map(|r| log::entry_from(r?)).collect()
+        rows.map(|r| log::stored_entry_from(r?)).collect()
     }
 
-    fn push(&mut self, e: LogEntry, conditional: bool) {
+    fn push(&mut self, e: LogEntry<Stored>, conditional: bool) {
         if conditional {
             self.effects.delivered.push(e.seq);
         }
@@ -536,7 +536,7 @@ impl Decide<'_> {
     /// document satisfies the condition; the first time it does, every
     /// earlier entry of the document comes first, in order; a Delete only
     /// to a consumer that received the document.
-    fn deliver(&mut self, e: LogEntry) -> Result<()> {
+    fn deliver(&mut self, e: LogEntry<Stored>) -> Result<()> {
         let Some(Some(cond)) = self.allowed.get(&e.ref_doctype).cloned() else {
             self.push(e, false);
             return Ok(());
@@ -552,7 +552,7 @@ impl Decide<'_> {
             return Ok(());
         }
         let passes = match store::load(self.tx, &e.ref_doctype, &e.docname)? {
-            Some(current) => self.passes(&cond, &current, &e)?,
+            Some(current) => self.passes(&cond, &current, &e.parsed()?)?,
             None => false,
         };
         if !passes {
@@ -572,10 +572,10 @@ impl Decide<'_> {
             "SELECT {} FROM update_log WHERE ref_doctype = ?1 AND docname = ?2 AND seq <= ?3 ORDER BY seq",
             log::ENTRY_COLUMNS
         );
-        let earlier: Vec<LogEntry> = {
+        let earlier: Vec<LogEntry<Stored>> = {
             let mut stmt = self.tx.prepare_cached(&sql)?;
             let rows = stmt.query_map((doctype, name, through), log::row_to_entry)?;
-            rows.map(|r| log::entry_from(r?))
+            rows.map(|r| log::stored_entry_from(r?))
                 .collect::<Result<Vec<_>>>()?
         };
         for e in earlier {
@@ -751,14 +751,15 @@ impl Decide<'_> {
                 update_type: UpdateType::Create,
                 ref_doctype: s.ref_doctype.clone(),
                 docname: name.clone(),
-                data: Value::Object(doc.clone()),
+                data: serde_json::value::to_raw_value(&doc)
+                    .map_err(|e| Error::Corrupt(e.to_string()))?,
                 creation: values::text(&doc, "modified"),
                 origin_site: origin,
                 base: None,
                 version: crate::document::version::current(&doc),
             };
             if let Some(c) = &cond {
-                if !self.passes(c, &doc, &entry)? {
+                if !self.passes(c, &doc, &entry.with_data(Value::Object(doc.clone())))? {
                     continue;
                 }
                 self.mark((s.ref_doctype.clone(), name.clone()), true);
