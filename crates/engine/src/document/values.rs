@@ -13,11 +13,21 @@ pub fn today() -> NaiveDate {
 }
 
 /// The timestamp format of `creation` / `modified` (Frappe's).
+/// (`%Y-%m-%d %H:%M:%S%.6f`, written out directly: every synced entry
+/// stamps two or three of them, and a format string is parsed at each use.)
 pub fn now_string() -> String {
-    chrono::Local::now()
-        .naive_local()
-        .format("%Y-%m-%d %H:%M:%S%.6f")
-        .to_string()
+    use chrono::{Datelike, Timelike};
+    let t = chrono::Local::now().naive_local();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond() % 1_000_000_000 / 1000
+    )
 }
 
 fn type_error(doctype: &str, f: &DocField, expected: &str, got: &Value) -> Error {
@@ -208,6 +218,13 @@ pub(crate) fn flag(doc: &Doc, key: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn now_is_written_as_frappe_writes_it() {
+        let now = super::now_string();
+        let parsed = chrono::NaiveDateTime::parse_from_str(&now, "%Y-%m-%d %H:%M:%S%.6f").unwrap();
+        assert_eq!(parsed.format("%Y-%m-%d %H:%M:%S%.6f").to_string(), now);
+        assert_eq!(now.len(), "2026-01-01 00:00:00.000000".len());
+    }
     use super::*;
     use serde_json::json;
 

@@ -14,6 +14,7 @@ use super::wire::{
 use crate::document::Doc;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use crate::stream::log::Stored;
 
 pub struct ProducerClient {
     base: String,
@@ -137,8 +138,16 @@ impl ProducerClient {
 
     /// A page of the producer's log, read whole into its typed form (on
     /// the fetching thread, beside the one that applies the page before).
-    pub fn pull(&self, req: &PullRequest) -> Result<PullReply> {
-        self.call("outpost.event.pull", req)
+    /// Each entry's data comes parsed and as the text it was sent as.
+    pub fn pull(&self, req: &PullRequest) -> Result<(PullReply, Vec<Stored>)> {
+        let page: PullReply<Stored> = self.call("outpost.event.pull", req)?;
+        page.parsed().map_err(|e| match e {
+            Error::Corrupt(why) => Error::Remote(format!(
+                "Producer {} sent an entry that is not JSON: {why}",
+                self.base
+            )),
+            e => e,
+        })
     }
 
     pub fn ack(&self, req: &AckRequest) -> Result<()> {

@@ -4,9 +4,8 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use super::log::LogEntry;
-#[cfg(doc)]
-use super::log::Stored;
+use super::log::{LogEntry, Stored};
+use crate::error::Result;
 
 /// One doctype a consumer asks for.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS)]
@@ -69,6 +68,55 @@ pub struct PullRequest {
     #[serde(default)]
     #[ts(optional, type = "number")]
     pub ack: Option<i64>,
+}
+
+impl PullReply<Stored> {
+    /// The page with its entries' data parsed (snapshot, then log), and
+    /// each entry's data as the JSON text it came as, in the same order:
+    /// the apply takes a document out of its entry, the sync log keeps
+    /// the text.
+    pub fn parsed(self) -> Result<(PullReply, Vec<Stored>)> {
+        let mut texts = Vec::with_capacity(self.snapshot.len() + self.entries.len());
+        let mut parse = |list: Vec<LogEntry<Stored>>| -> Result<Vec<LogEntry>> {
+            list.into_iter()
+                .map(|e| {
+                    let parsed = e.parsed()?;
+                    texts.push(e.data);
+                    Ok(parsed)
+                })
+                .collect()
+        };
+        let snapshot = parse(self.snapshot)?;
+        let entries = parse(self.entries)?;
+        Ok((
+            PullReply {
+                snapshot,
+                entries,
+                cursor: self.cursor,
+                has_more: self.has_more,
+                approvals: self.approvals,
+                last_seq: self.last_seq,
+                page: self.page,
+                held: self.held,
+                renew_keys: self.renew_keys,
+            },
+            texts,
+        ))
+    }
+}
+
+impl PullReply {
+    /// Each entry's data as JSON text (a page that came parsed: pushed).
+    pub fn texts(&self) -> Result<Vec<Stored>> {
+        self.snapshot
+            .iter()
+            .chain(&self.entries)
+            .map(|e| {
+                serde_json::value::to_raw_value(&e.data)
+                    .map_err(|err| crate::error::Error::Corrupt(err.to_string()))
+            })
+            .collect()
+    }
 }
 
 /// `outpost.event.ack`: the consumer has committed every page up to `page`.

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use rusqlite::{OptionalExtension, Transaction};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::conflict::{self, Conflict};
@@ -77,20 +78,33 @@ impl Line {
 
 /// Applies a page's entries (snapshot documents first, then the log) in
 /// the caller's transaction, with `prepared[i]` readied for `entries[i]`.
+/// Each entry comes with its data as the JSON text it arrived as: a
+/// document created takes its data out of the entry instead of a copy, and
+/// a sync-log line that keeps the data keeps that text.
 pub(super) fn apply_page(
     tx: &Transaction,
     reg: &Registry,
     ctx: &Context,
-    entries: &[&LogEntry],
+    entries: &mut [(&mut LogEntry, &RawValue)],
     prepared: &[Prepared],
 ) -> Result<Counts> {
     let nothing = Prepared::default();
     let mut counts = Counts::default();
-    for (i, entry) in entries.iter().enumerate() {
+    // Whether an entry may wait behind an earlier failure: asked once, not
+    // per entry, while this producer has no failed line.
+    let mut failures = tx
+        .prepare_cached(
+            "SELECT 1 FROM sync_log WHERE status = 'Failed' AND event_producer = ?1 LIMIT 1",
+        )?
+        .exists([&ctx.producer])?;
+    for (i, (entry, text)) in entries.iter_mut().enumerate() {
         let ready = prepared.get(i).unwrap_or(&nothing);
-        match apply_logged(tx, reg, ctx, entry, ready)? {
+        match apply_logged(tx, reg, ctx, entry, text, ready, failures)? {
             Status::Synced => counts.synced += 1,
-            Status::Failed => counts.failed += 1,
+            Status::Failed => {
+                counts.failed += 1;
+                failures = true;
+            }
             Status::Skipped => counts.skipped += 1,
             Status::Conflict => {
                 counts.synced += 1;
@@ -121,13 +135,16 @@ impl Status {
     }
 }
 
-/// Applies one entry and writes its sync-log line.
+/// Applies one entry and writes its sync-log line. `failures`: whether
+/// this producer may have a failed line the entry has to wait behind.
 pub(super) fn apply_logged(
     tx: &Transaction,
     reg: &Registry,
     ctx: &Context,
-    entry: &LogEntry,
+    entry: &mut LogEntry,
+    text: &RawValue,
     ready: &Prepared,
+    failures: bool,
 ) -> Result<Status> {
     let Some(row) = ctx.rows.get(&entry.ref_doctype) else {
         return Ok(Status::Skipped); // refused before, by the protocol check
@@ -135,13 +152,17 @@ pub(super) fn apply_logged(
     if entry.origin_site == ctx.local_site_id {
         return Ok(Status::Skipped); // our own change coming back (SPEC F19)
     }
-    let doctype = ctx.local_doctype(&entry.ref_doctype);
-    let blocked: Option<i64> = tx
-        .prepare_cached(
+    let doctype = ctx.local_doctype(&entry.ref_doctype).to_owned();
+    let doctype = doctype.as_str();
+    let blocked: Option<i64> = if failures {
+        tx.prepare_cached(
             "SELECT id FROM sync_log WHERE event_producer = ?1 AND ref_doctype = ?2 AND remote_docname = ?3 AND status = 'Failed' LIMIT 1",
         )?
         .query_row((&ctx.producer, doctype, &entry.docname), |r| r.get(0))
-        .optional()?;
+        .optional()?
+    } else {
+        None
+    };
     let outcome = match blocked {
         Some(id) => Err(Error::Docstatus(format!(
             "Waiting for an earlier failed update of {doctype} {} (sync log {id}); resync that one first",
@@ -165,12 +186,12 @@ pub(super) fn apply_logged(
     // A document created as it came is the document here: the line points
     // at it instead of keeping a second copy. Diffs, and whatever did not
     // go through as it came, are kept whole (Resync and the detail need them).
-    let data = if entry.data.is_null()
+    let data = if text.get() == "null"
         || (line.status == Status::Synced && entry.update_type == UpdateType::Create)
     {
         None
     } else {
-        Some(entry.data.to_string())
+        Some(text.get())
     };
     let now = values::now_string();
     tx.prepare_cached(
@@ -205,7 +226,7 @@ pub(super) fn apply_in_savepoint(
     tx: &Transaction,
     reg: &Registry,
     ctx: &Context,
-    entry: &LogEntry,
+    entry: &mut LogEntry,
     ready: &Prepared,
 ) -> Result<Applied> {
     tx.prepare_cached("SAVEPOINT entry")?.execute([])?;
@@ -264,7 +285,7 @@ pub(super) fn apply_entry(
     tx: &Transaction,
     reg: &Registry,
     ctx: &Context,
-    entry: &LogEntry,
+    entry: &mut LogEntry,
     ready: &Prepared,
 ) -> Result<Applied> {
     // A document this site lacks: its current state, or nothing to do.
@@ -368,7 +389,17 @@ pub(super) fn apply_entry(
                 }
                 return Ok(Applied::Done(Some(local)));
             }
-            let mut body = disarm(doctype, strip_meta(data));
+            let versions = (!mapped).then(|| version::history(data));
+            // The entry's own document is taken, not copied (its text
+            // stays for the sync log); standard fields in it are ignored
+            // by the insert as strip_meta would drop them.
+            let mut body = match (&ready.mapped, &healed) {
+                (None, None) => match std::mem::take(&mut entry.data) {
+                    Value::Object(data) => disarm(doctype, data),
+                    _ => Map::new(),
+                },
+                _ => disarm(doctype, strip_meta(data)),
+            };
             body.extend(fill);
             if use_same_name {
                 body.insert("name".into(), Value::from(entry.docname.clone()));
@@ -380,10 +411,7 @@ pub(super) fn apply_entry(
                     Value::from(ctx.producer_site_id.clone()),
                 );
             }
-            let opts = WriteOptions {
-                versions: (!mapped).then(|| version::history(data)),
-                ..opts
-            };
+            let opts = WriteOptions { versions, ..opts };
             let doc = document::insert_in(tx, reg, &ctx.actor, doctype, Value::Object(body), opts)?;
             Ok(Applied::Done(Some(text(&doc, "name"))))
         }

@@ -143,12 +143,22 @@ impl Site {
             producer: name.clone(),
             ..Default::default()
         };
-        if let Some(page) = req.page {
+        if let Some(mut page) = req.page {
             let (cursor, acked) = self.read(|tx| position_of(tx, &name))?;
             if req.after == cursor {
                 let ctx = self.context(&doc)?;
                 let bundle = Bundle::new(req.deps);
-                self.apply_page(&name, &doc, &bundle, &ctx, cursor, page, &mut summary)?;
+                let texts = page.texts()?;
+                self.apply_page(
+                    &name,
+                    &doc,
+                    &bundle,
+                    &ctx,
+                    cursor,
+                    &mut page,
+                    &texts,
+                    &mut summary,
+                )?;
             } else if page.page > acked {
                 return Err(Error::invalid(
                     "after",

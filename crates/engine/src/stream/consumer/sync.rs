@@ -3,6 +3,7 @@
 //! with its cursor through the apply path. Also "Sync now" and its progress.
 
 use rusqlite::OptionalExtension;
+use serde_json::value::RawValue;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -17,10 +18,13 @@ use crate::error::{Error, Result};
 use crate::notice::NoticeKind;
 use crate::site::Site;
 use crate::stream::activity::{self, Direction};
-use crate::stream::log::LogEntry;
+use crate::stream::log::{LogEntry, Stored};
 use crate::stream::source::Source;
 use crate::stream::wire::{AckRequest, PullReply, PullRequest};
 use crate::stream::EVENT_PRODUCER;
+
+/// A page as pulled: parsed, and each entry's data as the text it came as.
+type Pulled = (PullReply, Vec<Stored>);
 
 /// Pages one sync round takes at most from a producer (the next round goes
 /// on): a producer that always has more cannot hold a sync for ever.
@@ -317,8 +321,20 @@ impl Site {
         let applier_gone = std::sync::atomic::AtomicBool::new(false);
         summary.start = first;
         summary.cursor = first;
-        let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Result<(i64, PullReply)>>(1);
+        let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Result<(i64, Pulled)>>(1);
+        // An applied page is freed on another thread: its thousands of
+        // values take the applier a good part of a page's time to free.
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Pulled>();
         std::thread::scope(|scope| {
+            // Dropped as the applier leaves, which ends the freeing thread.
+            let spent = spent_tx;
+            let freer = std::thread::Builder::new().name("outpost-free".into());
+            if freer
+                .spawn_scoped(scope, move || spent_rx.into_iter().for_each(drop))
+                .is_err()
+            {
+                tracing::debug!("no thread to free pages on: the applier frees them");
+            }
             let (client, site_id, committed, gone) = (
                 &client,
                 ctx.local_site_id.clone(),
@@ -340,15 +356,15 @@ impl Site {
                         limit: PAGE_SIZE,
                         ack: Some(committed.load(Ordering::Acquire)),
                     });
-                    let next = page.as_ref().ok().filter(|p| p.has_more).map(|p| p.cursor);
+                    let next = page.as_ref().ok().filter(|p| p.0.has_more).map(|p| p.0.cursor);
                     // A snapshot page leaves the cursor where it was: the next
                     // one is asked for only once this one is committed (its
                     // acknowledgement then tells the two apart).
                     let wait_for = page
                         .as_ref()
                         .ok()
-                        .filter(|p| !p.snapshot.is_empty())
-                        .map(|p| p.page);
+                        .filter(|p| !p.0.snapshot.is_empty())
+                        .map(|p| p.0.page);
                     if pages_tx.send(page.map(|p| (after, p))).is_err() {
                         return;
                     }
@@ -385,9 +401,20 @@ impl Site {
             }
             let _gone = Gone(&applier_gone);
             for page in pages_rx {
-                let (cursor, reply) = page?;
-                let (more, number) = (reply.has_more, reply.page);
-                self.apply_page(&name, &doc, client, &ctx, cursor, reply, summary)?;
+                let (cursor, mut pulled) = page?;
+                let (more, number) = (pulled.0.has_more, pulled.0.page);
+                self.apply_page(
+                    &name,
+                    &doc,
+                    client,
+                    &ctx,
+                    cursor,
+                    &mut pulled.0,
+                    &pulled.1,
+                    summary,
+                )?;
+                // Freed here when no thread could be started for it.
+                let _ = spent.send(pulled);
                 committed.store(number, Ordering::Release);
                 progress(summary);
                 if !more {
@@ -419,12 +446,13 @@ impl Site {
         client: &dyn Source,
         ctx: &Context,
         cursor: i64,
-        reply: PullReply,
+        reply: &mut PullReply,
+        texts: &[Stored],
         summary: &mut SyncSummary,
     ) -> Result<()> {
         summary.online = true;
         summary.renew_keys |= reply.renew_keys;
-        check::page(ctx, cursor, PAGE_SIZE, &reply).map_err(|why| {
+        check::page(ctx, cursor, PAGE_SIZE, reply).map_err(|why| {
             Error::Remote(format!(
                 "Producer {name} broke the protocol: {why}. Nothing of that page was applied"
             ))
@@ -437,13 +465,26 @@ impl Site {
         let reg = self.doctypes();
         let entries: Vec<&LogEntry> = reply.snapshot.iter().chain(&reply.entries).collect();
         let prepared = self.prepare(client, &reg, ctx, &entries)?;
+        if texts.len() != entries.len() {
+            return Err(Error::Corrupt(format!(
+                "a page of {} entries came with {} texts",
+                entries.len(),
+                texts.len()
+            )));
+        }
+        let mut entries: Vec<(&mut LogEntry, &RawValue)> = reply
+            .snapshot
+            .iter_mut()
+            .chain(reply.entries.iter_mut())
+            .zip(texts.iter().map(AsRef::as_ref))
+            .collect();
         crate::failpoint::hit("dependencies-fetched");
         let held = serde_json::to_string(&reply.held).map_err(|e| Error::Corrupt(e.to_string()))?;
         let counts = self.write(|tx| {
             if cursor_of(tx, name)? != cursor {
                 return Err(Error::Unreachable("Another process synced this producer meanwhile; pulling again".into()));
             }
-            let counts = apply::apply_page(tx, &reg, ctx, &entries, &prepared)?;
+            let counts = apply::apply_page(tx, &reg, ctx, &mut entries, &prepared)?;
             crate::failpoint::hit("page-applied-before-commit");
             tx.prepare_cached(
                 "INSERT INTO producer_state (producer, cursor, acked_page, held, last_sync, online, last_error) VALUES (?1, ?2, ?3, ?4, ?5, 1, NULL)

@@ -87,7 +87,7 @@ impl Site {
                         )
                     })?,
             };
-            let entry = LogEntry {
+            let mut entry = LogEntry {
                 seq: item.seq,
                 update_type: match item.update_type.as_str() {
                     "Create" => UpdateType::Create,
@@ -108,7 +108,7 @@ impl Site {
                 .pop()
                 .unwrap_or_default();
             let ok = self.write(|tx| {
-                let line = Line::of(apply_in_savepoint(tx, &reg, &ctx, &entry, &ready))?;
+                let line = Line::of(apply_in_savepoint(tx, &reg, &ctx, &mut entry, &ready))?;
                 if line.status == Status::Failed {
                     tx.execute(
                         "UPDATE sync_log SET error = ?2, modified = ?3, attempts = attempts + 1 WHERE id = ?1",
