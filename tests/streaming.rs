@@ -487,3 +487,56 @@ fn a_todo_whose_dynamic_link_points_at_an_unsubscribed_note_brings_that_note_fir
         json!(note)
     );
 }
+
+/// A page is applied whole unless an entry fails: then it is applied again
+/// entry by entry. The documents before and after the failing one arrive
+/// whole (their data read again from what came), the failing one is a
+/// Failed line that keeps its document for Resync, and nothing else.
+#[test]
+fn one_failing_entry_in_a_page_takes_nothing_with_it() {
+    let (producer, consumer) = pair();
+    consumer.subscribe_to(&producer, json!([{"ref_doctype": "Customer"}]));
+    producer.decide(&consumer.site_id(), &[("Customer", "Approved")]);
+    // Both sites know the field; only the consumer requires it.
+    producer.method(
+        "outpost.doctype.add_custom_field",
+        json!({"doctype": "Customer", "field": {"fieldname": "vat_id", "fieldtype": "Data"}}),
+    );
+    consumer.method(
+        "outpost.doctype.add_custom_field",
+        json!({"doctype": "Customer", "field": {"fieldname": "vat_id", "fieldtype": "Data", "reqd": 1}}),
+    );
+    for (name, vat) in [("Ann", "V-1"), ("Bo", ""), ("Cy", "V-3")] {
+        producer
+            .insert(
+                "Customer",
+                json!({"customer_name": name, "vat_id": vat, "territory": format!("{name} land")}),
+            )
+            .data();
+    }
+    let s = consumer.sync_now();
+    assert_eq!(
+        (s[0]["synced"].as_i64(), s[0]["failed"].as_i64()),
+        (Some(2), Some(1)),
+        "{s}"
+    );
+    for (name, vat) in [("Ann", "V-1"), ("Cy", "V-3")] {
+        let doc = consumer.get("Customer", name).data().clone();
+        assert_eq!(
+            (doc["vat_id"].as_str(), doc["territory"].as_str()),
+            (Some(vat), Some(format!("{name} land").as_str())),
+            "{doc}"
+        );
+    }
+    assert_eq!(consumer.get("Customer", "Bo").status, 404);
+    let log = consumer.sync_log_all();
+    let failed: Vec<&Value> = log.iter().filter(|l| l["status"] == "Failed").collect();
+    assert_eq!(failed.len(), 1, "{log:?}");
+    assert_eq!(failed[0]["remote_docname"], "Bo");
+    assert_eq!(failed[0]["data"]["territory"], "Bo land", "{}", failed[0]);
+    assert!(
+        failed[0]["error"].as_str().unwrap_or("").contains("vat_id"),
+        "{}",
+        failed[0]
+    );
+}

@@ -81,6 +81,13 @@ impl Line {
 /// Each entry comes with its data as the JSON text it arrived as: a
 /// document created takes its data out of the entry instead of a copy, and
 /// a sync-log line that keeps the data keeps that text.
+///
+/// The page is first applied whole, in one savepoint; only if an entry
+/// fails is that undone and the page applied again entry by entry, each
+/// in a savepoint of its own so that a failure takes nothing else with it.
+/// (A savepoint per entry copies every database page the entry touches
+/// before changing it: most of a page of sync's time, for entries that
+/// almost never fail.)
 pub(super) fn apply_page(
     tx: &Transaction,
     reg: &Registry,
@@ -88,6 +95,43 @@ pub(super) fn apply_page(
     entries: &mut [(&mut LogEntry, &RawValue)],
     prepared: &[Prepared],
 ) -> Result<Counts> {
+    tx.prepare_cached("SAVEPOINT page")?.execute([])?;
+    if let Some(counts) = apply_each(tx, reg, ctx, entries, prepared, Mode::Whole)? {
+        tx.prepare_cached("RELEASE page")?.execute([])?;
+        return Ok(counts);
+    }
+    crate::document::forget_cached();
+    tx.prepare_cached("ROLLBACK TO page")?.execute([])?;
+    tx.prepare_cached("RELEASE page")?.execute([])?;
+    // Documents taken out of their entries are read again from their text.
+    for (entry, text) in entries.iter_mut() {
+        if entry.data.is_null() {
+            entry.data = serde_json::from_str(text.get())
+                .map_err(|e| Error::Corrupt(format!("entry {}: {e}", entry.seq)))?;
+        }
+    }
+    apply_each(tx, reg, ctx, entries, prepared, Mode::EntryByEntry)?
+        .ok_or_else(|| Error::Corrupt("an entry applied on its own stopped the page".into()))
+}
+
+/// How [`apply_each`] applies entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Straight into the transaction; the first entry that fails stops
+    /// the page (None), to be undone by the caller.
+    Whole,
+    /// Each in its own savepoint; a failure is a Failed line.
+    EntryByEntry,
+}
+
+fn apply_each(
+    tx: &Transaction,
+    reg: &Registry,
+    ctx: &Context,
+    entries: &mut [(&mut LogEntry, &RawValue)],
+    prepared: &[Prepared],
+    mode: Mode,
+) -> Result<Option<Counts>> {
     let nothing = Prepared::default();
     let mut counts = Counts::default();
     // Whether an entry may wait behind an earlier failure: asked once, not
@@ -99,7 +143,10 @@ pub(super) fn apply_page(
         .exists([&ctx.producer])?;
     for (i, (entry, text)) in entries.iter_mut().enumerate() {
         let ready = prepared.get(i).unwrap_or(&nothing);
-        match apply_logged(tx, reg, ctx, entry, text, ready, failures)? {
+        let Some(status) = apply_logged(tx, reg, ctx, entry, text, ready, failures, mode)? else {
+            return Ok(None);
+        };
+        match status {
             Status::Synced => counts.synced += 1,
             Status::Failed => {
                 counts.failed += 1;
@@ -112,7 +159,7 @@ pub(super) fn apply_page(
             }
         }
     }
-    Ok(counts)
+    Ok(Some(counts))
 }
 
 /// A sync-log line's status.
@@ -137,7 +184,9 @@ impl Status {
 
 /// Applies one entry and writes its sync-log line. `failures`: whether
 /// this producer may have a failed line the entry has to wait behind.
-pub(super) fn apply_logged(
+/// None: the entry failed while the page is applied whole.
+#[allow(clippy::too_many_arguments)]
+fn apply_logged(
     tx: &Transaction,
     reg: &Registry,
     ctx: &Context,
@@ -145,12 +194,13 @@ pub(super) fn apply_logged(
     text: &RawValue,
     ready: &Prepared,
     failures: bool,
-) -> Result<Status> {
+    mode: Mode,
+) -> Result<Option<Status>> {
     let Some(row) = ctx.rows.get(&entry.ref_doctype) else {
-        return Ok(Status::Skipped); // refused before, by the protocol check
+        return Ok(Some(Status::Skipped)); // refused before, by the protocol check
     };
     if entry.origin_site == ctx.local_site_id {
-        return Ok(Status::Skipped); // our own change coming back (SPEC F19)
+        return Ok(Some(Status::Skipped)); // our own change coming back (SPEC F19)
     }
     let doctype = ctx.local_doctype(&entry.ref_doctype).to_owned();
     let doctype = doctype.as_str();
@@ -168,6 +218,10 @@ pub(super) fn apply_logged(
             "Waiting for an earlier failed update of {doctype} {} (sync log {id}); resync that one first",
             entry.docname
         ))),
+        None if mode == Mode::Whole => match apply_entry(tx, reg, ctx, entry, ready) {
+            Err(_) => return Ok(None),
+            applied => applied,
+        },
         None => apply_in_savepoint(tx, reg, ctx, entry, ready),
     };
     let loose = matches!(outcome, Ok(Applied::Done(_))) && !ready.loose_links.is_empty();
@@ -218,7 +272,7 @@ pub(super) fn apply_logged(
         entry.version,
         line.conflict,
     ])?;
-    Ok(line.status)
+    Ok(Some(line.status))
 }
 
 /// Applies dependencies and the entry inside a savepoint: all or nothing.

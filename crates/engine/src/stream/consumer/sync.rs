@@ -324,7 +324,7 @@ impl Site {
         let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Result<(i64, Pulled)>>(1);
         // An applied page is freed on another thread: its thousands of
         // values take the applier a good part of a page's time to free.
-        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Pulled>();
+        let (spent_tx, spent_rx) = std::sync::mpsc::sync_channel::<Pulled>(1);
         std::thread::scope(|scope| {
             // Dropped as the applier leaves, which ends the freeing thread.
             let spent = spent_tx;
