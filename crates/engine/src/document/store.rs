@@ -1,6 +1,9 @@
 //! Rows of the `documents` and `doc_links` tables. A document is stored
 //! whole as JSON (child rows inside it); its outgoing links are kept in
-//! `doc_links` so that "who links to this?" is one indexed query.
+//! `doc_links`, clustered on the target, so that "who links to this?" is
+//! one indexed query — and listed in the document's own row (`links`), so
+//! that a change or a delete finds the rows to remove without a second
+//! index over `doc_links`, and a change that keeps its links writes none.
 
 use rusqlite::{OptionalExtension, Transaction};
 
@@ -8,10 +11,50 @@ use super::values::text;
 use super::Doc;
 use crate::error::{Error, Result};
 
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Link {
     pub fieldname: String,
     pub doctype: String,
     pub name: String,
+}
+
+/// A document's links as its row keeps them: each once, in order; None
+/// when it has none.
+fn links_text(links: &[Link]) -> Result<Option<String>> {
+    if links.is_empty() {
+        return Ok(None);
+    }
+    let mut sorted: Vec<&Link> = links.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    let rows: Vec<(&str, &str, &str)> = sorted
+        .iter()
+        .map(|l| (l.fieldname.as_str(), l.doctype.as_str(), l.name.as_str()))
+        .collect();
+    serde_json::to_string(&rows)
+        .map(Some)
+        .map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+/// The links a stored document's row lists (what `doc_links` holds for it).
+pub fn links_of(tx: &Transaction, doctype: &str, name: &str) -> Result<Vec<Link>> {
+    let text: Option<Option<String>> = tx
+        .prepare_cached("SELECT links FROM documents WHERE doctype = ?1 AND name = ?2")?
+        .query_row((doctype, name), |r| r.get(0))
+        .optional()?;
+    let Some(text) = text.flatten() else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(String, String, String)> = serde_json::from_str(&text)
+        .map_err(|e| Error::Corrupt(format!("links of {doctype} {name}: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(|(fieldname, doctype, name)| Link {
+            fieldname,
+            doctype,
+            name,
+        })
+        .collect())
 }
 
 pub fn load(tx: &Transaction, doctype: &str, name: &str) -> Result<Option<Doc>> {
@@ -67,9 +110,16 @@ pub fn insert(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Res
     let name = text(doc, "name");
     let data = serde_json::to_string(doc).map_err(|e| Error::Corrupt(e.to_string()))?;
     tx.prepare_cached(
-        "INSERT INTO documents (doctype, name, data, modified, remote_name) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO documents (doctype, name, data, modified, remote_name, links) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute((doctype, &name, &data, text(doc, "modified"), remote_name(doc)))?;
+    .execute((
+        doctype,
+        &name,
+        &data,
+        text(doc, "modified"),
+        remote_name(doc),
+        links_text(links)?,
+    ))?;
     write_links(tx, doctype, &name, links)
 }
 
@@ -77,13 +127,22 @@ pub fn update(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Res
     super::compute::forget_fetched_from(doctype);
     let name = text(doc, "name");
     let data = serde_json::to_string(doc).map_err(|e| Error::Corrupt(e.to_string()))?;
+    let before = links_of(tx, doctype, &name)?;
     tx.prepare_cached(
-        "UPDATE documents SET data = ?3, modified = ?4, remote_name = ?5 WHERE doctype = ?1 AND name = ?2",
+        "UPDATE documents SET data = ?3, modified = ?4, remote_name = ?5, links = ?6 WHERE doctype = ?1 AND name = ?2",
     )?
-    .execute((doctype, &name, &data, text(doc, "modified"), remote_name(doc)))?;
-    tx.prepare_cached("DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2")?
-        .execute((doctype, &name))?;
-    write_links(tx, doctype, &name, links)
+    .execute((
+        doctype,
+        &name,
+        &data,
+        text(doc, "modified"),
+        remote_name(doc),
+        links_text(links)?,
+    ))?;
+    let gone: Vec<&Link> = before.iter().filter(|l| !links.contains(l)).collect();
+    remove_links(tx, doctype, &name, gone)?;
+    let added: Vec<&Link> = links.iter().filter(|l| !before.contains(l)).collect();
+    write_links(tx, doctype, &name, added)
 }
 
 /// The producer's name of a document synced under a name of this site's.
@@ -96,14 +155,35 @@ fn remote_name(doc: &Doc) -> Option<&str> {
 pub fn delete(tx: &Transaction, doctype: &str, name: &str) -> Result<()> {
     super::compute::forget_fetched_from(doctype);
     PRESENT.with_borrow_mut(|p| p.remove(&(doctype.to_owned(), name.to_owned())));
+    let links = links_of(tx, doctype, name)?;
     tx.prepare_cached("DELETE FROM documents WHERE doctype = ?1 AND name = ?2")?
         .execute((doctype, name))?;
-    tx.prepare_cached("DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2")?
-        .execute((doctype, name))?;
+    remove_links(tx, doctype, name, &links)
+}
+
+/// Removes a document's rows from `doc_links`, each by its key.
+fn remove_links<'a>(
+    tx: &Transaction,
+    doctype: &str,
+    name: &str,
+    links: impl IntoIterator<Item = &'a Link>,
+) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "DELETE FROM doc_links WHERE link_doctype = ?1 AND link_name = ?2 AND doctype = ?3 AND name = ?4 AND fieldname = ?5",
+    )?;
+    for l in links {
+        stmt.execute((&l.doctype, &l.name, doctype, name, &l.fieldname))?;
+    }
     Ok(())
 }
 
-fn write_links(tx: &Transaction, doctype: &str, name: &str, links: &[Link]) -> Result<()> {
+/// Adds a document's rows to `doc_links` (those it has already stay).
+fn write_links<'a>(
+    tx: &Transaction,
+    doctype: &str,
+    name: &str,
+    links: impl IntoIterator<Item = &'a Link>,
+) -> Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT OR IGNORE INTO doc_links (doctype, name, fieldname, link_doctype, link_name) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
@@ -175,6 +255,57 @@ mod tests {
     use crate::site::Site;
     use crate::Actor;
     use serde_json::json;
+
+    /// "Who links to this?" follows a document's changes and its delete:
+    /// an Item an invoice no longer holds can be deleted, one it holds
+    /// cannot, and nothing holds anything once the invoice is gone.
+    #[test]
+    fn links_follow_changes_and_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = Site::open(dir.path()).unwrap();
+        let me = Actor::system();
+        site.insert(&me, "Customer", json!({"customer_name": "Acme"}))
+            .unwrap();
+        for code in ["PEN", "INK", "NIB"] {
+            site.insert(&me, "Item", json!({"item_code": code, "item_name": code}))
+                .unwrap();
+        }
+        let row = |code: &str| json!({"item_code": code, "qty": 1, "rate": 2});
+        let invoice = site
+            .insert(
+                &me,
+                "Sales Invoice",
+                json!({"customer": "Acme", "items": [row("PEN"), row("NIB"), row("NIB")]}),
+            )
+            .unwrap();
+        let name = invoice["name"].as_str().unwrap().to_owned();
+        let linked = |code: &str| {
+            site.read(|tx| super::first_linker(tx, "Item", code))
+                .unwrap()
+                .is_some()
+        };
+        assert_eq!(
+            (linked("PEN"), linked("INK"), linked("NIB")),
+            (true, false, true)
+        );
+        site.update(
+            &me,
+            "Sales Invoice",
+            &name,
+            json!({"items": [row("INK"), row("NIB")]}),
+        )
+        .unwrap();
+        assert_eq!(
+            (linked("PEN"), linked("INK"), linked("NIB")),
+            (false, true, true)
+        );
+        site.delete(&me, "Item", "PEN").unwrap();
+        assert!(site.delete(&me, "Item", "INK").is_err());
+        site.delete(&me, "Sales Invoice", &name).unwrap();
+        assert_eq!((linked("INK"), linked("NIB")), (false, false));
+        site.delete(&me, "Item", "INK").unwrap();
+        site.delete(&me, "Customer", "Acme").unwrap();
+    }
 
     /// Within one transaction, a document seen present is absent again
     /// once deleted, or once the part of the transaction that made it is

@@ -238,13 +238,12 @@ impl Site {
     /// lack it).
     fn bundle_for<D>(&self, owner: &Actor, hub: &str, page: &PullReply<D>) -> Result<Vec<Doc>> {
         let links_of = |key: &(String, String)| -> Result<Vec<(String, String)>> {
-            self.read(|tx| {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT DISTINCT link_doctype, link_name FROM doc_links WHERE doctype = ?1 AND name = ?2",
-                )?;
-                let rows = stmt.query_map((&key.0, &key.1), |r| Ok((r.get(0)?, r.get(1)?)))?;
-                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-            })
+            let links = self.read(|tx| store::links_of(tx, &key.0, &key.1))?;
+            let mut targets: Vec<(String, String)> =
+                links.into_iter().map(|l| (l.doctype, l.name)).collect();
+            targets.sort();
+            targets.dedup();
+            Ok(targets)
         };
         let mut stack: Vec<(String, String)> = Vec::new();
         let mut seen = HashSet::new();
