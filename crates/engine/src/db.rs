@@ -198,8 +198,9 @@ pub fn open(path: &Path) -> Result<Connection> {
     // thread of the site does, beside the writer (see `checkpointer`).
     // A short-lived process (the CLI) checkpoints when it closes.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    // Once checkpointed, a log grown by a long catch-up is cut back.
-    conn.pragma_update(None, "journal_size_limit", 64 << 20)?;
+    // Once checkpointed, a log grown by a long catch-up is cut back to
+    // 16 MB (what a catch-up leaves on disk besides the data).
+    conn.pragma_update(None, "journal_size_limit", 16 << 20)?;
     let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
     migrations.to_latest(&mut conn)?;
     Ok(conn)
@@ -216,7 +217,7 @@ pub fn open_reader(path: &Path) -> Result<Connection> {
 /// Past this size the log is copied into the database file.
 const CHECKPOINT_AT: u64 = 8 << 20;
 /// Past this size the checkpointer makes the log start over.
-const CHECKPOINT_RESTART_AT: u64 = 64 << 20;
+const CHECKPOINT_RESTART_AT: u64 = 32 << 20;
 /// How often the checkpointer looks at the log's size.
 const CHECKPOINT_LOOK: std::time::Duration = std::time::Duration::from_millis(250);
 
@@ -244,7 +245,7 @@ pub fn checkpointer(path: &Path, alive: std::sync::Weak<()>) {
                 let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
                 // PASSIVE copies what it can beside the writer; under
                 // writes that never pause the log would only grow, so past
-                // 64 MB RESTART waits for the writer's current commit and
+                // 32 MB RESTART waits for the writer's current commit and
                 // has the next one start the log from its beginning.
                 let mode = match size {
                     s if s > CHECKPOINT_RESTART_AT => Some("RESTART"),

@@ -322,19 +322,13 @@ impl Site {
         summary.start = first;
         summary.cursor = first;
         let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Result<(i64, Pulled)>>(1);
-        // An applied page is freed on another thread: its thousands of
-        // values take the applier a good part of a page's time to free.
-        let (spent_tx, spent_rx) = std::sync::mpsc::sync_channel::<Pulled>(1);
+        // An applied page goes back to the fetching thread, which made it,
+        // to be freed there: freeing its thousands of values took the
+        // applier a good part of a page's time. (Unbounded: the fetcher
+        // frees what came back before each pull, so one or two wait.)
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Pulled>();
         std::thread::scope(|scope| {
-            // Dropped as the applier leaves, which ends the freeing thread.
             let spent = spent_tx;
-            let freer = std::thread::Builder::new().name("outpost-free".into());
-            if freer
-                .spawn_scoped(scope, move || spent_rx.into_iter().for_each(drop))
-                .is_err()
-            {
-                tracing::debug!("no thread to free pages on: the applier frees them");
-            }
             let (client, site_id, committed, gone) = (
                 &client,
                 ctx.local_site_id.clone(),
@@ -350,6 +344,7 @@ impl Site {
                     if began.elapsed() > MAX_ROUND_TIME {
                         break;
                     }
+                    spent_rx.try_iter().for_each(drop);
                     let page = client.pull(&PullRequest {
                         site_id: site_id.clone(),
                         after,
@@ -413,7 +408,7 @@ impl Site {
                     &pulled.1,
                     summary,
                 )?;
-                // Freed here when no thread could be started for it.
+                // Freed here once the fetcher is done.
                 let _ = spent.send(pulled);
                 committed.store(number, Ordering::Release);
                 progress(summary);
