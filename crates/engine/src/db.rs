@@ -216,17 +216,49 @@ pub fn open_reader(path: &Path) -> Result<Connection> {
 
 /// Past this size the log is copied into the database file.
 const CHECKPOINT_AT: u64 = 8 << 20;
-/// Past this size the checkpointer makes the log start over.
-const CHECKPOINT_RESTART_AT: u64 = 32 << 20;
+/// Past this size the writer makes the log start over (see [`Checkpoints`]).
+const CHECKPOINT_RESTART_AT: u64 = 64 << 20;
 /// How often the checkpointer looks at the log's size.
 const CHECKPOINT_LOOK: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Between the checkpointer thread and the writer: the log has grown past
+/// [`CHECKPOINT_RESTART_AT`] and should start over. Under writes that never
+/// pause (a catch-up) a PASSIVE checkpoint never catches the log's end, so
+/// the log would only grow; and a RESTART from the checkpointer's thread
+/// waits for the writer's lock, which a catch-up hardly ever lets go. The
+/// writer does it between two transactions instead ([`Checkpoints::after_commit`]).
+#[derive(Default)]
+pub struct Checkpoints {
+    restart: std::sync::atomic::AtomicBool,
+}
+
+impl Checkpoints {
+    /// Called by the writer after a commit, holding the writer's connection:
+    /// when asked, copies what is left of the log into the database file and
+    /// has the next transaction start the log over (cut back to 16 MB).
+    pub fn after_commit(&self, conn: &Connection) {
+        if !self.restart.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        // (busy, frames in the log, frames copied): busy is 1 when a
+        // reader or another checkpoint was in the way; asked again after
+        // the next commit.
+        match conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)) {
+            Ok(0) => self
+                .restart
+                .store(false, std::sync::atomic::Ordering::Release),
+            Ok(_) => tracing::debug!("restarting the log postponed: in use"),
+            Err(e) => tracing::debug!(error = %e, "restarting the log postponed"),
+        }
+    }
+}
 
 /// Copies the write-ahead log into the database file whenever it passes
 /// 8 MB, on a connection and thread of its own, so that the writer's
 /// commits never wait for it (PASSIVE: it neither blocks nor waits for
-/// writers or readers). Ends when `alive` can no longer be upgraded (the
-/// site was dropped).
-pub fn checkpointer(path: &Path, alive: std::sync::Weak<()>) {
+/// writers or readers); past 64 MB it asks the writer to start the log
+/// over. Ends when `alive` can no longer be upgraded (the site was dropped).
+pub fn checkpointer(path: &Path, alive: std::sync::Weak<Checkpoints>) {
     let path = path.to_owned();
     let mut wal = path.clone().into_os_string();
     wal.push("-wal");
@@ -241,20 +273,19 @@ pub fn checkpointer(path: &Path, alive: std::sync::Weak<()>) {
                 }
             };
             let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
-            while alive.upgrade().is_some() {
+            while let Some(shared) = alive.upgrade() {
                 let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
-                // PASSIVE copies what it can beside the writer; under
-                // writes that never pause the log would only grow, so past
-                // 32 MB RESTART waits for the writer's current commit and
-                // has the next one start the log from its beginning.
-                let mode = match size {
-                    s if s > CHECKPOINT_RESTART_AT => Some("RESTART"),
-                    s if s > CHECKPOINT_AT => Some("PASSIVE"),
-                    _ => None,
-                };
-                if let Some(mode) = mode {
-                    let sql = format!("PRAGMA wal_checkpoint({mode})");
-                    if let Err(e) = conn.query_row(&sql, [], |_| Ok(())) {
+                let restart = size > CHECKPOINT_RESTART_AT;
+                if restart {
+                    // Left to the writer, undisturbed by a checkpoint here.
+                    shared
+                        .restart
+                        .store(true, std::sync::atomic::Ordering::Release);
+                }
+                let restarting = shared.restart.load(std::sync::atomic::Ordering::Acquire);
+                drop(shared);
+                if size > CHECKPOINT_AT && !restarting {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                         tracing::debug!(error = %e, "checkpoint postponed");
                     }
                 }

@@ -64,8 +64,9 @@ pub struct Site {
     pub(crate) notice_sink: RwLock<Option<crate::notice::NoticeSink>>,
     /// What "Sync now" is doing, for its progress bar.
     pub(crate) progress: Mutex<crate::stream::consumer::SyncProgress>,
-    /// Held while the site is open: its checkpointer ends once it is gone.
-    _alive: Arc<()>,
+    /// Held while the site is open (its checkpointer ends once it is gone);
+    /// the checkpointer asks the writer through it to start the log over.
+    checkpoints: Arc<crate::db::Checkpoints>,
 }
 
 impl std::fmt::Debug for Site {
@@ -115,9 +116,9 @@ impl Site {
             writes: std::sync::atomic::AtomicU64::new(0),
             notice_sink: RwLock::new(None),
             progress: Mutex::new(Default::default()),
-            _alive: Arc::new(()),
+            checkpoints: Arc::default(),
         };
-        crate::db::checkpointer(&site.db_path(), Arc::downgrade(&site._alive));
+        crate::db::checkpointer(&site.db_path(), Arc::downgrade(&site.checkpoints));
         site.write(|tx| {
             ensure_site_id(tx)?;
             for dt in builtin_doctypes()? {
@@ -179,6 +180,7 @@ impl Site {
         tx.commit()?;
         self.writes
             .fetch_add(1, std::sync::atomic::Ordering::Release);
+        self.checkpoints.after_commit(&conn);
         Ok(out)
     }
 

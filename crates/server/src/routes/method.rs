@@ -209,8 +209,9 @@ fn arg_flag(args: &Map<String, Value>, key: &str) -> outpost_engine::Result<bool
 fn from_args<T: serde::de::DeserializeOwned>(
     args: &Map<String, Value>,
 ) -> outpost_engine::Result<T> {
-    serde_json::from_value(Value::Object(args.clone()))
-        .map_err(|e| Error::bad_input(format!("Invalid arguments: {e}")))
+    // Read from the arguments as they are (a pushed page is a megabyte of
+    // them: not copied first).
+    T::deserialize(args).map_err(|e| Error::bad_input(format!("Invalid arguments: {e}")))
 }
 
 /// A method's answer, serialised once: straight from the engine's types to

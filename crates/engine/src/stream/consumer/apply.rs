@@ -138,7 +138,8 @@ fn apply_each(
     // per entry, while this producer has no failed line.
     let mut failures = tx
         .prepare_cached(
-            "SELECT 1 FROM sync_log WHERE status = 'Failed' AND event_producer = ?1 LIMIT 1",
+            // The failed lines, by status (not every line of the producer).
+            "SELECT 1 FROM sync_log INDEXED BY sync_log_status WHERE status = 'Failed' AND event_producer = ?1 LIMIT 1",
         )?
         .exists([&ctx.producer])?;
     for (i, (entry, text)) in entries.iter_mut().enumerate() {

@@ -129,7 +129,7 @@ impl Site {
             let mut stmt = tx.prepare(
                 "SELECT d.name, json_extract(d.data, '$.registration_status'), COALESCE(s.online, 0), s.last_sync,
                         COALESCE(s.last_error, json_extract(d.data, '$.last_error')), COALESCE(s.cursor, 0),
-                        (SELECT COUNT(*) FROM sync_log l WHERE l.event_producer = d.name AND l.status = 'Failed'), s.held,
+                        (SELECT COUNT(*) FROM sync_log l INDEXED BY sync_log_status WHERE l.status = 'Failed' AND l.event_producer = d.name), s.held,
                         CASE WHEN coalesce(json_array_length(d.data, '$.push_doctypes'), 0) > 0 THEN
                           (SELECT COUNT(*) FROM update_log u
                            JOIN consumer_rows c ON c.consumer = json_extract(d.data, '$.producer_site_id') AND c.ref_doctype = u.ref_doctype
@@ -268,7 +268,7 @@ impl Site {
             let first: String = self.read(|tx| {
                 Ok(tx
                     .query_row(
-                        "SELECT error FROM sync_log WHERE event_producer = ?1 AND status = 'Failed' ORDER BY id DESC LIMIT 1",
+                        "SELECT error FROM sync_log INDEXED BY sync_log_status WHERE status = 'Failed' AND event_producer = ?1 ORDER BY id DESC LIMIT 1",
                         [name],
                         |r| r.get::<_, Option<String>>(0),
                     )

@@ -133,7 +133,7 @@ impl Site {
     pub fn retry_failed(&self) -> Result<u32> {
         let due: Vec<i64> = self.read(|tx| {
             let mut stmt = tx.prepare(
-                "SELECT MIN(id) FROM sync_log WHERE status = 'Failed'
+                "SELECT MIN(id) FROM sync_log INDEXED BY sync_log_status WHERE status = 'Failed'
                  AND (julianday('now', 'localtime') - julianday(modified)) * 86400 >= MIN(3600, 1 << MIN(attempts, 12))
                  GROUP BY event_producer, ref_doctype, remote_docname LIMIT 50",
             )?;
