@@ -268,6 +268,27 @@ pub struct DocType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub status_by_docstatus: Option<Vec<String>>,
+    /// Where each field is in `fields` (every save looks fields up by
+    /// name, for every key of the document and of each row).
+    #[serde(skip)]
+    #[ts(skip)]
+    index: FieldIndex,
+}
+
+/// Field positions by name, made on first use; a copy starts without.
+#[derive(Default)]
+struct FieldIndex(std::sync::OnceLock<std::collections::HashMap<String, usize>>);
+
+impl Clone for FieldIndex {
+    fn clone(&self) -> Self {
+        FieldIndex::default()
+    }
+}
+
+impl std::fmt::Debug for FieldIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FieldIndex")
+    }
 }
 
 fn default_autoname() -> String {
@@ -282,7 +303,19 @@ impl DocType {
     }
 
     pub fn field(&self, fieldname: &str) -> Option<&DocField> {
-        self.fields.iter().find(|f| f.fieldname == fieldname)
+        let index = self.index.0.get_or_init(|| {
+            self.fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.fieldname.clone(), i))
+                .collect()
+        });
+        // `fields` is public: a field added after the index was made is
+        // found by looking through them, as is one the index misplaces.
+        match index.get(fieldname).and_then(|&i| self.fields.get(i)) {
+            Some(f) if f.fieldname == fieldname => Some(f),
+            _ => self.fields.iter().find(|f| f.fieldname == fieldname),
+        }
     }
 
     pub fn naming(&self) -> Result<NamingRule> {
@@ -433,4 +466,32 @@ pub fn validate_fieldname(name: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fields are found by name through an index made on first use; one
+    /// added to the declaration afterwards is found all the same.
+    #[test]
+    fn a_field_added_after_lookups_is_found() {
+        let mut dt = DocType::from_json(serde_json::json!({"name": "T", "fields": [
+            {"fieldname": "title", "fieldtype": "Data"}]}))
+        .unwrap();
+        assert!(dt.field("title").is_some());
+        assert!(dt.field("shelf").is_none());
+        dt.fields.push(DocField {
+            fieldname: "shelf".into(),
+            ..dt.fields[0].clone()
+        });
+        assert_eq!(
+            dt.field("shelf").map(|f| f.fieldname.as_str()),
+            Some("shelf")
+        );
+        assert_eq!(
+            dt.clone().field("title").map(|f| f.fieldname.as_str()),
+            Some("title")
+        );
+    }
 }

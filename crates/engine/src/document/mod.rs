@@ -365,7 +365,7 @@ struct Meta<'a> {
 /// Checks and normalises the declared fields of `input` (and its child
 /// rows). Standard fields are set later by [`assemble`].
 fn build(reg: &Registry, dt: &DocType, mut input: Doc, old: Option<&Doc>) -> Result<Doc> {
-    reject_unknown(dt, &input, "")?;
+    reject_unknown(dt, &input, String::new)?;
     let mut body = Doc::with_capacity(dt.fields.len());
     for f in &dt.fields {
         // Taken, not copied: values in their normal form move into the body.
@@ -387,7 +387,8 @@ fn build(reg: &Registry, dt: &DocType, mut input: Doc, old: Option<&Doc>) -> Res
     Ok(body)
 }
 
-fn reject_unknown(dt: &DocType, input: &Doc, place: &str) -> Result<()> {
+/// `place` says where, for the error (made only when there is one).
+fn reject_unknown(dt: &DocType, input: &Doc, place: impl Fn() -> String) -> Result<()> {
     for key in input.keys() {
         let standard = STANDARD_FIELDS.contains(&key.as_str())
             || crate::doctype::CHILD_FIELDS.contains(&key.as_str())
@@ -395,7 +396,7 @@ fn reject_unknown(dt: &DocType, input: &Doc, place: &str) -> Result<()> {
         if !standard && dt.field(key).is_none() {
             return Err(Error::invalid(
                 key,
-                format!("Unknown field {key} for DocType {}{place}", dt.name),
+                format!("Unknown field {key} for DocType {}{}", dt.name, place()),
             ));
         }
     }
@@ -437,7 +438,9 @@ fn build_rows(
                 ),
             ));
         };
-        reject_unknown(child, &row, &format!(" in row {} of {}", i + 1, f.label()))?;
+        reject_unknown(child, &row, || {
+            format!(" in row {} of {}", i + 1, f.label())
+        })?;
         let name = match row.get("name") {
             Some(Value::String(s)) if !s.trim().is_empty() => naming::check_name(s)?,
             _ => naming::random_hash(),
@@ -642,7 +645,7 @@ fn is_row_meta(key: &str) -> bool {
 /// The stored form: standard fields first, then declared fields; child rows
 /// get their own standard fields (keeping `creation` of rows that existed).
 fn assemble(dt: &DocType, m: &Meta, body: Doc, old: Option<&Doc>) -> Doc {
-    let mut doc = Doc::new();
+    let mut doc = Doc::with_capacity(STANDARD_FIELDS.len() + body.len());
     doc.insert("name".into(), Value::from(m.name));
     doc.insert("owner".into(), Value::from(m.owner));
     doc.insert("creation".into(), Value::from(m.creation));
@@ -687,7 +690,7 @@ fn assemble_row(
         .and_then(|rows| rows.iter().find(|r| r.get("name") == Some(&name)))
         .and_then(|r| r.get("creation").cloned())
         .unwrap_or_else(|| Value::from(m.creation));
-    let mut r = Doc::new();
+    let mut r = Doc::with_capacity(11 + body.len());
     r.insert("name".into(), name);
     r.insert("owner".into(), Value::from(m.owner));
     r.insert("creation".into(), creation);
