@@ -168,13 +168,13 @@ fn remove_links<'a>(
     name: &str,
     links: impl IntoIterator<Item = &'a Link>,
 ) -> Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "DELETE FROM doc_links WHERE link_doctype = ?1 AND link_name = ?2 AND doctype = ?3 AND name = ?4 AND fieldname = ?5",
-    )?;
-    for l in links {
-        stmt.execute((&l.doctype, &l.name, doctype, name, &l.fieldname))?;
-    }
-    Ok(())
+    for_each_link(
+        tx,
+        "DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2 AND fieldname = ?3 AND link_doctype = ?4 AND link_name = ?5",
+        doctype,
+        name,
+        links,
+    )
 }
 
 /// Adds a document's rows to `doc_links` (those it has already stay).
@@ -184,9 +184,24 @@ fn write_links<'a>(
     name: &str,
     links: impl IntoIterator<Item = &'a Link>,
 ) -> Result<()> {
-    let mut stmt = tx.prepare_cached(
+    for_each_link(
+        tx,
         "INSERT OR IGNORE INTO doc_links (doctype, name, fieldname, link_doctype, link_name) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
+        doctype,
+        name,
+        links,
+    )
+}
+
+/// Runs `sql` once per link: (doctype, name, fieldname, link_doctype, link_name).
+fn for_each_link<'a>(
+    tx: &Transaction,
+    sql: &str,
+    doctype: &str,
+    name: &str,
+    links: impl IntoIterator<Item = &'a Link>,
+) -> Result<()> {
+    let mut stmt = tx.prepare_cached(sql)?;
     for l in links {
         stmt.execute((doctype, name, &l.fieldname, &l.doctype, &l.name))?;
     }
