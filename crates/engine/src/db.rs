@@ -178,9 +178,14 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// How long the writer waits for the database's lock.
+const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long the writer waits for readers to leave the log it restarts.
+const RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 pub fn open(path: &Path) -> Result<Connection> {
     let mut conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_timeout(WRITER_WAIT)?;
     // A new site's file has 16 KB pages: a document (an invoice of five
     // rows is 2.2 KB of JSON) no longer takes a 4 KB page of its own, so
     // the file is about half the size and a page of sync writes half the
@@ -240,6 +245,9 @@ impl Checkpoints {
         if !self.restart.load(std::sync::atomic::Ordering::Acquire) {
             return;
         }
+        // A reader still on the log is waited for briefly, not for the
+        // writer's usual ten seconds: other writes wait behind this one.
+        let _ = conn.busy_timeout(RESTART_WAIT);
         // (busy, frames in the log, frames copied): busy is 1 when a
         // reader or another checkpoint was in the way; asked again after
         // the next commit.
@@ -250,6 +258,7 @@ impl Checkpoints {
             Ok(_) => tracing::debug!("restarting the log postponed: in use"),
             Err(e) => tracing::debug!(error = %e, "restarting the log postponed"),
         }
+        let _ = conn.busy_timeout(WRITER_WAIT);
     }
 }
 
