@@ -175,13 +175,17 @@ const FETCHED_MAX: usize = 10_000;
 /// Forgets every fetched value: a transaction begins, or part of one was
 /// rolled back (what was fetched may have been written in that part).
 pub fn forget_fetched() {
-    FETCHED.with_borrow_mut(HashMap::clear);
+    FETCHED.with_borrow_mut(Fetched::clear);
 }
 
 /// Forgets what was fetched from documents of `doctype` (one of them was
 /// changed or deleted).
 pub fn forget_fetched_from(doctype: &str) {
-    FETCHED.with_borrow_mut(|seen| seen.retain(|(dt, _, _), _| dt != doctype));
+    FETCHED.with_borrow_mut(|seen| {
+        if let Some(gone) = seen.by_doctype.remove(doctype) {
+            seen.count -= gone.values().map(HashMap::len).sum::<usize>();
+        }
+    });
 }
 
 /// Sets the `status` field from docstatus, where the doctype says so.
@@ -206,7 +210,40 @@ pub fn is_derived(dt: &DocType, field: &str) -> bool {
 }
 
 /// Values already fetched in this transaction: (doctype, name, field) → value.
-type Fetched = HashMap<(String, String, String), Value>;
+/// Looked up by borrowed names (no key is built to ask).
+#[derive(Default)]
+struct Fetched {
+    /// doctype → name → field → value.
+    by_doctype: HashMap<String, HashMap<String, HashMap<String, Value>>>,
+    count: usize,
+}
+
+impl Fetched {
+    fn len(&self) -> usize {
+        self.count
+    }
+
+    fn clear(&mut self) {
+        self.by_doctype.clear();
+        self.count = 0;
+    }
+
+    fn get(&self, doctype: &str, name: &str, field: &str) -> Option<&Value> {
+        self.by_doctype.get(doctype)?.get(name)?.get(field)
+    }
+
+    fn insert(&mut self, doctype: &str, name: &str, field: &str, value: Value) {
+        let fields = self
+            .by_doctype
+            .entry(doctype.to_owned())
+            .or_default()
+            .entry(name.to_owned())
+            .or_default();
+        if fields.insert(field.to_owned(), value).is_none() {
+            self.count += 1;
+        }
+    }
+}
 
 /// One field of a stored document, read in SQL (not the whole document).
 fn fetch(
@@ -216,8 +253,7 @@ fn fetch(
     name: &str,
     field: &str,
 ) -> Result<Option<Value>> {
-    let key = (doctype.to_owned(), name.to_owned(), field.to_owned());
-    if let Some(v) = seen.get(&key) {
+    if let Some(v) = seen.get(doctype, name, field) {
         return Ok(Some(v.clone()));
     }
     let path = format!("$.\"{}\"", field.replace('"', ""));
@@ -235,7 +271,7 @@ fn fetch(
             .map_err(|e| Error::Corrupt(format!("{doctype} {name}: {e}")))?,
         None => Value::Null,
     };
-    seen.insert(key, value.clone());
+    seen.insert(doctype, name, field, value.clone());
     Ok(Some(value))
 }
 

@@ -368,8 +368,12 @@ fn build(reg: &Registry, dt: &DocType, mut input: Doc, old: Option<&Doc>) -> Res
     reject_unknown(dt, &input, String::new)?;
     let mut body = Doc::with_capacity(dt.fields.len());
     for f in &dt.fields {
-        // Taken, not copied: values in their normal form move into the body.
-        let given = input.swap_remove(&f.fieldname);
+        // Taken, not copied: values in their normal form move into the
+        // body, under the key they came with.
+        let (key, given) = match input.swap_remove_entry(&f.fieldname) {
+            Some((k, v)) => (k, Some(v)),
+            None => (f.fieldname.clone(), None),
+        };
         let value = if f.fieldtype == FieldType::Table {
             Value::Array(build_rows(reg, dt, f, given)?)
         } else {
@@ -382,7 +386,7 @@ fn build(reg: &Registry, dt: &DocType, mut input: Doc, old: Option<&Doc>) -> Res
                 _ => v,
             }
         };
-        body.insert(f.fieldname.clone(), value);
+        body.insert(key, value);
     }
     Ok(body)
 }
@@ -454,15 +458,15 @@ fn build_rows(
         let mut body = Doc::with_capacity(child.fields.len() + 1);
         body.insert("name".into(), Value::from(name));
         for cf in &child.fields {
-            let v = row
-                .swap_remove(&cf.fieldname)
-                .map(|v| values::coerce_owned(&child.name, cf, v))
-                .transpose()?;
+            let (key, v) = match row.swap_remove_entry(&cf.fieldname) {
+                Some((k, v)) => (k, Some(values::coerce_owned(&child.name, cf, v)?)),
+                None => (cf.fieldname.clone(), None),
+            };
             let v = match v {
                 Some(v) if !v.is_null() => v,
                 _ => values::default_value(&child.name, cf)?.unwrap_or(Value::Null),
             };
-            body.insert(cf.fieldname.clone(), v);
+            body.insert(key, v);
         }
         out.push(Value::Object(body));
     }

@@ -69,21 +69,57 @@ thread_local! {
     /// Documents seen present in the transaction under way on this thread
     /// (a page of 500 invoices checks the same Customer and Items again and
     /// again). Only a delete or a rollback makes one absent again.
-    static PRESENT: std::cell::RefCell<std::collections::HashSet<(String, String)>> =
-        Default::default();
+    static PRESENT: std::cell::RefCell<Present> = Default::default();
 }
 /// A transaction that checks more documents than this starts afresh.
 const PRESENT_MAX: usize = 50_000;
 
+/// doctype → names seen present; asked with borrowed names.
+#[derive(Default)]
+struct Present {
+    by_doctype: std::collections::HashMap<String, std::collections::HashSet<String>>,
+    count: usize,
+}
+
+impl Present {
+    fn contains(&self, doctype: &str, name: &str) -> bool {
+        self.by_doctype
+            .get(doctype)
+            .is_some_and(|names| names.contains(name))
+    }
+
+    fn insert(&mut self, doctype: &str, name: &str) {
+        if self.count > PRESENT_MAX {
+            self.clear();
+        }
+        let names = self.by_doctype.entry(doctype.to_owned()).or_default();
+        if names.insert(name.to_owned()) {
+            self.count += 1;
+        }
+    }
+
+    fn remove(&mut self, doctype: &str, name: &str) {
+        if let Some(names) = self.by_doctype.get_mut(doctype) {
+            if names.remove(name) {
+                self.count -= 1;
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.by_doctype.clear();
+        self.count = 0;
+    }
+}
+
 /// Forgets which documents were seen present: a transaction begins, or
 /// part of one was rolled back.
 pub fn forget_present() {
-    PRESENT.with_borrow_mut(std::collections::HashSet::clear);
+    PRESENT.with_borrow_mut(Present::clear);
 }
 
 pub fn exists(tx: &Transaction, doctype: &str, name: &str) -> Result<bool> {
-    let key = (doctype.to_owned(), name.to_owned());
-    if PRESENT.with_borrow(|p| p.contains(&key)) {
+    if PRESENT.with_borrow(|p| p.contains(doctype, name)) {
         return Ok(true);
     }
     let found = tx
@@ -92,12 +128,7 @@ pub fn exists(tx: &Transaction, doctype: &str, name: &str) -> Result<bool> {
         .optional()?
         .is_some();
     if found {
-        PRESENT.with_borrow_mut(|p| {
-            if p.len() > PRESENT_MAX {
-                p.clear();
-            }
-            p.insert(key);
-        });
+        PRESENT.with_borrow_mut(|p| p.insert(doctype, name));
     }
     Ok(found)
 }
@@ -154,7 +185,7 @@ fn remote_name(doc: &Doc) -> Option<&str> {
 
 pub fn delete(tx: &Transaction, doctype: &str, name: &str) -> Result<()> {
     super::compute::forget_fetched_from(doctype);
-    PRESENT.with_borrow_mut(|p| p.remove(&(doctype.to_owned(), name.to_owned())));
+    PRESENT.with_borrow_mut(|p| p.remove(doctype, name));
     let links = links_of(tx, doctype, name)?;
     tx.prepare_cached("DELETE FROM documents WHERE doctype = ?1 AND name = ?2")?
         .execute((doctype, name))?;
