@@ -284,13 +284,13 @@ pub fn checkpointer(path: &Path, alive: std::sync::Weak<Checkpoints>) {
             let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
             while let Some(shared) = alive.upgrade() {
                 let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
-                let restart = size > CHECKPOINT_RESTART_AT;
-                if restart {
-                    // Left to the writer, undisturbed by a checkpoint here.
+                if size > CHECKPOINT_RESTART_AT {
                     shared
                         .restart
                         .store(true, std::sync::atomic::Ordering::Release);
                 }
+                // While the writer is asked to restart the log, no
+                // checkpoint here stands in its way.
                 let restarting = shared.restart.load(std::sync::atomic::Ordering::Acquire);
                 drop(shared);
                 if size > CHECKPOINT_AT && !restarting {

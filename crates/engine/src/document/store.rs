@@ -11,7 +11,7 @@ use super::values::text;
 use super::Doc;
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Link {
     pub fieldname: String,
     pub doctype: String,
@@ -138,31 +138,44 @@ pub fn parse(doctype: &str, name: &str, data: &str) -> Result<Doc> {
 }
 
 pub fn insert(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Result<()> {
-    let name = text(doc, "name");
-    let data = serde_json::to_string(doc).map_err(|e| Error::Corrupt(e.to_string()))?;
-    tx.prepare_cached(
+    let name = write_row(
+        tx,
         "INSERT INTO documents (doctype, name, data, modified, remote_name, links) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute((
         doctype,
-        &name,
-        &data,
-        text(doc, "modified"),
-        remote_name(doc),
-        links_text(links)?,
-    ))?;
-    write_links(tx, doctype, &name, links)
+        doc,
+        links,
+    )?;
+    for_each_link(tx, ADD_LINK, doctype, &name, links)
 }
 
 pub fn update(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Result<()> {
     super::compute::forget_fetched_from(doctype);
+    let before = links_of(tx, doctype, &text(doc, "name"))?;
+    let name = write_row(
+        tx,
+        "UPDATE documents SET data = ?3, modified = ?4, remote_name = ?5, links = ?6 WHERE doctype = ?1 AND name = ?2",
+        doctype,
+        doc,
+        links,
+    )?;
+    let gone: Vec<&Link> = before.iter().filter(|l| !links.contains(l)).collect();
+    for_each_link(tx, REMOVE_LINK, doctype, &name, gone)?;
+    let added: Vec<&Link> = links.iter().filter(|l| !before.contains(l)).collect();
+    for_each_link(tx, ADD_LINK, doctype, &name, added)
+}
+
+/// Writes a document's row with `sql` (?1 doctype, ?2 name, ?3 data,
+/// ?4 modified, ?5 the producer's name, ?6 links); the document's name.
+fn write_row(
+    tx: &Transaction,
+    sql: &str,
+    doctype: &str,
+    doc: &Doc,
+    links: &[Link],
+) -> Result<String> {
     let name = text(doc, "name");
     let data = serde_json::to_string(doc).map_err(|e| Error::Corrupt(e.to_string()))?;
-    let before = links_of(tx, doctype, &name)?;
-    tx.prepare_cached(
-        "UPDATE documents SET data = ?3, modified = ?4, remote_name = ?5, links = ?6 WHERE doctype = ?1 AND name = ?2",
-    )?
-    .execute((
+    tx.prepare_cached(sql)?.execute((
         doctype,
         &name,
         &data,
@@ -170,10 +183,7 @@ pub fn update(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Res
         remote_name(doc),
         links_text(links)?,
     ))?;
-    let gone: Vec<&Link> = before.iter().filter(|l| !links.contains(l)).collect();
-    remove_links(tx, doctype, &name, gone)?;
-    let added: Vec<&Link> = links.iter().filter(|l| !before.contains(l)).collect();
-    write_links(tx, doctype, &name, added)
+    Ok(name)
 }
 
 /// The producer's name of a document synced under a name of this site's.
@@ -189,42 +199,15 @@ pub fn delete(tx: &Transaction, doctype: &str, name: &str) -> Result<()> {
     let links = links_of(tx, doctype, name)?;
     tx.prepare_cached("DELETE FROM documents WHERE doctype = ?1 AND name = ?2")?
         .execute((doctype, name))?;
-    remove_links(tx, doctype, name, &links)
+    for_each_link(tx, REMOVE_LINK, doctype, name, &links)
 }
 
 /// Removes a document's rows from `doc_links`, each by its key.
-fn remove_links<'a>(
-    tx: &Transaction,
-    doctype: &str,
-    name: &str,
-    links: impl IntoIterator<Item = &'a Link>,
-) -> Result<()> {
-    for_each_link(
-        tx,
-        "DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2 AND fieldname = ?3 AND link_doctype = ?4 AND link_name = ?5",
-        doctype,
-        name,
-        links,
-    )
-}
+const REMOVE_LINK: &str = "DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2 AND fieldname = ?3 AND link_doctype = ?4 AND link_name = ?5";
+/// Adds a document's row to `doc_links` (one it has already stays).
+const ADD_LINK: &str = "INSERT OR IGNORE INTO doc_links (doctype, name, fieldname, link_doctype, link_name) VALUES (?1, ?2, ?3, ?4, ?5)";
 
-/// Adds a document's rows to `doc_links` (those it has already stay).
-fn write_links<'a>(
-    tx: &Transaction,
-    doctype: &str,
-    name: &str,
-    links: impl IntoIterator<Item = &'a Link>,
-) -> Result<()> {
-    for_each_link(
-        tx,
-        "INSERT OR IGNORE INTO doc_links (doctype, name, fieldname, link_doctype, link_name) VALUES (?1, ?2, ?3, ?4, ?5)",
-        doctype,
-        name,
-        links,
-    )
-}
-
-/// Runs `sql` once per link: (doctype, name, fieldname, link_doctype, link_name).
+/// Runs `sql` ([`ADD_LINK`] or [`REMOVE_LINK`]) once per link.
 fn for_each_link<'a>(
     tx: &Transaction,
     sql: &str,

@@ -218,15 +218,16 @@ pub(crate) fn flag(doc: &Doc, key: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use serde_json::json;
+
     #[test]
     fn now_is_written_as_frappe_writes_it() {
-        let now = super::now_string();
+        let now = now_string();
         let parsed = chrono::NaiveDateTime::parse_from_str(&now, "%Y-%m-%d %H:%M:%S%.6f").unwrap();
         assert_eq!(parsed.format("%Y-%m-%d %H:%M:%S%.6f").to_string(), now);
         assert_eq!(now.len(), "2026-01-01 00:00:00.000000".len());
     }
-    use super::*;
-    use serde_json::json;
 
     fn field(t: FieldType, options: Option<&str>) -> DocField {
         serde_json::from_value(json!({"fieldname": "f", "fieldtype": t, "options": options}))

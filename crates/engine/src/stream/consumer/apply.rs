@@ -116,7 +116,7 @@ pub(super) fn apply_page(
 
 /// How [`apply_each`] applies entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Mode {
+enum Mode {
     /// Straight into the transaction; the first entry that fails stops
     /// the page (None), to be undone by the caller.
     Whole,

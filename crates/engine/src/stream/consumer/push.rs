@@ -237,29 +237,35 @@ impl Site {
     /// current state of each document an Update changes (the other site may
     /// lack it).
     fn bundle_for<D>(&self, owner: &Actor, hub: &str, page: &PullReply<D>) -> Result<Vec<Doc>> {
-        let links_of = |key: &(String, String)| -> Result<Vec<(String, String)>> {
-            let links = self.read(|tx| store::links_of(tx, &key.0, &key.1))?;
-            let mut targets: Vec<(String, String)> =
-                links.into_iter().map(|l| (l.doctype, l.name)).collect();
-            targets.sort();
-            targets.dedup();
-            Ok(targets)
-        };
+        let links_of =
+            |tx: &rusqlite::Transaction, key: &(String, String)| -> Result<Vec<(String, String)>> {
+                let mut targets: Vec<(String, String)> = store::links_of(tx, &key.0, &key.1)?
+                    .into_iter()
+                    .map(|l| (l.doctype, l.name))
+                    .collect();
+                targets.sort();
+                targets.dedup();
+                Ok(targets)
+            };
         let mut stack: Vec<(String, String)> = Vec::new();
         let mut seen = HashSet::new();
-        for e in page.snapshot.iter().chain(&page.entries) {
-            let key = (e.ref_doctype.clone(), e.docname.clone());
-            match e.update_type {
-                UpdateType::Update => stack.push(key),
-                UpdateType::Delete => {}
-                // The entry carries the document: only what it links to.
-                _ => {
-                    if seen.insert(key.clone()) {
-                        stack.extend(links_of(&key)?);
+        // What the page's own documents link to, in one read.
+        self.read(|tx| {
+            for e in page.snapshot.iter().chain(&page.entries) {
+                let key = (e.ref_doctype.clone(), e.docname.clone());
+                match e.update_type {
+                    UpdateType::Update => stack.push(key),
+                    UpdateType::Delete => {}
+                    // The entry carries the document: only what it links to.
+                    _ => {
+                        if seen.insert(key.clone()) {
+                            stack.extend(links_of(tx, &key)?);
+                        }
                     }
                 }
             }
-        }
+            Ok(())
+        })?;
         let mut out = Vec::new();
         while let Some(key) = stack.pop() {
             if out.len() >= MAX_BUNDLE || !seen.insert(key.clone()) {
@@ -268,7 +274,7 @@ impl Site {
             let Ok(doc) = self.fetch_dependency(owner, hub, &key.0, &key.1) else {
                 continue;
             };
-            stack.extend(links_of(&key)?);
+            stack.extend(self.read(|tx| links_of(tx, &key))?);
             out.push(doc);
         }
         Ok(out)
