@@ -292,7 +292,7 @@ fn fields(tx: &Transaction, dt: &DocType, doc: &mut Doc, seen: &mut Fetched) -> 
             continue;
         };
         if let Some(value) = fetch(tx, seen, to, name, target)? {
-            doc.insert(f.fieldname.clone(), value);
+            set(doc, &f.fieldname, value);
         }
     }
     for f in &dt.fields {
@@ -310,9 +310,19 @@ fn fields(tx: &Transaction, dt: &DocType, doc: &mut Doc, seen: &mut Fetched) -> 
         let v = Number::from_f64(rounded)
             .map(Value::Number)
             .unwrap_or(Value::Null);
-        doc.insert(f.fieldname.clone(), v);
+        set(doc, &f.fieldname, v);
     }
     Ok(())
+}
+
+/// Sets a field, in its place when the document has it (no key is made).
+fn set(doc: &mut Doc, field: &str, value: Value) {
+    match doc.get_mut(field) {
+        Some(slot) => *slot = value,
+        None => {
+            doc.insert(field.to_owned(), value);
+        }
+    }
 }
 
 fn number(v: Option<&Value>) -> f64 {

@@ -4,6 +4,7 @@
 
 pub mod amend;
 pub mod compute;
+mod layout;
 pub mod naming;
 pub mod store;
 pub mod values;
@@ -363,30 +364,27 @@ struct Meta<'a> {
 }
 
 /// Checks and normalises the declared fields of `input` (and its child
-/// rows). Standard fields are set later by [`assemble`].
-fn build(reg: &Registry, dt: &DocType, mut input: Doc, old: Option<&Doc>) -> Result<Doc> {
-    reject_unknown(dt, &input, String::new)?;
-    let mut body = Doc::with_capacity(dt.fields.len());
-    for f in &dt.fields {
-        // Taken, not copied: values in their normal form move into the
-        // body, under the key they came with.
-        let (key, given) = match input.swap_remove_entry(&f.fieldname) {
-            Some((k, v)) => (k, Some(v)),
-            None => (f.fieldname.clone(), None),
-        };
-        let value = if f.fieldtype == FieldType::Table {
+/// rows), in the stored form's order ([`layout`]). Standard fields are set
+/// later by [`assemble`]; until then they hold what was given, or null.
+/// A document already in that order (one from another site) is filled in
+/// place.
+fn build(reg: &Registry, dt: &DocType, input: Doc, old: Option<&Doc>) -> Result<Doc> {
+    let mut body = if layout::holds(&input, layout::DOC, &dt.fields) {
+        input
+    } else {
+        reject_unknown(dt, &input, String::new)?;
+        layout::arrange(input, layout::DOC, &dt.fields)
+    };
+    for ((_, slot), f) in body.iter_mut().skip(layout::DOC.len()).zip(&dt.fields) {
+        let given = std::mem::take(slot);
+        *slot = if f.fieldtype == FieldType::Table {
             Value::Array(build_rows(reg, dt, f, given)?)
         } else {
-            let v = given
-                .map(|v| values::coerce_owned(&dt.name, f, v))
-                .transpose()?
-                .unwrap_or(Value::Null);
-            match (v.is_null(), old) {
-                (true, None) => values::default_value(&dt.name, f)?.unwrap_or(Value::Null),
-                _ => v,
+            match (values::coerce_owned(&dt.name, f, given)?, old) {
+                (Value::Null, None) => values::default_value(&dt.name, f)?.unwrap_or(Value::Null),
+                (v, _) => v,
             }
         };
-        body.insert(key, value);
     }
     Ok(body)
 }
@@ -407,16 +405,11 @@ fn reject_unknown(dt: &DocType, input: &Doc, place: impl Fn() -> String) -> Resu
     Ok(())
 }
 
-fn build_rows(
-    reg: &Registry,
-    dt: &DocType,
-    f: &DocField,
-    given: Option<Value>,
-) -> Result<Vec<Value>> {
-    let rows = match given {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(rows)) => rows,
-        Some(_) => {
+fn build_rows(reg: &Registry, dt: &DocType, f: &DocField, given: Value) -> Result<Vec<Value>> {
+    let mut rows = match given {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(rows) => rows,
+        _ => {
             return Err(Error::invalid(
                 &f.fieldname,
                 format!(
@@ -429,10 +422,9 @@ fn build_rows(
         }
     };
     let child = reg.require(f.options())?;
-    let mut out = Vec::with_capacity(rows.len());
     let mut names = std::collections::HashSet::new();
-    for (i, row) in rows.into_iter().enumerate() {
-        let Value::Object(mut row) = row else {
+    for (i, slot) in rows.iter_mut().enumerate() {
+        let Value::Object(row) = std::mem::take(slot) else {
             return Err(Error::invalid(
                 &f.fieldname,
                 format!(
@@ -442,9 +434,14 @@ fn build_rows(
                 ),
             ));
         };
-        reject_unknown(child, &row, || {
-            format!(" in row {} of {}", i + 1, f.label())
-        })?;
+        let mut row = if layout::holds(&row, layout::ROW, &child.fields) {
+            row
+        } else {
+            reject_unknown(child, &row, || {
+                format!(" in row {} of {}", i + 1, f.label())
+            })?;
+            layout::arrange(row, layout::ROW, &child.fields)
+        };
         let name = match row.get("name") {
             Some(Value::String(s)) if !s.trim().is_empty() => naming::check_name(s)?,
             _ => naming::random_hash(),
@@ -455,22 +452,16 @@ fn build_rows(
                 format!("Row name {name} appears twice in {}", f.label()),
             ));
         }
-        let mut body = Doc::with_capacity(child.fields.len() + 1);
-        body.insert("name".into(), Value::from(name));
-        for cf in &child.fields {
-            let (key, v) = match row.swap_remove_entry(&cf.fieldname) {
-                Some((k, v)) => (k, Some(values::coerce_owned(&child.name, cf, v)?)),
-                None => (cf.fieldname.clone(), None),
+        row.insert("name".into(), Value::from(name));
+        for ((_, v), cf) in row.iter_mut().skip(layout::ROW.len()).zip(&child.fields) {
+            *v = match values::coerce_owned(&child.name, cf, std::mem::take(v))? {
+                Value::Null => values::default_value(&child.name, cf)?.unwrap_or(Value::Null),
+                v => v,
             };
-            let v = match v {
-                Some(v) if !v.is_null() => v,
-                _ => values::default_value(&child.name, cf)?.unwrap_or(Value::Null),
-            };
-            body.insert(key, v);
         }
-        out.push(Value::Object(body));
+        *slot = Value::Object(row);
     }
-    Ok(out)
+    Ok(rows)
 }
 
 /// Mandatory fields, Link integrity and unique fields. Returns the links
@@ -648,64 +639,71 @@ fn is_row_meta(key: &str) -> bool {
 
 /// The stored form: standard fields first, then declared fields; child rows
 /// get their own standard fields (keeping `creation` of rows that existed).
+/// `body` comes from [`build`], in that order: its standard fields are
+/// overwritten in place.
 fn assemble(dt: &DocType, m: &Meta, body: Doc, old: Option<&Doc>) -> Doc {
-    let mut doc = Doc::with_capacity(STANDARD_FIELDS.len() + body.len());
-    doc.insert("name".into(), Value::from(m.name));
-    doc.insert("owner".into(), Value::from(m.owner));
-    doc.insert("creation".into(), Value::from(m.creation));
-    doc.insert("modified".into(), Value::from(m.modified));
-    doc.insert("modified_by".into(), Value::from(m.modified_by));
-    doc.insert("docstatus".into(), Value::from(m.docstatus));
-    doc.insert("idx".into(), Value::from(0));
-    doc.insert("doctype".into(), Value::from(dt.name.as_str()));
-    doc.insert(version::FIELD.into(), Value::from(m.versions.to_vec()));
-    for (k, v) in body {
-        let table = dt.field(&k).filter(|f| f.fieldtype == FieldType::Table);
-        match (table, v) {
-            (Some(f), Value::Array(rows)) => {
-                let old_rows = old.and_then(|o| o.get(&k)).and_then(Value::as_array);
-                let rows = rows
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, r)| Value::Object(assemble_row(f, m, i, r, old_rows)))
-                    .collect();
-                doc.insert(k, Value::Array(rows));
-            }
-            (_, v) => {
-                doc.insert(k, v);
+    let mut doc = if layout::begins_with(&body, layout::DOC) {
+        body
+    } else {
+        layout::lead_with(body, layout::DOC)
+    };
+    layout::fill(
+        &mut doc,
+        [
+            Value::from(m.name),
+            Value::from(m.owner),
+            Value::from(m.creation),
+            Value::from(m.modified),
+            Value::from(m.modified_by),
+            Value::from(m.docstatus),
+            Value::from(0),
+            Value::from(dt.name.as_str()),
+            Value::from(m.versions.to_vec()),
+        ],
+    );
+    for (i, (k, v)) in doc.iter_mut().enumerate().skip(layout::DOC.len()) {
+        let declared = dt
+            .fields
+            .get(i - layout::DOC.len())
+            .filter(|f| f.fieldname == *k);
+        let Some(f) = declared.or_else(|| dt.field(k)) else {
+            continue;
+        };
+        if let (FieldType::Table, Value::Array(rows)) = (f.fieldtype, v) {
+            let old_rows = old.and_then(|o| o.get(k)).and_then(Value::as_array);
+            for (i, row) in rows.iter_mut().enumerate() {
+                if let Value::Object(row) = row {
+                    assemble_row(f, m, i, row, old_rows);
+                }
             }
         }
     }
     doc
 }
 
-fn assemble_row(
-    f: &DocField,
-    m: &Meta,
-    i: usize,
-    row: Value,
-    old_rows: Option<&Vec<Value>>,
-) -> Doc {
-    let Value::Object(mut body) = row else {
-        return Doc::new();
-    };
-    let name = body.shift_remove("name").unwrap_or(Value::Null);
+fn assemble_row(f: &DocField, m: &Meta, i: usize, row: &mut Doc, old_rows: Option<&Vec<Value>>) {
+    if !layout::begins_with(row, layout::ROW) {
+        *row = layout::lead_with(std::mem::take(row), layout::ROW);
+    }
+    let name = row.get("name").cloned().unwrap_or(Value::Null);
     let creation = old_rows
         .and_then(|rows| rows.iter().find(|r| r.get("name") == Some(&name)))
         .and_then(|r| r.get("creation").cloned())
         .unwrap_or_else(|| Value::from(m.creation));
-    let mut r = Doc::with_capacity(11 + body.len());
-    r.insert("name".into(), name);
-    r.insert("owner".into(), Value::from(m.owner));
-    r.insert("creation".into(), creation);
-    r.insert("modified".into(), Value::from(m.modified));
-    r.insert("modified_by".into(), Value::from(m.modified_by));
-    r.insert("docstatus".into(), Value::from(m.docstatus));
-    r.insert("parent".into(), Value::from(m.name));
-    r.insert("parentfield".into(), Value::from(f.fieldname.as_str()));
-    r.insert("parenttype".into(), Value::from(m.doctype));
-    r.insert("idx".into(), Value::from(i as i64 + 1));
-    r.insert("doctype".into(), Value::from(f.options()));
-    r.extend(body);
-    r
+    layout::fill(
+        row,
+        [
+            name,
+            Value::from(m.owner),
+            creation,
+            Value::from(m.modified),
+            Value::from(m.modified_by),
+            Value::from(m.docstatus),
+            Value::from(m.name),
+            Value::from(f.fieldname.as_str()),
+            Value::from(m.doctype),
+            Value::from(i as i64 + 1),
+            Value::from(f.options()),
+        ],
+    );
 }

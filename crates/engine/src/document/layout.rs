@@ -1,0 +1,131 @@
+//! The stored form's key order: a document's standard fields, then its
+//! declared fields in the doctype's order; a child row's standard fields,
+//! then the child doctype's fields.
+//!
+//! A document from another site arrives in this form already. Checking
+//! that its keys line up (one string comparison a key) lets a write fill
+//! it in place instead of moving every value into a new map, and hashing
+//! every key again, twice.
+
+use serde_json::Value;
+
+use super::Doc;
+use crate::doctype::{DocField, STANDARD_FIELDS};
+
+/// A stored document's standard fields, in order.
+pub const DOC: &[&str] = STANDARD_FIELDS;
+
+/// A stored child row's standard fields, in order.
+pub const ROW: &[&str] = &[
+    "name",
+    "owner",
+    "creation",
+    "modified",
+    "modified_by",
+    "docstatus",
+    "parent",
+    "parentfield",
+    "parenttype",
+    "idx",
+    "doctype",
+];
+
+/// Whether `doc`'s keys are exactly `standard`, then `fields`, in order.
+pub fn holds(doc: &Doc, standard: &[&str], fields: &[DocField]) -> bool {
+    doc.len() == standard.len() + fields.len()
+        && doc
+            .keys()
+            .zip(keys(standard, fields))
+            .all(|(k, want)| k == want)
+}
+
+/// Whether `doc` begins with `standard`, in order.
+pub fn begins_with(doc: &Doc, standard: &[&str]) -> bool {
+    doc.len() >= standard.len() && doc.keys().zip(standard).all(|(k, want)| k == want)
+}
+
+/// `doc` rearranged: `standard` (the values given, else null), then
+/// `fields` (likewise); any other key is dropped. Keys keep their strings.
+pub fn arrange(mut doc: Doc, standard: &[&str], fields: &[DocField]) -> Doc {
+    let mut out = Doc::with_capacity(standard.len() + fields.len());
+    for key in keys(standard, fields) {
+        let (k, v) = doc
+            .swap_remove_entry(key)
+            .unwrap_or_else(|| (key.to_owned(), Value::Null));
+        out.insert(k, v);
+    }
+    out
+}
+
+/// `doc` with `standard` moved to the front (the values given, else null),
+/// the other keys after them in their order.
+pub fn lead_with(mut doc: Doc, standard: &[&str]) -> Doc {
+    let mut out = Doc::with_capacity(standard.len() + doc.len());
+    for &key in standard {
+        let (k, v) = doc
+            .shift_remove_entry(key)
+            .unwrap_or_else(|| (key.to_owned(), Value::Null));
+        out.insert(k, v);
+    }
+    out.extend(doc);
+    out
+}
+
+/// Overwrites the standard fields `doc` begins with (see [`begins_with`])
+/// with `values`, in order.
+pub fn fill(doc: &mut Doc, values: impl IntoIterator<Item = Value>) {
+    for ((_, slot), v) in doc.iter_mut().zip(values) {
+        *slot = v;
+    }
+}
+
+fn keys<'a>(standard: &'a [&'a str], fields: &'a [DocField]) -> impl Iterator<Item = &'a str> {
+    standard
+        .iter()
+        .copied()
+        .chain(fields.iter().map(|f| f.fieldname.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn field(name: &str) -> DocField {
+        serde_json::from_value(json!({"fieldname": name, "fieldtype": "Data"})).unwrap()
+    }
+
+    fn doc(v: Value) -> Doc {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_document_in_stored_order_is_recognised_and_any_other_is_arranged() {
+        let fields = [field("a"), field("b")];
+        let standard = &["name", "owner"];
+        let stored = doc(json!({"name": "X", "owner": "o", "a": 1, "b": 2}));
+        assert!(holds(&stored, standard, &fields));
+        // Another order, a key missing, a key too many: arranged.
+        for given in [
+            json!({"owner": "o", "name": "X", "a": 1, "b": 2}),
+            json!({"name": "X", "a": 1, "b": 2}),
+            json!({"name": "X", "owner": "o", "a": 1, "b": 2, "__islocal": 1}),
+        ] {
+            let given = doc(given);
+            assert!(!holds(&given, standard, &fields));
+            let arranged = arrange(given, standard, &fields);
+            assert!(holds(&arranged, standard, &fields));
+            assert_eq!(arranged["name"], "X");
+            assert_eq!(arranged["b"], 2);
+        }
+        let led = lead_with(doc(json!({"a": 1, "owner": "o", "z": 0})), standard);
+        assert_eq!(led.keys().collect::<Vec<_>>(), ["name", "owner", "a", "z"]);
+        let mut d = stored;
+        assert!(begins_with(&d, standard));
+        fill(&mut d, [json!("Y"), json!("me")]);
+        assert_eq!(
+            Value::Object(d),
+            json!({"name": "Y", "owner": "me", "a": 1, "b": 2})
+        );
+    }
+}
