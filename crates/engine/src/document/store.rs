@@ -145,7 +145,7 @@ pub fn insert(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Res
         doc,
         links,
     )?;
-    for_each_link(tx, ADD_LINK, doctype, &name, links)
+    add_links(tx, doctype, &name, &links.iter().collect::<Vec<_>>())
 }
 
 pub fn update(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Result<()> {
@@ -159,9 +159,9 @@ pub fn update(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Res
         links,
     )?;
     let gone: Vec<&Link> = before.iter().filter(|l| !links.contains(l)).collect();
-    for_each_link(tx, REMOVE_LINK, doctype, &name, gone)?;
+    remove_links(tx, doctype, &name, gone)?;
     let added: Vec<&Link> = links.iter().filter(|l| !before.contains(l)).collect();
-    for_each_link(tx, ADD_LINK, doctype, &name, added)
+    add_links(tx, doctype, &name, &added)
 }
 
 /// Writes a document's row with `sql` (?1 doctype, ?2 name, ?3 data,
@@ -199,25 +199,58 @@ pub fn delete(tx: &Transaction, doctype: &str, name: &str) -> Result<()> {
     let links = links_of(tx, doctype, name)?;
     tx.prepare_cached("DELETE FROM documents WHERE doctype = ?1 AND name = ?2")?
         .execute((doctype, name))?;
-    for_each_link(tx, REMOVE_LINK, doctype, name, &links)
+    remove_links(tx, doctype, name, &links)
 }
 
 /// Removes a document's rows from `doc_links`, each by its key.
 const REMOVE_LINK: &str = "DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2 AND fieldname = ?3 AND link_doctype = ?4 AND link_name = ?5";
-/// Adds a document's row to `doc_links` (one it has already stays).
-const ADD_LINK: &str = "INSERT OR IGNORE INTO doc_links (doctype, name, fieldname, link_doctype, link_name) VALUES (?1, ?2, ?3, ?4, ?5)";
 
-/// Runs `sql` ([`ADD_LINK`] or [`REMOVE_LINK`]) once per link.
-fn for_each_link<'a>(
+/// Removes a document's rows from `doc_links`, each by its key.
+fn remove_links<'a>(
     tx: &Transaction,
-    sql: &str,
     doctype: &str,
     name: &str,
     links: impl IntoIterator<Item = &'a Link>,
 ) -> Result<()> {
-    let mut stmt = tx.prepare_cached(sql)?;
+    let mut stmt = tx.prepare_cached(REMOVE_LINK)?;
     for l in links {
         stmt.execute((doctype, name, &l.fieldname, &l.doctype, &l.name))?;
+    }
+    Ok(())
+}
+
+/// Rows added to `doc_links` by one statement, at most.
+const LINKS_PER_INSERT: usize = 8;
+
+/// `INSERT OR IGNORE` of 1..=[`LINKS_PER_INSERT`] rows into `doc_links`
+/// (a row it has already stays): an invoice's six links are one statement,
+/// not six.
+fn add_links_sql(rows: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        (1..=LINKS_PER_INSERT)
+            .map(|n| {
+                let values = vec!["(?, ?, ?, ?, ?)"; n].join(", ");
+                format!("INSERT OR IGNORE INTO doc_links (doctype, name, fieldname, link_doctype, link_name) VALUES {values}")
+            })
+            .collect()
+    });
+    &all[rows.clamp(1, LINKS_PER_INSERT) - 1]
+}
+
+/// Adds a document's rows to `doc_links`.
+fn add_links(tx: &Transaction, doctype: &str, name: &str, links: &[&Link]) -> Result<()> {
+    for chunk in links.chunks(LINKS_PER_INSERT) {
+        let mut stmt = tx.prepare_cached(add_links_sql(chunk.len()))?;
+        for (i, l) in chunk.iter().enumerate() {
+            let at = i * 5;
+            stmt.raw_bind_parameter(at + 1, doctype)?;
+            stmt.raw_bind_parameter(at + 2, name)?;
+            stmt.raw_bind_parameter(at + 3, &l.fieldname)?;
+            stmt.raw_bind_parameter(at + 4, &l.doctype)?;
+            stmt.raw_bind_parameter(at + 5, &l.name)?;
+        }
+        stmt.raw_execute()?;
     }
     Ok(())
 }
