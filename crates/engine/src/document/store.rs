@@ -71,6 +71,20 @@ thread_local! {
     /// again). Only a delete or a rollback makes one absent again.
     static PRESENT: std::cell::RefCell<Present> = Default::default();
 }
+thread_local! {
+    /// The document last found absent in the transaction under way on this
+    /// thread (doctype, name; empty for none): a synced Create asks twice,
+    /// whether it is here under its name and whether it may be inserted.
+    static ABSENT: std::cell::RefCell<(String, String)> = Default::default();
+}
+
+fn forget_absent() {
+    ABSENT.with_borrow_mut(|(d, n)| {
+        d.clear();
+        n.clear();
+    });
+}
+
 /// A transaction that checks more documents than this starts afresh.
 const PRESENT_MAX: usize = 50_000;
 
@@ -116,11 +130,15 @@ impl Present {
 /// part of one was rolled back.
 pub fn forget_present() {
     PRESENT.with_borrow_mut(Present::clear);
+    forget_absent();
 }
 
 pub fn exists(tx: &Transaction, doctype: &str, name: &str) -> Result<bool> {
     if PRESENT.with_borrow(|p| p.contains(doctype, name)) {
         return Ok(true);
+    }
+    if ABSENT.with_borrow(|(d, n)| !d.is_empty() && d == doctype && n == name) {
+        return Ok(false);
     }
     let found = tx
         .prepare_cached("SELECT 1 FROM documents WHERE doctype = ?1 AND name = ?2")?
@@ -129,6 +147,13 @@ pub fn exists(tx: &Transaction, doctype: &str, name: &str) -> Result<bool> {
         .is_some();
     if found {
         PRESENT.with_borrow_mut(|p| p.insert(doctype, name));
+    } else {
+        ABSENT.with_borrow_mut(|(d, n)| {
+            d.clear();
+            d.push_str(doctype);
+            n.clear();
+            n.push_str(name);
+        });
     }
     Ok(found)
 }
@@ -138,6 +163,7 @@ pub fn parse(doctype: &str, name: &str, data: &str) -> Result<Doc> {
 }
 
 pub fn insert(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Result<()> {
+    forget_absent();
     let name = write_row(
         tx,
         "INSERT INTO documents (doctype, name, data, modified, remote_name, links) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -76,6 +76,18 @@ impl Line {
     }
 }
 
+thread_local! {
+    /// The documents written by the page under way on this thread, to be
+    /// freed by whoever takes them ([`take_written`]): the fetching thread
+    /// has the time, the applier has not.
+    static WRITTEN: std::cell::RefCell<Vec<Doc>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The documents the last page applied on this thread wrote.
+pub(super) fn take_written() -> Vec<Doc> {
+    WRITTEN.take()
+}
+
 /// Applies a page's entries (snapshot documents first, then the log) in
 /// the caller's transaction, with `prepared[i]` readied for `entries[i]`.
 /// Each entry comes with its data as the JSON text it arrived as: a
@@ -95,6 +107,7 @@ pub(super) fn apply_page(
     entries: &mut [(&mut LogEntry, &RawValue)],
     prepared: &[Prepared],
 ) -> Result<Counts> {
+    WRITTEN.with_borrow_mut(Vec::clear);
     tx.prepare_cached("SAVEPOINT page")?.execute([])?;
     if let Some(counts) = apply_each(tx, reg, ctx, entries, prepared, Mode::Whole)? {
         tx.prepare_cached("RELEASE page")?.execute([])?;
@@ -468,7 +481,9 @@ pub(super) fn apply_entry(
             }
             let opts = WriteOptions { versions, ..opts };
             let doc = document::insert_in(tx, reg, &ctx.actor, doctype, Value::Object(body), opts)?;
-            Ok(Applied::Done(Some(text(&doc, "name"))))
+            let name = text(&doc, "name");
+            WRITTEN.with_borrow_mut(|w| w.push(doc));
+            Ok(Applied::Done(Some(name)))
         }
         UpdateType::Update => {
             let Some(local) = local else {

@@ -326,7 +326,7 @@ impl Site {
         // to be freed there: freeing its thousands of values took the
         // applier a good part of a page's time. (Unbounded: the fetcher
         // frees what came back before each pull, so one or two wait.)
-        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Pulled>();
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<(Pulled, Vec<Doc>)>();
         std::thread::scope(|scope| {
             let spent = spent_tx;
             let (client, site_id, committed, gone) = (
@@ -408,8 +408,8 @@ impl Site {
                     &pulled.1,
                     summary,
                 )?;
-                // Freed here once the fetcher is done.
-                let _ = spent.send(pulled);
+                // Freed there, with the documents the page wrote.
+                let _ = spent.send((pulled, apply::take_written()));
                 committed.store(number, Ordering::Release);
                 progress(summary);
                 if !more {
