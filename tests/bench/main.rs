@@ -19,7 +19,7 @@ mod peer;
 
 use serde_json::{json, Value};
 
-const FIGURES: [&str; 2] = ["all", "pull"];
+const FIGURES: [&str; 3] = ["all", "pull", "push"];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,6 +31,11 @@ fn main() {
     let which = args.get(1).map_or("all", String::as_str);
     if args.len() > 2 || !FIGURES.contains(&which) {
         usage();
+    }
+    if which == "push" {
+        // Only the push figure (A/B timings of the push path).
+        println!("{}", catch_up::push(n));
+        return;
     }
     let pull = catch_up::pull(n);
     if which == "pull" {
@@ -57,7 +62,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: outpost-bench [N > 0] [all | pull]");
+    eprintln!("usage: outpost-bench [N > 0] [all | pull | push]");
     std::process::exit(2);
 }
 

@@ -17,7 +17,7 @@ use crate::document::values::text;
 use crate::document::{self, store, Doc, WriteOptions};
 use crate::error::Result;
 use crate::site::Site;
-use crate::stream::log::{self, UpdateType};
+use crate::stream::log::{self, Stored, UpdateType};
 use crate::stream::wire::{
     AckRequest, PullReply, PullRequest, PushReply, PushRequest, Subscription,
 };
@@ -27,6 +27,9 @@ use super::receive::MAX_BUNDLE;
 
 /// The most pages one push round sends.
 const MAX_PUSH_PAGES: usize = 2000;
+
+/// A page to push and the documents it depends on.
+type Ahead = Result<(PullReply<Stored>, Vec<Doc>)>;
 
 /// The rows of an Event Producer's "Push Document Types".
 pub(super) fn push_rows(doc: &Doc) -> Vec<serde_json::Map<String, Value>> {
@@ -80,18 +83,18 @@ impl Site {
         // The other site's Event Consumer here belongs to this producer
         // row's user (a local System Manager), who decides its pages.
         let owner = self.actor_for(&text(doc, "user"))?;
+        // The next page, read here while the other site applies this one:
+        // (the cursor it follows, the page, the documents it depends on).
+        let mut ahead: Option<(i64, Ahead)> = None;
         for _ in 0..MAX_PUSH_PAGES {
             self.mirror_decisions(&name, doc, &reply)?;
             let hub = reply.consumer_site_id.clone();
-            let page = self.pull_updates(
-                &owner,
-                &PullRequest {
-                    site_id: hub.clone(),
-                    after: reply.cursor,
-                    limit: PAGE_SIZE,
-                    ack: Some(reply.page),
-                },
-            )?;
+            let (page, deps) = match ahead.take() {
+                // Read after the page the other site has now taken, and
+                // decided as it still decides.
+                Some((after, next)) if after == reply.cursor => next?,
+                _ => self.next_push_page(&owner, &hub, reply.cursor, reply.page)?,
+            };
             if page.entries.is_empty() && page.snapshot.is_empty() && page.cursor == reply.cursor {
                 // Nothing to send: the page is settled here (were it kept
                 // unacknowledged, the next round would get it back as is).
@@ -106,13 +109,35 @@ impl Site {
                 return Ok(());
             }
             summary.pushed += (page.entries.len() + page.snapshot.len()) as u32;
-            req.deps = self.bundle_for(&owner, &hub, &page)?;
+            // A snapshot page leaves the cursor where it was: the next one
+            // is read only once the other site has taken this one.
+            let read_ahead = page.has_more && page.snapshot.is_empty();
+            let cursor = page.cursor;
+            req.deps = deps;
             req.after = reply.cursor;
             req.page = Some(page);
-            reply = client.push(&req)?;
+            let (acked, decided) = (
+                reply.page,
+                (reply.subscriptions.clone(), reply.approvals.clone()),
+            );
+            let (answer, next) = std::thread::scope(|scope| {
+                let sent = scope.spawn(|| client.push(&req));
+                let next = read_ahead.then(|| self.next_push_page(&owner, &hub, cursor, acked));
+                let answer = sent.join().unwrap_or_else(|_| {
+                    Err(crate::error::Error::Unreachable(
+                        "The push to the other site stopped unexpectedly".into(),
+                    ))
+                });
+                (answer, next)
+            });
+            reply = answer?;
             summary.renew_keys |= reply.renew_keys;
             crate::failpoint::hit("push-answered");
             summary.push_failed += reply.failed;
+            // Decided otherwise meanwhile: the page read ahead is read again.
+            if (&reply.subscriptions, &reply.approvals) == (&decided.0, &decided.1) {
+                ahead = next.map(|n| (cursor, n));
+            }
         }
         self.acknowledge_pages(
             &owner,
@@ -123,6 +148,23 @@ impl Site {
         )?;
         self.mirror_decisions(&name, doc, &reply)?;
         Ok(())
+    }
+
+    /// The page of this site's log that follows `after` for the other site
+    /// (`acked`: the newest page it has committed), with the documents it
+    /// depends on.
+    fn next_push_page(&self, owner: &Actor, hub: &str, after: i64, acked: i64) -> Ahead {
+        let page = self.pull_updates(
+            owner,
+            &PullRequest {
+                site_id: hub.to_owned(),
+                after,
+                limit: PAGE_SIZE,
+                ack: Some(acked),
+            },
+        )?;
+        let deps = self.bundle_for(owner, hub, &page)?;
+        Ok((page, deps))
     }
 
     /// Keeps the other site's decisions here: the Event Consumer this site
