@@ -336,3 +336,52 @@ fn a_hub_and_two_shops_push_pull_late_subscription_and_no_way_back() {
     );
     assert_eq!(wire.seen(), Vec::<String>::new(), "the hub reached out");
 }
+
+#[test]
+fn a_push_that_is_not_a_push_request_is_refused_with_the_reason_and_changes_nothing() {
+    let hub = TestSite::start_with(QUIET);
+    let key = hub
+        .user_with_keys("pusher@example.com", &["Event Subscriber"])
+        .header();
+    let push = |body: Value| {
+        hub.call(
+            Some(&key),
+            "POST",
+            "/api/method/outpost.event.push",
+            Some(body),
+        )
+    };
+    let entry = json!({"seq": 1, "update_type": "Create", "ref_doctype": "Note", "docname": "N1",
+                       "data": {"title": "x"}, "creation": "2026-01-01 00:00:00", "origin_site": "s"});
+    let page = |entries: Value| {
+        json!({"site_id": "shop-1", "site_name": "Shop", "doctypes": [], "after": 0,
+               "page": {"entries": entries, "cursor": 1, "has_more": false, "approvals": []}})
+    };
+    for (body, says) in [
+        (json!("a page"), "invalid type"),
+        (json!({"site_name": "Shop", "doctypes": []}), "site_id"),
+        (
+            page(json!([{"seq": "one", "update_type": "Create"}])),
+            "invalid type",
+        ),
+        (
+            page(json!([entry.clone(), {"update_type": "Rename"}])),
+            "Rename",
+        ),
+    ] {
+        let a = push(body.clone());
+        assert_eq!(a.status, 400, "{body}: {a:?}");
+        let message = a.body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with("Invalid arguments") && message.contains(says),
+            "{body}: {message}"
+        );
+    }
+    // A request it can read still goes through the hub's checks: Notes
+    // were never offered, let alone approved.
+    let a = push(page(json!([entry])));
+    assert_eq!(a.status, 400, "{a:?}");
+    let message = a.body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("does not subscribe to"), "{message}");
+    assert_eq!(hub.count("Note", json!({})), 0, "nothing applied");
+}

@@ -94,6 +94,19 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
+        parse_json_body(&bytes).map(JsonBody)
+    }
+}
+
+/// A JSON body as the bytes that came (an empty one is `{}`): read by a
+/// typed reader without building a JSON tree first.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
             let status = rej.status();
             let exc = if status.is_server_error() {
@@ -108,12 +121,16 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             )
         })?;
         if bytes.is_empty() {
-            return Ok(JsonBody(Value::Object(Default::default())));
+            return Ok(RawBody(Bytes::from_static(b"{}")));
         }
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
+        Ok(RawBody(bytes))
     }
+}
+
+/// A JSON body parsed, or the error that says why it is not JSON.
+pub fn parse_json_body(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
 }
 
 /// Query-string parameters as (name, value) pairs.

@@ -105,17 +105,42 @@ impl PullReply<Stored> {
     }
 }
 
-impl PullReply {
-    /// Each entry's data as JSON text (a page that came parsed: pushed).
-    pub fn texts(&self) -> Result<Vec<Stored>> {
-        self.snapshot
-            .iter()
-            .chain(&self.entries)
-            .map(|e| {
-                serde_json::value::to_raw_value(&e.data)
-                    .map_err(|err| crate::error::Error::Corrupt(err.to_string()))
-            })
-            .collect()
+impl PushRequest {
+    /// The request with each entry's data as JSON text, as it comes over
+    /// HTTP (a request that came parsed: the desktop's own call).
+    pub fn stored(self) -> Result<PushRequest<Stored>> {
+        let text = |list: Vec<LogEntry>| -> Result<Vec<LogEntry<Stored>>> {
+            list.into_iter()
+                .map(|e| {
+                    let data = serde_json::value::to_raw_value(&e.data)
+                        .map_err(|err| crate::error::Error::Corrupt(err.to_string()))?;
+                    Ok(e.with_data(data))
+                })
+                .collect()
+        };
+        let page = match self.page {
+            None => None,
+            Some(p) => Some(PullReply {
+                snapshot: text(p.snapshot)?,
+                entries: text(p.entries)?,
+                cursor: p.cursor,
+                has_more: p.has_more,
+                approvals: p.approvals,
+                last_seq: p.last_seq,
+                page: p.page,
+                held: p.held,
+                renew_keys: p.renew_keys,
+            }),
+        };
+        Ok(PushRequest {
+            site_id: self.site_id,
+            site_name: self.site_name,
+            doctypes: self.doctypes,
+            page,
+            after: self.after,
+            last_seq: self.last_seq,
+            deps: self.deps,
+        })
     }
 }
 

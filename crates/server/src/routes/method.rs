@@ -4,13 +4,14 @@
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::Json;
-use outpost_engine::stream::wire::{FetchRequest, FindRequest};
+use outpost_engine::stream::log::Stored;
+use outpost_engine::stream::wire::{FetchRequest, FindRequest, PushRequest};
 use outpost_engine::{Actor, Error, ExcType, Site};
 use serde_json::{json, Map, Value};
 
 use super::{ErrorSchema, Message};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Caller, JsonBody, QueryPairs, Segments};
+use crate::extract::{parse_json_body, Caller, QueryPairs, RawBody, Segments};
 use crate::state::AppState;
 
 /// The methods this site answers, with what they take.
@@ -75,9 +76,26 @@ pub async fn call_post(
     State(state): State<AppState>,
     caller: Caller,
     Segments(method): Segments<String>,
-    JsonBody(args): JsonBody,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Message<Answer>>> {
-    call(state, caller, method, args, Method::POST).await
+    if method == PUSH {
+        // A pushed page (a megabyte) is read straight into its request,
+        // each entry's data kept as the text it came as: no JSON tree of
+        // the whole body, no copy of it, no second serialisation.
+        known_method(&method, &Method::POST)?;
+        let req: PushRequest<Stored> = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("Invalid arguments: {e}")))?;
+        let Caller(actor) = caller;
+        return run(state, method, move |site: &Site| push(site, &actor, req)).await;
+    }
+    call(state, caller, method, parse_json_body(&body)?, Method::POST).await
+}
+
+const PUSH: &str = "outpost.event.push";
+
+fn push(site: &Site, actor: &Actor, req: PushRequest<Stored>) -> outpost_engine::Result<Answer> {
+    allowed(actor, PUSH)?;
+    to_value(site.receive_push(actor, req)?)
 }
 
 /// Call a read-only method with its arguments in the query string.
@@ -133,6 +151,21 @@ async fn call(
     args: Value,
     verb: Method,
 ) -> ApiResult<Json<Message<Answer>>> {
+    known_method(&method, &verb)?;
+    let Value::Object(args) = args else {
+        return Err(ApiError::bad_request(
+            "Method arguments must be a JSON object",
+        ));
+    };
+    let name = method.clone();
+    run(state, name, move |site: &Site| {
+        dispatch(site, &actor, &method, &args)
+    })
+    .await
+}
+
+/// A method this API has, called with a verb it takes.
+fn known_method(method: &str, verb: &Method) -> ApiResult<()> {
     if !METHODS.iter().any(|(m, _)| *m == method) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -140,21 +173,24 @@ async fn call(
             format!("Unknown method {method}"),
         ));
     }
-    if verb == Method::GET && !READ_ONLY.contains(&method.as_str()) {
+    if *verb == Method::GET && !READ_ONLY.contains(&method) {
         return Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             ExcType::ValidationError,
             format!("{method} changes data: call it with POST"),
         ));
     }
-    let Value::Object(args) = args else {
-        return Err(ApiError::bad_request(
-            "Method arguments must be a JSON object",
-        ));
-    };
-    let name = method.clone();
-    let work = move |site: &Site| dispatch(site, &actor, &method, &args);
-    let message = if LONG.contains(&name.as_str()) {
+    Ok(())
+}
+
+/// Runs a method's work off the async executor: long ones on a thread of
+/// their own.
+async fn run(
+    state: AppState,
+    method: String,
+    work: impl FnOnce(&Site) -> outpost_engine::Result<Answer> + Send + 'static,
+) -> ApiResult<Json<Message<Answer>>> {
+    let message = if LONG.contains(&method.as_str()) {
         state.run_apart(work).await?
     } else {
         state.run(work).await?
@@ -236,6 +272,18 @@ pub const SUBSCRIBER_METHODS: &[&str] = &[
     "outpost.keys.renew",
 ];
 
+/// Whether `actor` may call `method` at all (a subscriber key only the
+/// few it needs).
+fn allowed(actor: &Actor, method: &str) -> outpost_engine::Result<()> {
+    if actor.is_subscriber() && !SUBSCRIBER_METHODS.contains(&method) {
+        return Err(Error::Permission(format!(
+            "{} holds the role Event Subscriber: it may only register, pull and fetch, not call {method}",
+            actor.user
+        )));
+    }
+    Ok(())
+}
+
 /// Runs a method: the one place both the HTTP route and the desktop's IPC
 /// command go through.
 pub fn dispatch(
@@ -244,12 +292,7 @@ pub fn dispatch(
     method: &str,
     args: &Map<String, Value>,
 ) -> outpost_engine::Result<Answer> {
-    if actor.is_subscriber() && !SUBSCRIBER_METHODS.contains(&method) {
-        return Err(Error::Permission(format!(
-            "{} holds the role Event Subscriber: it may only register, pull and fetch, not call {method}",
-            actor.user
-        )));
-    }
+    allowed(actor, method)?;
     match method {
         "frappe.auth.get_logged_user" => to_value(&actor.user),
         "outpost.user.me" => to_value(json!({
@@ -332,7 +375,10 @@ pub fn dispatch(
         "outpost.event.subscription" => {
             to_value(site.subscription_status(actor, arg_str(args, "site_id")?)?)
         }
-        "outpost.event.push" => to_value(site.receive_push(actor, from_args(args)?)?),
+        PUSH => {
+            let req: PushRequest = from_args(args)?;
+            push(site, actor, req.stored()?)
+        }
         "outpost.event.resnapshot" => {
             site.request_snapshot(
                 actor,

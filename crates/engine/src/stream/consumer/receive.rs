@@ -19,6 +19,7 @@ use crate::document::{self, store, Doc, WriteOptions};
 use crate::error::{Error, Result};
 use crate::site::Site;
 use crate::stream::invite;
+use crate::stream::log::Stored;
 use crate::stream::source::Bundle;
 use crate::stream::wire::{Approval, PushReply, PushRequest, Subscription};
 use crate::stream::EVENT_PRODUCER;
@@ -34,7 +35,7 @@ pub const MAX_BUNDLE: usize = 10_000;
 impl Site {
     /// `outpost.event.push`: a producer sends a page (or, first, only what
     /// it offers); answers this site's decisions and position.
-    pub fn receive_push(&self, actor: &Actor, req: PushRequest) -> Result<PushReply> {
+    pub fn receive_push(&self, actor: &Actor, req: PushRequest<Stored>) -> Result<PushReply> {
         actor.require_subscriber()?;
         let info = self.info()?;
         if req.site_id.trim().is_empty() {
@@ -143,12 +144,16 @@ impl Site {
             producer: name.clone(),
             ..Default::default()
         };
-        if let Some(mut page) = req.page {
+        if let Some(page) = req.page {
             let (cursor, acked) = self.read(|tx| position_of(tx, &name))?;
             if req.after == cursor {
                 let ctx = self.context(&doc)?;
                 let bundle = Bundle::new(req.deps);
-                let texts = page.texts()?;
+                // Each entry's data arrived as JSON text: parsed once, the
+                // text kept for the sync log.
+                let (mut page, texts) = page.parsed().map_err(|e| {
+                    Error::invalid("page", format!("A pushed entry cannot be read: {e}"))
+                })?;
                 self.apply_page(
                     &name,
                     &doc,
