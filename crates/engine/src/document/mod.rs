@@ -4,7 +4,7 @@
 
 pub mod amend;
 pub mod compute;
-mod layout;
+pub mod layout;
 pub mod naming;
 pub mod store;
 pub mod values;
@@ -622,19 +622,7 @@ fn same_content(body: &Doc, old: &Doc, dt: &DocType) -> bool {
 }
 
 fn is_row_meta(key: &str) -> bool {
-    matches!(
-        key,
-        "owner"
-            | "creation"
-            | "modified"
-            | "modified_by"
-            | "docstatus"
-            | "parent"
-            | "parenttype"
-            | "parentfield"
-            | "idx"
-            | "doctype"
-    )
+    key != "name" && layout::ROW.contains(&key)
 }
 
 /// The stored form: standard fields first, then declared fields; child rows

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use ts_rs::TS;
 
 use crate::doctype::{DocType, FieldType};
-use crate::document::{values, Doc};
+use crate::document::{layout, values, Doc};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -279,18 +279,6 @@ fn rows_of(doc: &Doc, table: &str) -> Vec<Map<String, Value>> {
         .unwrap_or_default()
 }
 
-const ROW_META: &[&str] = &[
-    "owner",
-    "creation",
-    "modified",
-    "modified_by",
-    "docstatus",
-    "parent",
-    "parenttype",
-    "parentfield",
-    "doctype",
-];
-
 /// The diff between two versions of a document; None when nothing changed.
 pub fn diff(dt: &DocType, old: &Doc, new: &Doc) -> Option<Value> {
     let mut changed = Map::new();
@@ -325,7 +313,9 @@ pub fn diff(dt: &DocType, old: &Doc, new: &Doc) -> Option<Value> {
                 Some(o) => {
                     let mut delta = Map::new();
                     for (k, v) in row {
-                        if k != "name" && !ROW_META.contains(&k.as_str()) && o.get(k) != Some(v) {
+                        // A row's standard fields are not its content; its place is.
+                        let content = k == "idx" || !layout::ROW.contains(&k.as_str());
+                        if content && o.get(k) != Some(v) {
                             delta.insert(k.clone(), v.clone());
                         }
                     }
