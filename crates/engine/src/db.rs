@@ -194,10 +194,11 @@ pub fn open(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // A page of 500 documents with their indexes fits in the writer's cache
-    // (the default 2 MB spills it to the file a page at a time); temporary
-    // b-trees stay in memory.
-    conn.pragma_update(None, "cache_size", -24_000)?;
+    // A page of 500 documents with their indexes (about 2.5 MB of database
+    // pages) fits in the writer's cache with room to spare (the default
+    // 2 MB spills it to the file a page at a time; 24 MB put a consumer
+    // catching up near 150 MB); temporary b-trees stay in memory.
+    conn.pragma_update(None, "cache_size", -12_000)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Commits do not copy the log into the database file: a checkpointer
     // thread of the site does, beside the writer (see `checkpointer`).
