@@ -321,7 +321,10 @@ impl Site {
         let applier_gone = std::sync::atomic::AtomicBool::new(false);
         summary.start = first;
         summary.cursor = first;
-        let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Result<(i64, Pulled)>>(1);
+        // Handed over, not queued: the fetcher holds the next page until the
+        // applier takes it, then reads the one after (its reading is faster
+        // than applying), so no more than two pages are ever in memory.
+        let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Result<(i64, Pulled)>>(0);
         // An applied page goes back to the fetching thread, which made it,
         // to be freed there: freeing its thousands of values took the
         // applier a good part of a page's time. (Unbounded: the fetcher
