@@ -151,7 +151,7 @@ impl Site {
                 let bundle = Bundle::new(req.deps);
                 // Each entry's data arrived as JSON text: parsed once, the
                 // text kept for the sync log.
-                let (mut page, texts) = page.parsed().map_err(|e| {
+                let (mut page, texts) = page.parsed_on_two_threads().map_err(|e| {
                     Error::invalid("page", format!("A pushed entry cannot be read: {e}"))
                 })?;
                 self.apply_page(
@@ -164,6 +164,15 @@ impl Site {
                     &texts,
                     &mut summary,
                 )?;
+                // Freed beside the answer, not before it: thousands of
+                // values, the page's and the documents it wrote.
+                let spent = (page, texts, super::apply::take_written());
+                if let Err(e) = std::thread::Builder::new()
+                    .name("outpost-free".into())
+                    .spawn(move || drop(spent))
+                {
+                    tracing::debug!(error = %e, "a pushed page is freed in place");
+                }
             } else if page.page > acked {
                 return Err(Error::invalid(
                     "after",
