@@ -14,10 +14,31 @@ pub fn today() -> NaiveDate {
 
 /// The timestamp format of `creation` / `modified` (Frappe's).
 /// (`%Y-%m-%d %H:%M:%S%.6f`, written out directly: every synced entry
-/// stamps two or three of them, and a format string is parsed at each use.)
+/// stamps two or three of them, and a format string is parsed at each use.
+/// The local offset is looked up once a second, not at every stamp.)
 pub fn now_string() -> String {
-    use chrono::{Datelike, Timelike};
-    let t = chrono::Local::now().naive_local();
+    use chrono::{Datelike, Offset, TimeZone, Timelike};
+    thread_local! {
+        /// (UTC second, local offset in seconds) last looked up on this thread.
+        static OFFSET: std::cell::Cell<(i64, i64)> = const { std::cell::Cell::new((i64::MIN, 0)) };
+    }
+    let utc = chrono::Utc::now();
+    let second = utc.timestamp();
+    let offset = OFFSET.with(|cached| {
+        let (at, offset) = cached.get();
+        if at == second {
+            return offset;
+        }
+        let offset = i64::from(
+            chrono::Local
+                .offset_from_utc_datetime(&utc.naive_utc())
+                .fix()
+                .local_minus_utc(),
+        );
+        cached.set((second, offset));
+        offset
+    });
+    let t = utc.naive_utc() + chrono::TimeDelta::seconds(offset);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
         t.year(),
@@ -219,6 +240,19 @@ pub(crate) fn flag(doc: &Doc, key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn now_is_local_time_to_the_microsecond() {
+        let before = chrono::Local::now().naive_local();
+        let now =
+            chrono::NaiveDateTime::parse_from_str(&now_string(), "%Y-%m-%d %H:%M:%S%.6f").unwrap();
+        let after = chrono::Local::now().naive_local();
+        assert!(
+            before - chrono::TimeDelta::microseconds(1) <= now && now <= after,
+            "{before} {now} {after}"
+        );
+        assert_eq!(now_string().len(), "2026-12-07 04:27:48.123456".len());
+    }
     use serde_json::json;
 
     #[test]
