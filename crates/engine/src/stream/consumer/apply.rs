@@ -155,10 +155,39 @@ fn apply_each(
             "SELECT 1 FROM sync_log INDEXED BY sync_log_status WHERE status = 'Failed' AND event_producer = ?1 LIMIT 1",
         )?
         .exists([&ctx.producer])?;
-    for (i, (entry, text)) in entries.iter_mut().enumerate() {
+    // The page's sync-log lines are written together, a few statements
+    // instead of one an entry: at its end, or before a Failed line, which
+    // is written at once (a later entry of the same document looks for it).
+    let mut lines: Vec<(usize, Line)> = Vec::new();
+    let written =
+        |tx: &Transaction, done: &[(&mut LogEntry, &RawValue)], lines: &mut Vec<(usize, Line)>| {
+            let rows = lines.iter().filter_map(|(i, line)| {
+                let (entry, text) = done.get(*i)?;
+                Some((&**entry, &**text, line))
+            });
+            write_lines(tx, ctx, rows)?;
+            lines.clear();
+            Ok::<(), Error>(())
+        };
+    for i in 0..entries.len() {
         let ready = prepared.get(i).unwrap_or(&nothing);
-        let Some(status) = apply_logged(tx, reg, ctx, entry, text, ready, failures, mode)? else {
-            return Ok(None);
+        let (done, rest) = entries.split_at_mut(i);
+        let Some((entry, text)) = rest.first_mut() else {
+            break;
+        };
+        let status = match apply_logged(tx, reg, ctx, entry, ready, failures, mode)? {
+            None => return Ok(None),
+            Some(Logged::Quiet) => Status::Skipped,
+            Some(Logged::Line(line)) => {
+                let status = line.status;
+                if mode == Mode::EntryByEntry || status == Status::Failed {
+                    written(tx, done, &mut lines)?;
+                    write_lines(tx, ctx, [(&**entry, &**text, &line)])?;
+                } else {
+                    lines.push((i, line));
+                }
+                status
+            }
         };
         match status {
             Status::Synced => counts.synced += 1,
@@ -173,7 +202,76 @@ fn apply_each(
             }
         }
     }
+    written(tx, entries, &mut lines)?;
     Ok(Some(counts))
+}
+
+/// Sync-log lines written by one statement, at most.
+const LINES_PER_INSERT: usize = 32;
+
+/// `INSERT` of 1..=[`LINES_PER_INSERT`] sync-log lines.
+fn lines_sql(rows: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        (1..=LINES_PER_INSERT)
+            .map(|n| {
+                let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
+                format!(
+                    "INSERT INTO sync_log (event_producer, seq, update_type, status, ref_doctype, docname, remote_docname,
+                                           use_same_name, data, error, origin_site, creation, modified, mapping,
+                                           base, version, conflict) VALUES {values}"
+                )
+            })
+            .collect()
+    });
+    &all[rows.clamp(1, LINES_PER_INSERT) - 1]
+}
+
+/// Writes the sync-log lines of entries (each with the text its data came as).
+fn write_lines<'a>(
+    tx: &Transaction,
+    ctx: &Context,
+    lines: impl IntoIterator<Item = (&'a LogEntry, &'a RawValue, &'a Line)>,
+) -> Result<()> {
+    let now = values::now_string();
+    let lines: Vec<_> = lines.into_iter().collect();
+    for chunk in lines.chunks(LINES_PER_INSERT) {
+        let mut stmt = tx.prepare_cached(lines_sql(chunk.len()))?;
+        let mut at = 0;
+        let mut bind = |stmt: &mut rusqlite::CachedStatement, v: &dyn rusqlite::ToSql| {
+            at += 1;
+            stmt.raw_bind_parameter(at, v)
+        };
+        for (entry, text, line) in chunk {
+            let row = ctx.rows.get(&entry.ref_doctype);
+            // A document created as it came is the document here: the line
+            // points at it instead of keeping a second copy. Diffs, and
+            // whatever did not go through as it came, are kept whole
+            // (Resync and the detail need them).
+            let data = (text.get() != "null"
+                && !(line.status == Status::Synced && entry.update_type == UpdateType::Create))
+                .then(|| text.get());
+            bind(&mut stmt, &ctx.producer)?;
+            bind(&mut stmt, &entry.seq)?;
+            bind(&mut stmt, &entry.update_type.as_str())?;
+            bind(&mut stmt, &line.status.as_str())?;
+            bind(&mut stmt, &ctx.local_doctype(&entry.ref_doctype))?;
+            bind(&mut stmt, &line.docname)?;
+            bind(&mut stmt, &entry.docname)?;
+            bind(&mut stmt, &row.is_none_or(|r| r.use_same_name))?;
+            bind(&mut stmt, &data)?;
+            bind(&mut stmt, &line.note)?;
+            bind(&mut stmt, &entry.origin_site)?;
+            bind(&mut stmt, &now)?;
+            bind(&mut stmt, &now)?;
+            bind(&mut stmt, &row.and_then(|r| r.mapping.as_deref()))?;
+            bind(&mut stmt, &entry.base)?;
+            bind(&mut stmt, &entry.version)?;
+            bind(&mut stmt, &line.conflict)?;
+        }
+        stmt.raw_execute()?;
+    }
+    Ok(())
 }
 
 /// A sync-log line's status.
@@ -196,28 +294,25 @@ impl Status {
     }
 }
 
-/// Applies one entry and writes its sync-log line. `failures`: whether
-/// this producer may have a failed line the entry has to wait behind.
-/// None: the entry failed while the page is applied whole.
-#[allow(clippy::too_many_arguments)]
+/// Applies one entry; its sync-log line, written by the caller.
+/// `failures`: whether this producer may have a failed line the entry has
+/// to wait behind. None: the entry failed while the page is applied whole.
 fn apply_logged(
     tx: &Transaction,
     reg: &Registry,
     ctx: &Context,
     entry: &mut LogEntry,
-    text: &RawValue,
     ready: &Prepared,
     failures: bool,
     mode: Mode,
-) -> Result<Option<Status>> {
-    let Some(row) = ctx.rows.get(&entry.ref_doctype) else {
-        return Ok(Some(Status::Skipped)); // refused before, by the protocol check
-    };
-    if entry.origin_site == ctx.local_site_id {
-        return Ok(Some(Status::Skipped)); // our own change coming back (SPEC F19)
+) -> Result<Option<Logged>> {
+    // Skipped without a line: an entry of a doctype not subscribed to
+    // (refused before, by the protocol check), or this site's own change
+    // coming back (SPEC F19).
+    if !ctx.rows.contains_key(&entry.ref_doctype) || entry.origin_site == ctx.local_site_id {
+        return Ok(Some(Logged::Quiet));
     }
-    let doctype = ctx.local_doctype(&entry.ref_doctype).to_owned();
-    let doctype = doctype.as_str();
+    let doctype = ctx.local_doctype(&entry.ref_doctype);
     let blocked: Option<i64> = if failures {
         tx.prepare_cached(
             "SELECT id FROM sync_log WHERE event_producer = ?1 AND ref_doctype = ?2 AND remote_docname = ?3 AND status = 'Failed' LIMIT 1",
@@ -251,42 +346,15 @@ fn apply_logged(
             kept.join(", ")
         ));
     }
-    // A document created as it came is the document here: the line points
-    // at it instead of keeping a second copy. Diffs, and whatever did not
-    // go through as it came, are kept whole (Resync and the detail need them).
-    let data = if text.get() == "null"
-        || (line.status == Status::Synced && entry.update_type == UpdateType::Create)
-    {
-        None
-    } else {
-        Some(text.get())
-    };
-    let now = values::now_string();
-    tx.prepare_cached(
-        "INSERT INTO sync_log (event_producer, seq, update_type, status, ref_doctype, docname, remote_docname,
-                               use_same_name, data, error, origin_site, creation, modified, mapping,
-                               base, version, conflict)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15, ?16)",
-    )?
-    .execute(rusqlite::params![
-        ctx.producer,
-        entry.seq,
-        entry.update_type.as_str(),
-        line.status.as_str(),
-        doctype,
-        line.docname,
-        entry.docname,
-        row.use_same_name,
-        data,
-        line.note,
-        entry.origin_site,
-        now,
-        row.mapping,
-        entry.base,
-        entry.version,
-        line.conflict,
-    ])?;
-    Ok(Some(line.status))
+    Ok(Some(Logged::Line(line)))
+}
+
+/// What [`apply_logged`] made of an entry.
+enum Logged {
+    /// Skipped, with no sync-log line.
+    Quiet,
+    /// Its sync-log line, to be written.
+    Line(Line),
 }
 
 /// Applies dependencies and the entry inside a savepoint: all or nothing.
