@@ -75,7 +75,7 @@ pub type Stored = Box<serde_json::value::RawValue>;
 impl LogEntry<Stored> {
     /// The entry with its data parsed (a condition looks at it).
     pub fn parsed(&self) -> Result<LogEntry> {
-        let data = serde_json::from_str(self.data.get())
+        let data = super::presized::from_str(self.data.get())
             .map_err(|e| Error::Corrupt(format!("update log {}: {e}", self.seq)))?;
         Ok(self.with_data(data))
     }

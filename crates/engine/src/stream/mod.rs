@@ -7,6 +7,7 @@ pub mod client;
 pub mod consumer;
 pub mod invite;
 pub mod log;
+pub mod presized;
 pub mod producer;
 pub mod source;
 pub mod wire;
