@@ -178,6 +178,49 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// Statements that insert several rows at once: `insert` (up to `VALUES`)
+/// followed by `rows` groups of `columns` placeholders, made once for each
+/// number of rows from 1 to `most` and kept in `cache`.
+pub struct MultiRow {
+    insert: &'static str,
+    columns: usize,
+    most: usize,
+    cache: std::sync::OnceLock<Vec<String>>,
+}
+
+impl MultiRow {
+    pub const fn new(insert: &'static str, columns: usize, most: usize) -> MultiRow {
+        MultiRow {
+            insert,
+            columns,
+            most,
+            cache: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The most rows one statement inserts.
+    pub fn most(&self) -> usize {
+        self.most
+    }
+
+    /// The statement for `rows` rows (1..=most).
+    pub fn sql(&self, rows: usize) -> &str {
+        let all = self.cache.get_or_init(|| {
+            let group = format!("({})", vec!["?"; self.columns].join(", "));
+            (1..=self.most)
+                .map(|n| {
+                    format!(
+                        "{} VALUES {}",
+                        self.insert,
+                        vec![group.as_str(); n].join(", ")
+                    )
+                })
+                .collect()
+        });
+        &all[rows.clamp(1, self.most) - 1]
+    }
+}
+
 /// How long the writer waits for the database's lock.
 const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long the writer waits for readers to leave the log it restarts.

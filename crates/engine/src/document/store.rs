@@ -245,29 +245,18 @@ fn remove_links<'a>(
     Ok(())
 }
 
-/// Rows added to `doc_links` by one statement, at most.
-const LINKS_PER_INSERT: usize = 8;
-
-/// `INSERT OR IGNORE` of 1..=[`LINKS_PER_INSERT`] rows into `doc_links`
-/// (a row it has already stays): an invoice's six links are one statement,
-/// not six.
-fn add_links_sql(rows: usize) -> &'static str {
-    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let all = SQL.get_or_init(|| {
-        (1..=LINKS_PER_INSERT)
-            .map(|n| {
-                let values = vec!["(?, ?, ?, ?, ?)"; n].join(", ");
-                format!("INSERT OR IGNORE INTO doc_links (doctype, name, fieldname, link_doctype, link_name) VALUES {values}")
-            })
-            .collect()
-    });
-    &all[rows.clamp(1, LINKS_PER_INSERT) - 1]
-}
+/// `INSERT OR IGNORE` of up to eight rows into `doc_links` (a row it has
+/// already stays): an invoice's six links are one statement, not six.
+static ADD_LINKS: crate::db::MultiRow = crate::db::MultiRow::new(
+    "INSERT OR IGNORE INTO doc_links (doctype, name, fieldname, link_doctype, link_name)",
+    5,
+    8,
+);
 
 /// Adds a document's rows to `doc_links`.
 fn add_links(tx: &Transaction, doctype: &str, name: &str, links: &[&Link]) -> Result<()> {
-    for chunk in links.chunks(LINKS_PER_INSERT) {
-        let mut stmt = tx.prepare_cached(add_links_sql(chunk.len()))?;
+    for chunk in links.chunks(ADD_LINKS.most()) {
+        let mut stmt = tx.prepare_cached(ADD_LINKS.sql(chunk.len()))?;
         for (i, l) in chunk.iter().enumerate() {
             let at = i * 5;
             stmt.raw_bind_parameter(at + 1, doctype)?;

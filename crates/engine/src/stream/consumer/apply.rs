@@ -206,26 +206,14 @@ fn apply_each(
     Ok(Some(counts))
 }
 
-/// Sync-log lines written by one statement, at most.
-const LINES_PER_INSERT: usize = 32;
-
-/// `INSERT` of 1..=[`LINES_PER_INSERT`] sync-log lines.
-fn lines_sql(rows: usize) -> &'static str {
-    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let all = SQL.get_or_init(|| {
-        (1..=LINES_PER_INSERT)
-            .map(|n| {
-                let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
-                format!(
-                    "INSERT INTO sync_log (event_producer, seq, update_type, status, ref_doctype, docname, remote_docname,
-                                           use_same_name, data, error, origin_site, creation, modified, mapping,
-                                           base, version, conflict) VALUES {values}"
-                )
-            })
-            .collect()
-    });
-    &all[rows.clamp(1, LINES_PER_INSERT) - 1]
-}
+/// `INSERT` of up to 32 sync-log lines.
+static ADD_LINES: crate::db::MultiRow = crate::db::MultiRow::new(
+    "INSERT INTO sync_log (event_producer, seq, update_type, status, ref_doctype, docname, remote_docname,
+                           use_same_name, data, error, origin_site, creation, modified, mapping,
+                           base, version, conflict)",
+    17,
+    32,
+);
 
 /// Writes the sync-log lines of entries (each with the text its data came as).
 fn write_lines<'a>(
@@ -235,8 +223,8 @@ fn write_lines<'a>(
 ) -> Result<()> {
     let now = values::now_string();
     let lines: Vec<_> = lines.into_iter().collect();
-    for chunk in lines.chunks(LINES_PER_INSERT) {
-        let mut stmt = tx.prepare_cached(lines_sql(chunk.len()))?;
+    for chunk in lines.chunks(ADD_LINES.most()) {
+        let mut stmt = tx.prepare_cached(ADD_LINES.sql(chunk.len()))?;
         let mut at = 0;
         let mut bind = |stmt: &mut rusqlite::CachedStatement, v: &dyn rusqlite::ToSql| {
             at += 1;
