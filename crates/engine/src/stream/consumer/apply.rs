@@ -79,13 +79,14 @@ impl Line {
 thread_local! {
     /// The documents written by the page under way on this thread, to be
     /// freed by whoever takes them ([`take_written`]): the fetching thread
-    /// has the time, the applier has not.
-    static WRITTEN: std::cell::RefCell<Vec<Doc>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// has the time, the applier has not. None outside a page (a Resync
+    /// frees what it wrote at once).
+    static WRITTEN: std::cell::RefCell<Option<Vec<Doc>>> = const { std::cell::RefCell::new(None) };
 }
 
 /// The documents the last page applied on this thread wrote.
 pub(super) fn take_written() -> Vec<Doc> {
-    WRITTEN.take()
+    WRITTEN.take().unwrap_or_default()
 }
 
 /// Applies a page's entries (snapshot documents first, then the log) in
@@ -107,7 +108,7 @@ pub(super) fn apply_page(
     entries: &mut [(&mut LogEntry, &RawValue)],
     prepared: &[Prepared],
 ) -> Result<Counts> {
-    WRITTEN.with_borrow_mut(Vec::clear);
+    WRITTEN.set(Some(Vec::new()));
     tx.prepare_cached("SAVEPOINT page")?.execute([])?;
     if let Some(counts) = apply_each(tx, reg, ctx, entries, prepared, Mode::Whole)? {
         tx.prepare_cached("RELEASE page")?.execute([])?;
@@ -538,7 +539,11 @@ pub(super) fn apply_entry(
             let opts = WriteOptions { versions, ..opts };
             let doc = document::insert_in(tx, reg, &ctx.actor, doctype, Value::Object(body), opts)?;
             let name = text(&doc, "name");
-            WRITTEN.with_borrow_mut(|w| w.push(doc));
+            WRITTEN.with_borrow_mut(|written| {
+                if let Some(written) = written {
+                    written.push(doc);
+                }
+            });
             Ok(Applied::Done(Some(name)))
         }
         UpdateType::Update => {
