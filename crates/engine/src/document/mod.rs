@@ -649,16 +649,11 @@ fn assemble(dt: &DocType, m: &Meta, body: Doc, old: Option<&Doc>) -> Doc {
             Value::from(m.versions.to_vec()),
         ],
     );
-    for (i, (k, v)) in doc.iter_mut().enumerate().skip(layout::DOC.len()) {
-        let declared = dt
-            .fields
-            .get(i - layout::DOC.len())
-            .filter(|f| f.fieldname == *k);
-        let Some(f) = declared.or_else(|| dt.field(k)) else {
-            continue;
-        };
-        if let (FieldType::Table, Value::Array(rows)) = (f.fieldtype, v) {
-            let old_rows = old.and_then(|o| o.get(k)).and_then(Value::as_array);
+    for f in dt.table_fields() {
+        if let Some(Value::Array(rows)) = doc.get_mut(&f.fieldname) {
+            let old_rows = old
+                .and_then(|o| o.get(&f.fieldname))
+                .and_then(Value::as_array);
             for (i, row) in rows.iter_mut().enumerate() {
                 if let Value::Object(row) = row {
                     assemble_row(f, m, i, row, old_rows);

@@ -229,16 +229,15 @@ pub fn delete(tx: &Transaction, doctype: &str, name: &str) -> Result<()> {
 }
 
 /// Removes a document's rows from `doc_links`, each by its key.
-const REMOVE_LINK: &str = "DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2 AND fieldname = ?3 AND link_doctype = ?4 AND link_name = ?5";
-
-/// Removes a document's rows from `doc_links`, each by its key.
 fn remove_links<'a>(
     tx: &Transaction,
     doctype: &str,
     name: &str,
     links: impl IntoIterator<Item = &'a Link>,
 ) -> Result<()> {
-    let mut stmt = tx.prepare_cached(REMOVE_LINK)?;
+    let mut stmt = tx.prepare_cached(
+        "DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2 AND fieldname = ?3 AND link_doctype = ?4 AND link_name = ?5",
+    )?;
     for l in links {
         stmt.execute((doctype, name, &l.fieldname, &l.doctype, &l.name))?;
     }

@@ -240,6 +240,7 @@ pub(crate) fn flag(doc: &Doc, key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn now_is_local_time_to_the_microsecond() {
@@ -251,9 +252,7 @@ mod tests {
             before - chrono::TimeDelta::microseconds(1) <= now && now <= after,
             "{before} {now} {after}"
         );
-        assert_eq!(now_string().len(), "2026-12-07 04:27:48.123456".len());
     }
-    use serde_json::json;
 
     #[test]
     fn now_is_written_as_frappe_writes_it() {

@@ -106,8 +106,15 @@ impl PullReply<Stored> {
         texts.extend(rest_texts);
         Ok((self.with_entries(snapshot, entries), texts))
     }
+}
 
-    fn with_entries(self, snapshot: Vec<LogEntry>, entries: Vec<LogEntry>) -> PullReply {
+impl<D> PullReply<D> {
+    /// The same page with these entries (its own are dropped).
+    fn with_entries<E>(
+        self,
+        snapshot: Vec<LogEntry<E>>,
+        entries: Vec<LogEntry<E>>,
+    ) -> PullReply<E> {
         PullReply {
             snapshot,
             entries,
@@ -151,17 +158,11 @@ impl PushRequest {
         };
         let page = match self.page {
             None => None,
-            Some(p) => Some(PullReply {
-                snapshot: text(p.snapshot)?,
-                entries: text(p.entries)?,
-                cursor: p.cursor,
-                has_more: p.has_more,
-                approvals: p.approvals,
-                last_seq: p.last_seq,
-                page: p.page,
-                held: p.held,
-                renew_keys: p.renew_keys,
-            }),
+            Some(mut p) => {
+                let snapshot = text(std::mem::take(&mut p.snapshot))?;
+                let entries = text(std::mem::take(&mut p.entries))?;
+                Some(p.with_entries(snapshot, entries))
+            }
         };
         Ok(PushRequest {
             site_id: self.site_id,
