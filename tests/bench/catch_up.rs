@@ -52,6 +52,26 @@ fn disk_bytes(dir: &std::path::Path) -> u64 {
     })
 }
 
+/// Waits (up to 10 s) for a site that has stopped writing to fold its
+/// write-ahead log into its database and cut the log file back, so that
+/// what is measured is what the site keeps, not a log of the moment.
+fn settle(dir: &std::path::Path) {
+    let log_bytes = || {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with("-wal"))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum::<u64>()
+        })
+    };
+    let start = Instant::now();
+    while log_bytes() > 4 << 20 && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Seeds `n` Sales Invoices on a stopped site's data directory.
 fn seed(site: &TestSite, n: i64) -> f64 {
     let data = site.data_dir().to_str().unwrap_or_default().to_owned();
@@ -139,6 +159,7 @@ pub fn pull(n: i64) -> Pulled {
     let consumer_cpu = cpu_seconds(consumer.pid());
     let documents = consumer.count("Sales Invoice", json!({}));
     let failed = failed_lines(&consumer);
+    settle(consumer.data_dir());
     consumer.kill9();
     let stored = disk_bytes(consumer.data_dir()).saturating_sub(before);
     let (page_cost, json_bytes) = page_cost(&producer, &consumer_id, last);

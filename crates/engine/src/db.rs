@@ -247,9 +247,9 @@ pub fn open(path: &Path) -> Result<Connection> {
     // thread of the site does, beside the writer (see `checkpointer`).
     // A short-lived process (the CLI) checkpoints when it closes.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    // Once checkpointed, a log grown by a long catch-up is cut back to
-    // 16 MB (what a catch-up leaves on disk besides the data).
-    conn.pragma_update(None, "journal_size_limit", 16 << 20)?;
+    // A log restarted during a catch-up keeps its file (see
+    // `Checkpoints`); the checkpointer cuts it back once writes stop.
+    conn.pragma_update(None, "journal_size_limit", -1)?;
     let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
     migrations.to_latest(&mut conn)?;
     Ok(conn)
@@ -263,11 +263,13 @@ pub fn open_reader(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// Past this size the log is copied into the database file.
-const CHECKPOINT_AT: u64 = 8 << 20;
-/// Past this size the writer makes the log start over (see [`Checkpoints`]).
+/// Past this many bytes of frames the writer makes the log start over
+/// (see [`Checkpoints`]).
 const CHECKPOINT_RESTART_AT: u64 = 64 << 20;
-/// How often the checkpointer looks at the log's size.
+/// A log file left this big once writes have stopped is cut back to
+/// nothing (a catch-up leaves no log behind it on disk).
+const TRUNCATE_AT: u64 = 4 << 20;
+/// How often the checkpointer looks at the log.
 const CHECKPOINT_LOOK: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Between the checkpointer thread and the writer: the log has grown past
@@ -275,7 +277,9 @@ const CHECKPOINT_LOOK: std::time::Duration = std::time::Duration::from_millis(25
 /// pause (a catch-up) a PASSIVE checkpoint never catches the log's end, so
 /// the log would only grow; and a RESTART from the checkpointer's thread
 /// waits for the writer's lock, which a catch-up hardly ever lets go. The
-/// writer does it between two transactions instead ([`Checkpoints::after_commit`]).
+/// writer does it between two transactions instead ([`Checkpoints::after_commit`]),
+/// after the checkpointer has copied all but the last few frames: a RESTART
+/// waits for the disk to take what it copies, and the writer waits with it.
 #[derive(Default)]
 pub struct Checkpoints {
     restart: std::sync::atomic::AtomicBool,
@@ -284,7 +288,9 @@ pub struct Checkpoints {
 impl Checkpoints {
     /// Called by the writer after a commit, holding the writer's connection:
     /// when asked, copies what is left of the log into the database file and
-    /// has the next transaction start the log over (cut back to 16 MB).
+    /// has the next transaction start the log over (the file is reused, not
+    /// cut: cutting it made the disk discard its blocks while the writer
+    /// waited).
     pub fn after_commit(&self, conn: &Connection) {
         if !self.restart.load(std::sync::atomic::Ordering::Acquire) {
             return;
@@ -306,11 +312,19 @@ impl Checkpoints {
     }
 }
 
-/// Copies the write-ahead log into the database file whenever it passes
-/// 8 MB, on a connection and thread of its own, so that the writer's
-/// commits never wait for it (PASSIVE: it neither blocks nor waits for
-/// writers or readers); past 64 MB it asks the writer to start the log
-/// over. Ends when `alive` can no longer be upgraded (the site was dropped).
+/// A checkpoint's answer: (busy, frames in the log, frames copied).
+fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64, i64)> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })
+}
+
+/// Copies the write-ahead log into the database file four times a second,
+/// on a connection and thread of its own, so that the
+/// writer's commits never wait for it (PASSIVE: it neither blocks nor waits
+/// for writers or readers); past 64 MB it asks the writer to start the log
+/// over; once writes have stopped, it cuts the log file back to nothing.
+/// Ends when `alive` can no longer be upgraded (the site was dropped).
 pub fn checkpointer(path: &Path, alive: std::sync::Weak<Checkpoints>) {
     let path = path.to_owned();
     let mut wal = path.clone().into_os_string();
@@ -325,23 +339,41 @@ pub fn checkpointer(path: &Path, alive: std::sync::Weak<Checkpoints>) {
                     return;
                 }
             };
-            let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+            let frame = conn
+                .query_row("PRAGMA page_size", [], |r| r.get::<_, u64>(0))
+                .unwrap_or(4096)
+                + 24;
+            // Frames in the log at the last look, and whether all were copied.
+            let mut last = (-1, false);
             while let Some(shared) = alive.upgrade() {
-                let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
-                if size > CHECKPOINT_RESTART_AT {
-                    shared
-                        .restart
-                        .store(true, std::sync::atomic::Ordering::Release);
-                }
                 // While the writer is asked to restart the log, no
                 // checkpoint here stands in its way.
                 let restarting = shared.restart.load(std::sync::atomic::Ordering::Acquire);
-                drop(shared);
-                if size > CHECKPOINT_AT && !restarting {
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        tracing::debug!(error = %e, "checkpoint postponed");
+                if !restarting {
+                    // Nothing to copy costs nothing: no look at the file needed.
+                    let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+                    match checkpoint(&conn, "PASSIVE") {
+                        Ok((_, log, copied)) => {
+                            if log.max(0) as u64 * frame > CHECKPOINT_RESTART_AT {
+                                shared
+                                    .restart
+                                    .store(true, std::sync::atomic::Ordering::Release);
+                            }
+                            let idle = last == (log, true) && log == copied;
+                            last = (log, log == copied);
+                            let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
+                            if idle && size > TRUNCATE_AT {
+                                // Only if no one is on the log: never waited for.
+                                let _ = conn.busy_timeout(std::time::Duration::ZERO);
+                                if let Err(e) = checkpoint(&conn, "TRUNCATE") {
+                                    tracing::debug!(error = %e, "cutting the log back postponed");
+                                }
+                            }
+                        }
+                        Err(e) => tracing::debug!(error = %e, "checkpoint postponed"),
                     }
                 }
+                drop(shared);
                 std::thread::sleep(CHECKPOINT_LOOK);
             }
         });
@@ -361,5 +393,42 @@ mod tests {
                 .collect(),
         );
         ms.validate().unwrap();
+    }
+
+    /// A burst of writes leaves no log of its size on disk once it is over:
+    /// the checkpointer folds the log into the database and cuts it back,
+    /// and every document is still there.
+    #[test]
+    fn the_log_of_a_burst_of_writes_is_cut_back_once_writes_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = crate::site::Site::open(dir.path()).unwrap();
+        let mut wal = site.db_path().into_os_string();
+        wal.push("-wal");
+        let log = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+        crate::seed::seed(&site, "Sales Invoice", 3000, 500).unwrap();
+        assert!(
+            log() > super::TRUNCATE_AT,
+            "the burst wrote {} bytes of log",
+            log()
+        );
+        let start = std::time::Instant::now();
+        while log() > super::TRUNCATE_AT && start.elapsed() < std::time::Duration::from_secs(30) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(
+            log() <= super::TRUNCATE_AT,
+            "the log stayed at {} bytes",
+            log()
+        );
+        let count: i64 = site
+            .read(|tx| {
+                Ok(tx.query_row(
+                    "SELECT COUNT(*) FROM documents WHERE doctype = 'Sales Invoice'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(count, 3000);
     }
 }
