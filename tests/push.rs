@@ -212,6 +212,45 @@ fn a_push_whose_answer_is_lost_is_applied_once() {
     );
 }
 
+/// A shop sends the next page while the hub applies the one before: when
+/// the earlier page is slow on the link and the later one arrives first,
+/// the later one waits for its turn; nothing is refused, lost or applied
+/// twice.
+#[test]
+fn a_page_that_overtakes_the_one_before_it_waits_its_turn() {
+    let hub = TestSite::start_with(QUIET);
+    let shop = TestSite::start_with(QUIET);
+    let proxy = Proxy::start(&hub.base);
+    push_to(&shop, &hub, &proxy.base);
+    sync(&shop);
+    approve(&hub, &shop.site_id());
+    shop.seed("Sales Invoice", 1_200);
+    // The round's first push learns where the hub stands; the second
+    // carries the first page, held on the link while the third (the
+    // second page) goes straight through.
+    proxy.inject_after(
+        "outpost.event.push",
+        Fault::HoldRequest(std::time::Duration::from_secs(2)),
+        1,
+        1,
+    );
+    let s = sync(&shop);
+    assert_eq!(s[0]["error"], Value::Null, "{s}");
+    assert_eq!(
+        proxy.applied(
+            "outpost.event.push",
+            &Fault::HoldRequest(std::time::Duration::from_secs(2))
+        ),
+        1
+    );
+    for _ in 0..2 {
+        sync(&shop);
+    }
+    assert_identical(&hub, &shop);
+    assert_eq!(hub.count("Sales Invoice", json!({})), 1_200);
+    assert_eq!(hub.sync_log_all().len(), 1_200, "one line per invoice");
+}
+
 #[test]
 fn a_shop_killed_mid_push_and_a_hub_killed_mid_apply_end_identical() {
     let mut hub = TestSite::start_with(QUIET);

@@ -1,7 +1,8 @@
 //! A fault-injecting HTTP proxy between a consumer and a producer, on
 //! 127.0.0.1: every request is forwarded to the real producer, and the
 //! answer of a chosen method can be dropped (the connection closed after
-//! the producer answered) or cut in the middle of its body. The live
+//! the producer answered) or cut in the middle of its body, and a request
+//! can be held back (a slow link) so that a later one overtakes it. The live
 //! channel (server-sent events) is piped through, and can be cut (a dropped
 //! link) or stalled (the connection stays open, nothing more gets through).
 
@@ -17,6 +18,9 @@ pub enum Fault {
     DropAnswer,
     /// The consumer gets the status line, headers and half the body.
     CutBody,
+    /// The request reaches the producer this much later (a slow link):
+    /// a request sent after it may overtake it.
+    HoldRequest(std::time::Duration),
 }
 
 #[derive(Default)]
@@ -183,6 +187,30 @@ fn handle(mut client: TcpStream, target: &str, plan: &Mutex<Plan>) -> std::io::R
         .nth(1)
         .unwrap_or_default()
         .to_owned();
+    // Chosen as the request arrives (requests of a client that has two
+    // on their way count in the order they were sent).
+    let fault = if path.starts_with("/api/stream/") {
+        None
+    } else {
+        let mut plan = plan.lock().unwrap_or_else(|e| e.into_inner());
+        let fault = plan
+            .faults
+            .iter_mut()
+            .find(|(m, _, _, n)| *n > 0 && path.contains(m.as_str()))
+            .and_then(|(_, f, skip, n)| {
+                if *skip > 0 {
+                    *skip -= 1;
+                    return None;
+                }
+                *n -= 1;
+                Some(f.clone())
+            });
+        plan.seen.push((path.clone(), fault.clone()));
+        fault
+    };
+    if let Some(Fault::HoldRequest(hold)) = fault {
+        std::thread::sleep(hold);
+    }
     let mut upstream = TcpStream::connect(target)?;
     upstream.write_all(&head)?;
     upstream.write_all(&body)?;
@@ -217,25 +245,8 @@ fn handle(mut client: TcpStream, target: &str, plan: &Mutex<Plan>) -> std::io::R
     }
     let mut answer = Vec::new();
     upstream.read_to_end(&mut answer)?;
-    let fault = {
-        let mut plan = plan.lock().unwrap_or_else(|e| e.into_inner());
-        let fault = plan
-            .faults
-            .iter_mut()
-            .find(|(m, _, _, n)| *n > 0 && path.contains(m.as_str()))
-            .and_then(|(_, f, skip, n)| {
-                if *skip > 0 {
-                    *skip -= 1;
-                    return None;
-                }
-                *n -= 1;
-                Some(f.clone())
-            });
-        plan.seen.push((path.clone(), fault.clone()));
-        fault
-    };
     match fault {
-        None => client.write_all(&answer)?,
+        None | Some(Fault::HoldRequest(_)) => client.write_all(&answer)?,
         Some(Fault::DropAnswer) => {}
         Some(Fault::CutBody) => {
             let body_at = answer

@@ -56,6 +56,8 @@ pub struct Site {
     readers: Mutex<Vec<Connection>>,
     /// Syncs in progress, one per producer: a second caller joins it.
     pub(crate) sync_runs: Mutex<HashMap<String, Arc<crate::stream::consumer::SyncRun>>>,
+    /// Pushed pages being received, each waiting for the one before it.
+    pub(crate) arrivals: crate::stream::consumer::Arrivals,
     /// A read-only connection for Condition Scripts' queries.
     script_conn: Arc<Mutex<Connection>>,
     /// Bumped after every committed write: live channels watch it.
@@ -112,6 +114,7 @@ impl Site {
             secrets: Box::new(FileSecretStore::new(dir)),
             readers: Mutex::new(Vec::new()),
             sync_runs: Mutex::new(HashMap::new()),
+            arrivals: Default::default(),
             script_conn: Arc::new(Mutex::new(script_conn)),
             writes: std::sync::atomic::AtomicU64::new(0),
             notice_sink: RwLock::new(None),

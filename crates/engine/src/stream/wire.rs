@@ -81,31 +81,6 @@ impl PullReply<Stored> {
         texts.extend(log_texts);
         Ok((self.with_entries(snapshot, entries), texts))
     }
-
-    /// Like [`PullReply::parsed`], the second half of the log parsed on a
-    /// second thread meanwhile: a site applying pushed pages parses each
-    /// one between two applies, with the other core idle.
-    pub fn parsed_on_two_threads(mut self) -> Result<(PullReply, Vec<Stored>)> {
-        let mut first = std::mem::take(&mut self.entries);
-        let second = first.split_off(first.len() / 2);
-        let snapshot = std::mem::take(&mut self.snapshot);
-        let (mine, theirs) = std::thread::scope(|scope| {
-            let theirs = scope.spawn(|| parse_list(second));
-            let mine = parse_list(snapshot).and_then(|s| Ok((s, parse_list(first)?)));
-            let theirs = theirs.join().unwrap_or_else(|_| {
-                Err(crate::error::Error::Corrupt(
-                    "reading a page stopped on an internal error".into(),
-                ))
-            });
-            (mine, theirs)
-        });
-        let ((snapshot, mut texts), (mut entries, first_texts)) = mine?;
-        let (rest, rest_texts) = theirs?;
-        entries.extend(rest);
-        texts.extend(first_texts);
-        texts.extend(rest_texts);
-        Ok((self.with_entries(snapshot, entries), texts))
-    }
 }
 
 impl<D> PullReply<D> {
@@ -311,38 +286,38 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A page read into its typed form keeps its order (snapshot, then
+    /// log) and each entry's text beside it: the sync log keeps the text of
+    /// the entry it is about.
     #[test]
-    fn a_page_read_on_two_threads_is_the_page_read_on_one() {
+    fn a_page_read_keeps_each_entry_beside_its_text() {
         let entry = |seq: i64| {
             json!({"seq": seq, "update_type": "Create", "ref_doctype": "Note", "docname": format!("N{seq}"),
                    "data": {"title": format!("note {seq}"), "n": seq}, "creation": "2026-01-01 00:00:00",
                    "origin_site": "s"})
         };
-        for n in [0, 1, 2, 7] {
+        for n in [0, 1, 7] {
             let text =
                 json!({"snapshot": [entry(0)], "entries": (1..=n).map(entry).collect::<Vec<_>>(),
                               "cursor": n, "has_more": false, "approvals": []})
                 .to_string();
-            let read = || serde_json::from_str::<PullReply<Stored>>(&text).unwrap();
-            let (one, one_texts) = read().parsed().unwrap();
-            let (two, two_texts) = read().parsed_on_two_threads().unwrap();
-            let seqs = |p: &PullReply| {
-                p.snapshot
-                    .iter()
-                    .chain(&p.entries)
-                    .map(|e| (e.seq, e.data.clone()))
-                    .collect::<Vec<_>>()
-            };
-            assert_eq!(seqs(&one), seqs(&two), "{n} entries");
-            assert_eq!(seqs(&two).len(), n as usize + 1);
-            let texts = |t: &[Stored]| t.iter().map(|t| t.get().to_owned()).collect::<Vec<_>>();
-            assert_eq!(texts(&one_texts), texts(&two_texts));
+            let (page, texts) = serde_json::from_str::<PullReply<Stored>>(&text)
+                .unwrap()
+                .parsed()
+                .unwrap();
+            let entries: Vec<_> = page.snapshot.iter().chain(&page.entries).collect();
             assert_eq!(
-                two_texts
-                    .last()
-                    .map(|t| t.get().contains(&format!("note {n}"))),
-                Some(true)
+                entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+                (0..=n).collect::<Vec<_>>()
             );
+            assert_eq!(texts.len(), entries.len());
+            for (e, t) in entries.iter().zip(&texts) {
+                assert_eq!(
+                    serde_json::from_str::<serde_json::Value>(t.get()).unwrap(),
+                    e.data
+                );
+                assert_eq!(e.data["n"], e.seq);
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ mod conflict;
 mod deps;
 mod push;
 mod receive;
-pub(crate) use receive::first_system_manager;
+pub(crate) use receive::{first_system_manager, Arrivals};
 mod setup;
 mod sync;
 mod synclog;

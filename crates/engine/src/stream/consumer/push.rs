@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::site::Site;
 use crate::stream::log::{self, Stored, UpdateType};
 use crate::stream::wire::{
-    AckRequest, PullReply, PullRequest, PushReply, PushRequest, Subscription,
+    AckRequest, Approval, PullReply, PullRequest, PushReply, PushRequest, Subscription,
 };
 use crate::stream::{EVENT_CONSUMER, EVENT_PRODUCER};
 
@@ -30,6 +30,33 @@ const MAX_PUSH_PAGES: usize = 2000;
 
 /// A page to push and the documents it depends on.
 type Ahead = Result<(PullReply<Stored>, Vec<Doc>)>;
+
+/// What the other site decided: its subscriptions and approvals.
+type Decisions = (Vec<Subscription>, Vec<Approval>);
+
+fn decisions(reply: &PushReply) -> Decisions {
+    (reply.subscriptions.clone(), reply.approvals.clone())
+}
+
+/// A page sent and not answered yet.
+struct Flight<'s> {
+    /// Where the other site stands once it has taken the page.
+    cursor: i64,
+    /// Whether the page after it may be read before its answer.
+    more: bool,
+    /// The decisions it was read with.
+    decided: Decisions,
+    answer: std::thread::ScopedJoinHandle<'s, Result<PushReply>>,
+}
+
+/// A push's answer, once it is in.
+fn joined(answer: std::thread::ScopedJoinHandle<'_, Result<PushReply>>) -> Result<PushReply> {
+    answer.join().unwrap_or_else(|_| {
+        Err(crate::error::Error::Unreachable(
+            "The push to the other site stopped unexpectedly".into(),
+        ))
+    })
+}
 
 /// The rows of an Event Producer's "Push Document Types".
 pub(super) fn push_rows(doc: &Doc) -> Vec<serde_json::Map<String, Value>> {
@@ -50,7 +77,7 @@ impl Site {
         let name = text(doc, "name");
         let client = self.producer_client(doc)?;
         let info = self.info()?;
-        let mut req = PushRequest {
+        let req = PushRequest {
             site_id: info.site_id.clone(),
             site_name: info.site_name.clone(),
             doctypes: rows
@@ -83,61 +110,110 @@ impl Site {
         // The other site's Event Consumer here belongs to this producer
         // row's user (a local System Manager), who decides its pages.
         let owner = self.actor_for(&text(doc, "user"))?;
-        // The next page, read here while the other site applies this one:
-        // (the cursor it follows, the page, the documents it depends on).
-        let mut ahead: Option<(i64, Ahead)> = None;
-        for _ in 0..MAX_PUSH_PAGES {
-            self.mirror_decisions(&name, doc, &reply)?;
-            let hub = reply.consumer_site_id.clone();
-            let (page, deps) = match ahead.take() {
-                // Read after the page the other site has now taken, and
-                // decided as it still decides.
-                Some((after, next)) if after == reply.cursor => next?,
-                _ => self.next_push_page(&owner, &hub, reply.cursor, reply.page)?,
+        // Two pages on their way: the next one is read and sent while the
+        // other site applies this one (it reads the next meanwhile and
+        // applies it in its turn).
+        // Whether the round ended with nothing left to send (settled), or
+        // on its page budget.
+        let settled = std::thread::scope(|scope| {
+            let send = |after: i64, page: PullReply<Stored>, deps: Vec<Doc>, decided: Decisions| {
+                let sent = PushRequest {
+                    page: Some(page),
+                    after,
+                    deps,
+                    ..req.clone()
+                };
+                let (cursor, more) = {
+                    let page = sent.page.as_ref();
+                    // A snapshot page leaves the cursor where it was: the
+                    // next one is read only once the other site has taken it.
+                    (
+                        page.map_or(after, |p| p.cursor),
+                        page.is_some_and(|p| p.has_more && p.snapshot.is_empty()),
+                    )
+                };
+                let client = &client;
+                Flight {
+                    cursor,
+                    more,
+                    decided,
+                    answer: scope.spawn(move || client.push(&sent)),
+                }
             };
-            if page.entries.is_empty() && page.snapshot.is_empty() && page.cursor == reply.cursor {
-                // Nothing to send: the page is settled here (were it kept
-                // unacknowledged, the next round would get it back as is).
-                self.acknowledge_pages(
-                    &owner,
-                    &AckRequest {
-                        site_id: hub.clone(),
-                        page: page.page,
-                    },
-                )?;
-                // (This reply's decisions were kept at the top of the round.)
-                return Ok(());
+            let mut flight: Option<Flight> = None;
+            let mut pages = 0;
+            loop {
+                self.mirror_decisions(&name, doc, &reply)?;
+                let hub = reply.consumer_site_id.clone();
+                let Some(sent) = flight.take() else {
+                    if pages >= MAX_PUSH_PAGES {
+                        break;
+                    }
+                    let (page, deps) =
+                        self.next_push_page(&owner, &hub, reply.cursor, reply.page)?;
+                    if page.entries.is_empty()
+                        && page.snapshot.is_empty()
+                        && page.cursor == reply.cursor
+                    {
+                        // Nothing to send: the page is settled here (were it
+                        // kept unacknowledged, the next round would get it
+                        // back as is).
+                        self.acknowledge_pages(
+                            &owner,
+                            &AckRequest {
+                                site_id: hub,
+                                page: page.page,
+                            },
+                        )?;
+                        // (This reply's decisions were kept above.)
+                        return Ok(true);
+                    }
+                    summary.pushed += (page.entries.len() + page.snapshot.len()) as u32;
+                    pages += 1;
+                    flight = Some(send(reply.cursor, page, deps, decisions(&reply)));
+                    continue;
+                };
+                // The page after the one on its way, decided as the other
+                // site decided at its last answer.
+                let mut next = None;
+                if sent.more && pages < MAX_PUSH_PAGES {
+                    let (page, deps) =
+                        self.next_push_page(&owner, &hub, sent.cursor, reply.page)?;
+                    if !(page.entries.is_empty() && page.snapshot.is_empty()) {
+                        summary.pushed += (page.entries.len() + page.snapshot.len()) as u32;
+                        pages += 1;
+                        next = Some(send(sent.cursor, page, deps, decisions(&reply)));
+                    }
+                }
+                let answer = joined(sent.answer)?;
+                crate::failpoint::hit("push-answered");
+                summary.renew_keys |= answer.renew_keys;
+                summary.push_failed += answer.failed;
+                let in_order = answer.cursor == sent.cursor;
+                reply = answer;
+                match next {
+                    // Taken as sent and decided as before: the next page goes on.
+                    Some(n) if in_order && n.decided == decisions(&reply) => flight = Some(n),
+                    // Not taken as sent (the other site stands elsewhere), or
+                    // decided otherwise meanwhile: the page sent after it
+                    // is waited for, and the round goes on from where the
+                    // other site stands (a page it refused is read again).
+                    Some(n) => {
+                        if let Ok(later) = joined(n.answer) {
+                            if later.cursor >= reply.cursor {
+                                summary.renew_keys |= later.renew_keys;
+                                summary.push_failed += later.failed;
+                                reply = later;
+                            }
+                        }
+                    }
+                    None => {}
+                }
             }
-            summary.pushed += (page.entries.len() + page.snapshot.len()) as u32;
-            // A snapshot page leaves the cursor where it was: the next one
-            // is read only once the other site has taken this one.
-            let read_ahead = page.has_more && page.snapshot.is_empty();
-            let cursor = page.cursor;
-            req.deps = deps;
-            req.after = reply.cursor;
-            req.page = Some(page);
-            let (acked, decided) = (
-                reply.page,
-                (reply.subscriptions.clone(), reply.approvals.clone()),
-            );
-            let (answer, next) = std::thread::scope(|scope| {
-                let sent = scope.spawn(|| client.push(&req));
-                let next = read_ahead.then(|| self.next_push_page(&owner, &hub, cursor, acked));
-                let answer = sent.join().unwrap_or_else(|_| {
-                    Err(crate::error::Error::Unreachable(
-                        "The push to the other site stopped unexpectedly".into(),
-                    ))
-                });
-                (answer, next)
-            });
-            reply = answer?;
-            summary.renew_keys |= reply.renew_keys;
-            crate::failpoint::hit("push-answered");
-            summary.push_failed += reply.failed;
-            // Decided otherwise meanwhile: the page read ahead is read again.
-            if (&reply.subscriptions, &reply.approvals) == (&decided.0, &decided.1) {
-                ahead = next.map(|n| (cursor, n));
-            }
+            Ok::<bool, crate::error::Error>(false)
+        })?;
+        if settled {
+            return Ok(());
         }
         self.acknowledge_pages(
             &owner,

@@ -7,6 +7,9 @@
 //! site's cursor; a page sent again (its answer was lost) is recognised by
 //! its number and answered with where this site stands.
 
+use std::collections::HashMap;
+use std::sync::{Condvar, Mutex};
+
 use rusqlite::OptionalExtension;
 use serde_json::{json, Map, Value};
 
@@ -35,7 +38,7 @@ pub const MAX_BUNDLE: usize = 10_000;
 impl Site {
     /// `outpost.event.push`: a producer sends a page (or, first, only what
     /// it offers); answers this site's decisions and position.
-    pub fn receive_push(&self, actor: &Actor, req: PushRequest<Stored>) -> Result<PushReply> {
+    pub fn receive_push(&self, actor: &Actor, mut req: PushRequest<Stored>) -> Result<PushReply> {
         actor.require_subscriber()?;
         let info = self.info()?;
         if req.site_id.trim().is_empty() {
@@ -72,8 +75,95 @@ impl Site {
             }
         }
         let name = pushed_producer_name(&req.site_id);
-        let doc = self.write(|tx| {
-            let existing = store::load(tx, EVENT_PRODUCER, &name)?;
+        // Each entry's data arrived as JSON text: parsed once, the text kept
+        // for the sync log (before anything else: the page before this one
+        // may be applying meanwhile).
+        let page = match req.page.take() {
+            Some(page) => Some(page.parsed().map_err(|e| {
+                Error::invalid("page", format!("A pushed entry cannot be read: {e}"))
+            })?),
+            None => None,
+        };
+        // Known as it is: nothing to write (the writer may be applying the
+        // page before this one).
+        let known = self
+            .read(|tx| store::load(tx, EVENT_PRODUCER, &name))?
+            .filter(|e| unchanged(e, &req, actor));
+        let doc = match known {
+            Some(doc) => doc,
+            None => self.register_pusher(actor, &req, &name)?,
+        };
+        let mut summary = SyncSummary {
+            producer: name.clone(),
+            ..Default::default()
+        };
+        if let Some((mut page, texts)) = page {
+            // The page sent before this one may still be on its way.
+            let stands = || Ok(self.read(|tx| position_of(tx, &name))?.0 >= req.after);
+            let mut turn = self.arrivals.wait_turn(&name, stands)?;
+            let (cursor, acked) = self.read(|tx| position_of(tx, &name))?;
+            if req.after == cursor {
+                let ctx = self.context(&doc)?;
+                let bundle = Bundle::new(req.deps);
+                self.apply_page(
+                    &name,
+                    &doc,
+                    &bundle,
+                    &ctx,
+                    cursor,
+                    &mut page,
+                    &texts,
+                    &mut summary,
+                )?;
+                turn.taken = true;
+                // The next page goes on; this one is freed meanwhile, by the
+                // thread that read it (thousands of values, the page's and
+                // the documents it wrote).
+                drop(turn);
+                drop((page, texts, super::apply::take_written()));
+            } else if page.page > acked {
+                return Err(Error::invalid(
+                    "after",
+                    format!("The page starts at {}, this site stands at {cursor} in your log: push from there", req.after),
+                ));
+            } else {
+                // A page already applied, sent again because its answer was lost.
+                turn.taken = req.after < cursor;
+            }
+        }
+        let ((cursor, page), renew_keys) = self.read(|tx| {
+            Ok((
+                position_of(tx, &name)?,
+                invite::renewal_asked(tx, &actor.user)?,
+            ))
+        })?;
+        let rows = producer_rows(&doc);
+        Ok(PushReply {
+            consumer_site_id: info.site_id,
+            consumer_name: info.site_name,
+            cursor,
+            page,
+            subscriptions: rows.iter().map(subscription_of).collect(),
+            approvals: rows
+                .iter()
+                .map(|r| Approval {
+                    ref_doctype: subscribed(r),
+                    status: text(r, "status"),
+                })
+                .collect(),
+            synced: summary.synced,
+            failed: summary.failed,
+            renew_keys,
+        })
+    }
+
+    /// The Event Producer of a site that pushes here, made or brought up to
+    /// date: the doctypes it offers anew (approved when an invitation said
+    /// so), its name.
+    fn register_pusher(&self, actor: &Actor, req: &PushRequest<Stored>, name: &str) -> Result<Doc> {
+        let reg = self.doctypes();
+        self.write(|tx| {
+            let existing = store::load(tx, EVENT_PRODUCER, name)?;
             if let Some(e) = &existing {
                 if text(e, "push_user") != actor.user {
                     return Err(Error::Permission(format!(
@@ -132,80 +222,113 @@ impl Site {
             });
             let system = Actor::system();
             if existing.is_some() {
-                return document::update_in(tx, &reg, &system, EVENT_PRODUCER, &name, body, &WriteOptions::default());
+                return document::update_in(tx, &reg, &system, EVENT_PRODUCER, name, body, &WriteOptions::default());
             }
             let doc = document::insert_in(tx, &reg, &system, EVENT_PRODUCER, body, WriteOptions::default())?;
             // The log from the producer's newest entry on; what exists
             // already comes as a snapshot (SPEC F18).
-            set_state(tx, &name, Some(req.last_seq.max(0)))?;
+            set_state(tx, name, Some(req.last_seq.max(0)))?;
             Ok(doc)
-        })?;
-        let mut summary = SyncSummary {
-            producer: name.clone(),
-            ..Default::default()
-        };
-        if let Some(page) = req.page {
-            let (cursor, acked) = self.read(|tx| position_of(tx, &name))?;
-            if req.after == cursor {
-                let ctx = self.context(&doc)?;
-                let bundle = Bundle::new(req.deps);
-                // Each entry's data arrived as JSON text: parsed once, the
-                // text kept for the sync log.
-                let (mut page, texts) = page.parsed_on_two_threads().map_err(|e| {
-                    Error::invalid("page", format!("A pushed entry cannot be read: {e}"))
-                })?;
-                self.apply_page(
-                    &name,
-                    &doc,
-                    &bundle,
-                    &ctx,
-                    cursor,
-                    &mut page,
-                    &texts,
-                    &mut summary,
-                )?;
-                // Freed beside the answer, not before it: thousands of
-                // values, the page's and the documents it wrote.
-                let spent = (page, texts, super::apply::take_written());
-                if let Err(e) = std::thread::Builder::new()
-                    .name("outpost-free".into())
-                    .spawn(move || drop(spent))
-                {
-                    tracing::debug!(error = %e, "a pushed page is freed in place");
-                }
-            } else if page.page > acked {
-                return Err(Error::invalid(
-                    "after",
-                    format!("The page starts at {}, this site stands at {cursor} in your log: push from there", req.after),
-                ));
-            }
-            // Else: a page already applied, sent again because its answer was lost.
-        }
-        let ((cursor, page), renew_keys) = self.read(|tx| {
-            Ok((
-                position_of(tx, &name)?,
-                invite::renewal_asked(tx, &actor.user)?,
-            ))
-        })?;
-        let rows = producer_rows(&doc);
-        Ok(PushReply {
-            consumer_site_id: info.site_id,
-            consumer_name: info.site_name,
-            cursor,
-            page,
-            subscriptions: rows.iter().map(subscription_of).collect(),
-            approvals: rows
-                .iter()
-                .map(|r| Approval {
-                    ref_doctype: subscribed(r),
-                    status: text(r, "status"),
-                })
-                .collect(),
-            synced: summary.synced,
-            failed: summary.failed,
-            renew_keys,
         })
     }
+}
+
+/// How long a pushed page waits for the page before it, sent alongside.
+const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Pushed pages waiting for their turn: a site sends the next page while
+/// this one applies the page before, and the next may arrive first (each
+/// comes on a connection of its own). It waits here until this site stands
+/// where it starts, unless a page of the same producer is refused
+/// meanwhile (the one it follows will not come) or [`TURN_WAIT`] passes.
+#[derive(Default)]
+pub(crate) struct Arrivals {
+    turns: Mutex<Turns>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct Turns {
+    /// Pages taken or refused so far, any producer.
+    settled: u64,
+    /// Pages refused so far, per producer.
+    refused: HashMap<String, u64>,
+}
+
+/// A page at its turn: reported taken, or else refused when dropped.
+struct Turn<'a> {
+    arrivals: &'a Arrivals,
+    producer: &'a str,
+    taken: bool,
+}
+
+impl Arrivals {
+    fn turns(&self) -> std::sync::MutexGuard<'_, Turns> {
+        self.turns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Returns once `ready` (this site stands where the page starts), or
+    /// when the page cannot become ready (see [`Arrivals`]); the page's
+    /// turn, to be reported.
+    fn wait_turn<'a>(
+        &'a self,
+        producer: &'a str,
+        mut ready: impl FnMut() -> Result<bool>,
+    ) -> Result<Turn<'a>> {
+        let start = std::time::Instant::now();
+        let refused = self.turns().refused.get(producer).copied();
+        loop {
+            let settled = self.turns().settled;
+            if ready()? {
+                break;
+            }
+            let turns = self.turns();
+            let left = TURN_WAIT.saturating_sub(start.elapsed());
+            if turns.refused.get(producer).copied() != refused || left.is_zero() {
+                break;
+            }
+            // Woken as any page is settled; one settled since `ready` was
+            // asked is not missed (the count is read under the lock).
+            drop(
+                self.done
+                    .wait_timeout_while(turns, left, |t| t.settled == settled)
+                    .unwrap_or_else(|p| p.into_inner()),
+            );
+        }
+        Ok(Turn {
+            arrivals: self,
+            producer,
+            taken: false,
+        })
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut turns = self.arrivals.turns();
+        turns.settled += 1;
+        if !self.taken {
+            *turns.refused.entry(self.producer.to_owned()).or_default() += 1;
+        }
+        drop(turns);
+        self.arrivals.done.notify_all();
+    }
+}
+
+/// Whether a pushing site's Event Producer here already is what its
+/// request says: same user, same name, nothing new offered.
+fn unchanged(existing: &Doc, req: &PushRequest<Stored>, actor: &Actor) -> bool {
+    let known: Vec<String> = existing
+        .get("producer_doctypes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .map(subscribed)
+        .collect();
+    text(existing, "push_user") == actor.user
+        && text(existing, "producer_name") == req.site_name
+        && req.doctypes.iter().all(|s| known.contains(&s.ref_doctype))
 }
 
 /// Who owns what a pushing producer sends, until a System Manager chooses
