@@ -355,6 +355,9 @@ pub fn checkpointer(path: &Path, alive: std::sync::Weak<Checkpoints>) {
                     match checkpoint(&conn, "PASSIVE") {
                         Ok((_, log, copied)) => {
                             if log.max(0) as u64 * frame > CHECKPOINT_RESTART_AT {
+                                // What was written while that copy ran is
+                                // copied too: the writer is left a few frames.
+                                let _ = checkpoint(&conn, "PASSIVE");
                                 shared
                                     .restart
                                     .store(true, std::sync::atomic::Ordering::Release);
