@@ -176,6 +176,14 @@ const MIGRATIONS: &[&str] = &[
     WHERE EXISTS (SELECT 1 FROM doc_links l WHERE l.doctype = documents.doctype AND l.name = documents.name);
     DROP INDEX doc_links_from;
     "#,
+    // 13: a document's sync-log lines are looked up only among the failed
+    // ones (an update waiting behind an earlier failure, Resync): the index
+    // holds those alone, instead of taking a fat key for every line synced.
+    r#"
+    DROP INDEX sync_log_doc;
+    CREATE INDEX sync_log_failed ON sync_log (event_producer, ref_doctype, remote_docname, id)
+        WHERE status = 'Failed';
+    "#,
 ];
 
 /// Statements that insert several rows at once: `insert` (up to `VALUES`)
