@@ -181,14 +181,20 @@ fn a_shop_pushes_its_invoices_to_a_hub_that_cannot_reach_it_after_approval_only(
     );
 }
 
-#[test]
-fn a_push_whose_answer_is_lost_is_applied_once() {
+/// A hub, and a shop that pushes to it through a proxy, approved.
+fn pushing_through_a_proxy() -> (TestSite, TestSite, Proxy) {
     let hub = TestSite::start_with(QUIET);
     let shop = TestSite::start_with(QUIET);
     let proxy = Proxy::start(&hub.base);
     push_to(&shop, &hub, &proxy.base);
     sync(&shop);
     approve(&hub, &shop.site_id());
+    (hub, shop, proxy)
+}
+
+#[test]
+fn a_push_whose_answer_is_lost_is_applied_once() {
+    let (hub, shop, proxy) = pushing_through_a_proxy();
     shop.seed("Sales Invoice", 30);
     // The hub applies the page (the round's second push, after the one
     // that learns the hub's position); its answer never reaches the shop.
@@ -218,12 +224,7 @@ fn a_push_whose_answer_is_lost_is_applied_once() {
 /// twice.
 #[test]
 fn a_page_that_overtakes_the_one_before_it_waits_its_turn() {
-    let hub = TestSite::start_with(QUIET);
-    let shop = TestSite::start_with(QUIET);
-    let proxy = Proxy::start(&hub.base);
-    push_to(&shop, &hub, &proxy.base);
-    sync(&shop);
-    approve(&hub, &shop.site_id());
+    let (hub, shop, proxy) = pushing_through_a_proxy();
     shop.seed("Sales Invoice", 1_200);
     // The round's first push learns where the hub stands; the second
     // carries the first page, held on the link while the third (the
