@@ -320,6 +320,19 @@ impl Checkpoints {
     }
 }
 
+/// Lowers the calling thread's priority (nice 5): a thread that helps the
+/// writer (reading the next page, copying the log) yields the core to it
+/// when both want one, and takes what the writer leaves. Linux only (there
+/// a thread is a task of its own); elsewhere nothing changes.
+pub fn yield_to_writer() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority with PRIO_PROCESS and 0 names the calling thread
+    // on Linux; it reads and writes no memory of ours.
+    unsafe {
+        let _ = libc::setpriority(libc::PRIO_PROCESS, 0, 5);
+    }
+}
+
 /// A checkpoint's answer: (busy, frames in the log, frames copied).
 fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64, i64)> {
     conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
@@ -340,6 +353,7 @@ pub fn checkpointer(path: &Path, alive: std::sync::Weak<Checkpoints>) {
     let spawned = std::thread::Builder::new()
         .name("outpost-checkpoint".into())
         .spawn(move || {
+            yield_to_writer();
             let conn = match Connection::open(&path) {
                 Ok(c) => c,
                 Err(e) => {

@@ -341,6 +341,7 @@ impl Site {
             // Named apart from the applier (profiles, stack dumps).
             let fetcher = std::thread::Builder::new().name("outpost-fetch".into());
             let spawned = fetcher.spawn_scoped(scope, move || {
+                crate::db::yield_to_writer();
                 let mut after = first;
                 let began = std::time::Instant::now();
                 for _ in 0..MAX_PAGES_PER_ROUND {
