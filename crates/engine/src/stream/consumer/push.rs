@@ -112,9 +112,8 @@ impl Site {
         let owner = self.actor_for(&text(doc, "user"))?;
         // Two pages on their way: the next one is read and sent while the
         // other site applies this one (it reads the next meanwhile and
-        // applies it in its turn).
-        // Whether the round ended with nothing left to send (settled), or
-        // on its page budget.
+        // applies it in its turn). Settled: the round ended with nothing
+        // left to send (else on its page budget).
         let settled = std::thread::scope(|scope| {
             let send = |after: i64, page: PullReply<Stored>, deps: Vec<Doc>, decided: Decisions| {
                 let sent = PushRequest {
@@ -196,8 +195,10 @@ impl Site {
                     Some(n) if in_order && n.decided == decisions(&reply) => flight = Some(n),
                     // Not taken as sent (the other site stands elsewhere), or
                     // decided otherwise meanwhile: the page sent after it
-                    // is waited for, and the round goes on from where the
-                    // other site stands (a page it refused is read again).
+                    // is waited for (it went as decided before, like a page
+                    // on its way when the other site decides), and the round
+                    // goes on from where the other site stands (a page it
+                    // refused is read again).
                     Some(n) => {
                         if let Ok(later) = joined(n.answer) {
                             if later.cursor >= reply.cursor {

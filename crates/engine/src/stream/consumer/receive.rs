@@ -241,6 +241,9 @@ const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// comes on a connection of its own). It waits here until this site stands
 /// where it starts, unless a page of the same producer is refused
 /// meanwhile (the one it follows will not come) or [`TURN_WAIT`] passes.
+/// One page per producer waits at a time (a site has two on their way):
+/// another is answered at once, as before pipelining, so that a pushing
+/// site cannot hold the hub's threads with pages from ahead of its cursor.
 #[derive(Default)]
 pub(crate) struct Arrivals {
     turns: Mutex<Turns>,
@@ -253,6 +256,8 @@ struct Turns {
     settled: u64,
     /// Pages refused so far, per producer.
     refused: HashMap<String, u64>,
+    /// Producers with a page waiting for its turn.
+    waiting: std::collections::HashSet<String>,
 }
 
 /// A page at its turn: reported taken, or else refused when dropped.
@@ -277,24 +282,37 @@ impl Arrivals {
     ) -> Result<Turn<'a>> {
         let start = std::time::Instant::now();
         let refused = self.turns().refused.get(producer).copied();
-        loop {
-            let settled = self.turns().settled;
-            if ready()? {
-                break;
+        let mut waits = false;
+        let outcome = (|| -> Result<()> {
+            loop {
+                let settled = self.turns().settled;
+                if ready()? {
+                    return Ok(());
+                }
+                let mut turns = self.turns();
+                let left = TURN_WAIT.saturating_sub(start.elapsed());
+                if turns.refused.get(producer).copied() != refused || left.is_zero() {
+                    return Ok(());
+                }
+                if !waits {
+                    if !turns.waiting.insert(producer.to_owned()) {
+                        return Ok(());
+                    }
+                    waits = true;
+                }
+                // Woken as any page is settled; one settled since `ready`
+                // was asked is not missed (the count is read under the lock).
+                drop(
+                    self.done
+                        .wait_timeout_while(turns, left, |t| t.settled == settled)
+                        .unwrap_or_else(|p| p.into_inner()),
+                );
             }
-            let turns = self.turns();
-            let left = TURN_WAIT.saturating_sub(start.elapsed());
-            if turns.refused.get(producer).copied() != refused || left.is_zero() {
-                break;
-            }
-            // Woken as any page is settled; one settled since `ready` was
-            // asked is not missed (the count is read under the lock).
-            drop(
-                self.done
-                    .wait_timeout_while(turns, left, |t| t.settled == settled)
-                    .unwrap_or_else(|p| p.into_inner()),
-            );
+        })();
+        if waits {
+            self.turns().waiting.remove(producer);
         }
+        outcome?;
         Ok(Turn {
             arrivals: self,
             producer,
