@@ -340,6 +340,37 @@ fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64, i64)
     })
 }
 
+/// One look of the checkpointer: copies the log into the database file
+/// (nothing to copy costs nothing), asks the writer to restart a log past
+/// [`CHECKPOINT_RESTART_AT`], and cuts back a log left idle since the last
+/// look (`last`: the frames it had then, and whether all were copied).
+fn look(
+    conn: &Connection,
+    shared: &Checkpoints,
+    frame: u64,
+    wal: &std::ffi::OsStr,
+    last: &mut (i64, bool),
+) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let (_, log, copied) = checkpoint(conn, "PASSIVE")?;
+    if log.max(0) as u64 * frame > CHECKPOINT_RESTART_AT {
+        // What was written while that copy ran is copied too: the writer
+        // is left a few frames.
+        let _ = checkpoint(conn, "PASSIVE");
+        shared
+            .restart
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+    let idle = *last == (log, true) && log == copied;
+    *last = (log, log == copied);
+    if idle && std::fs::metadata(wal).map_or(0, |m| m.len()) > TRUNCATE_AT {
+        // Only if no one is on the log: never waited for.
+        conn.busy_timeout(std::time::Duration::ZERO)?;
+        checkpoint(conn, "TRUNCATE")?;
+    }
+    Ok(())
+}
+
 /// Copies the write-ahead log into the database file four times a second,
 /// on a connection and thread of its own, so that the
 /// writer's commits never wait for it (PASSIVE: it neither blocks nor waits
@@ -370,32 +401,9 @@ pub fn checkpointer(path: &Path, alive: std::sync::Weak<Checkpoints>) {
             while let Some(shared) = alive.upgrade() {
                 // While the writer is asked to restart the log, no
                 // checkpoint here stands in its way.
-                let restarting = shared.restart.load(std::sync::atomic::Ordering::Acquire);
-                if !restarting {
-                    // Nothing to copy costs nothing: no look at the file needed.
-                    let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
-                    match checkpoint(&conn, "PASSIVE") {
-                        Ok((_, log, copied)) => {
-                            if log.max(0) as u64 * frame > CHECKPOINT_RESTART_AT {
-                                // What was written while that copy ran is
-                                // copied too: the writer is left a few frames.
-                                let _ = checkpoint(&conn, "PASSIVE");
-                                shared
-                                    .restart
-                                    .store(true, std::sync::atomic::Ordering::Release);
-                            }
-                            let idle = last == (log, true) && log == copied;
-                            last = (log, log == copied);
-                            let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
-                            if idle && size > TRUNCATE_AT {
-                                // Only if no one is on the log: never waited for.
-                                let _ = conn.busy_timeout(std::time::Duration::ZERO);
-                                if let Err(e) = checkpoint(&conn, "TRUNCATE") {
-                                    tracing::debug!(error = %e, "cutting the log back postponed");
-                                }
-                            }
-                        }
-                        Err(e) => tracing::debug!(error = %e, "checkpoint postponed"),
+                if !shared.restart.load(std::sync::atomic::Ordering::Acquire) {
+                    if let Err(e) = look(&conn, &shared, frame, &wal, &mut last) {
+                        tracing::debug!(error = %e, "checkpoint postponed");
                     }
                 }
                 drop(shared);
