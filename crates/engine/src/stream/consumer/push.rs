@@ -29,7 +29,7 @@ use super::receive::MAX_BUNDLE;
 const MAX_PUSH_PAGES: usize = 2000;
 
 /// A page to push and the documents it depends on.
-type Ahead = Result<(PullReply<Stored>, Vec<Doc>)>;
+type PushPage = Result<(PullReply<Stored>, Vec<Doc>)>;
 
 /// What the other site decided: its subscriptions and approvals.
 type Decisions = (Vec<Subscription>, Vec<Approval>);
@@ -141,8 +141,19 @@ impl Site {
             };
             let mut flight: Option<Flight> = None;
             let mut pages = 0;
+            // The answer last kept here (who the other site is, what it
+            // decided): an answer that says the same is not written again.
+            let mut kept: Option<(String, String, Decisions)> = None;
             loop {
-                self.mirror_decisions(&name, doc, &reply)?;
+                let deciding = (
+                    reply.consumer_site_id.clone(),
+                    reply.consumer_name.clone(),
+                    decisions(&reply),
+                );
+                if kept.as_ref() != Some(&deciding) {
+                    self.mirror_decisions(&name, doc, &reply)?;
+                    kept = Some(deciding);
+                }
                 let hub = reply.consumer_site_id.clone();
                 let Some(sent) = flight.take() else {
                     if pages >= MAX_PUSH_PAGES {
@@ -230,7 +241,7 @@ impl Site {
     /// The page of this site's log that follows `after` for the other site
     /// (`acked`: the newest page it has committed), with the documents it
     /// depends on.
-    fn next_push_page(&self, owner: &Actor, hub: &str, after: i64, acked: i64) -> Ahead {
+    fn next_push_page(&self, owner: &Actor, hub: &str, after: i64, acked: i64) -> PushPage {
         let page = self.pull_updates(
             owner,
             &PullRequest {

@@ -98,10 +98,15 @@ impl Site {
             ..Default::default()
         };
         if let Some((mut page, texts)) = page {
-            // The page sent before this one may still be on its way.
-            let stands = || Ok(self.read(|tx| position_of(tx, &name))?.0 >= req.after);
+            // The page sent before this one may still be on its way. Where
+            // this site stands, as last looked at (no wait follows a look).
+            let mut position = (0, 0);
+            let stands = || {
+                position = self.read(|tx| position_of(tx, &name))?;
+                Ok(position.0 >= req.after)
+            };
             let mut turn = self.arrivals.wait_turn(&name, stands)?;
-            let (cursor, acked) = self.read(|tx| position_of(tx, &name))?;
+            let (cursor, acked) = position;
             if req.after == cursor {
                 let ctx = self.context(&doc)?;
                 let bundle = Bundle::new(req.deps);
