@@ -40,11 +40,12 @@ fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / ticks_per_second
 }
 
-/// Bytes the site's files take on disk (database, WAL, secrets).
-fn disk_bytes(dir: &std::path::Path) -> u64 {
+/// Bytes the site's files whose names `which` accepts take on disk.
+fn bytes_of(dir: &std::path::Path, which: impl Fn(&str) -> bool) -> u64 {
     std::fs::read_dir(dir).map_or(0, |entries| {
         entries
             .flatten()
+            .filter(|e| which(&e.file_name().to_string_lossy()))
             .filter_map(|e| e.metadata().ok())
             .filter(|m| m.is_file())
             .map(|m| m.len())
@@ -52,22 +53,19 @@ fn disk_bytes(dir: &std::path::Path) -> u64 {
     })
 }
 
+/// Bytes the site's files take on disk (database, WAL, secrets).
+fn disk_bytes(dir: &std::path::Path) -> u64 {
+    bytes_of(dir, |_| true)
+}
+
 /// Waits (up to 10 s) for a site that has stopped writing to fold its
 /// write-ahead log into its database and cut the log file back, so that
 /// what is measured is what the site keeps, not a log of the moment.
 fn settle(dir: &std::path::Path) {
-    let log_bytes = || {
-        std::fs::read_dir(dir).map_or(0, |entries| {
-            entries
-                .flatten()
-                .filter(|e| e.file_name().to_string_lossy().ends_with("-wal"))
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum::<u64>()
-        })
-    };
     let start = Instant::now();
-    while log_bytes() > 4 << 20 && start.elapsed() < Duration::from_secs(10) {
+    while bytes_of(dir, |name| name.ends_with("-wal")) > 4 << 20
+        && start.elapsed() < Duration::from_secs(10)
+    {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
