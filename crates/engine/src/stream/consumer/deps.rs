@@ -3,6 +3,7 @@
 //! and entries through a Document Type Mapping in their local form (F16).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -15,7 +16,7 @@ use crate::mapping::{DocRequest, Evaluator, MappedDoc, MAX_DEPTH};
 use crate::site::Site;
 use crate::stream::log::{LogEntry, UpdateType};
 use crate::stream::source::Source;
-use crate::stream::wire::{FetchRequest, FindRequest};
+use crate::stream::wire::{FetchRequest, FindRequest, PullReply};
 
 /// Dependencies fetched for one page at most.
 const MAX_DEPENDENCIES: usize = 10_000;
@@ -113,14 +114,16 @@ impl Site {
         reg: &Registry,
         ctx: &Context,
         entries: &[&LogEntry],
+        mut links: Option<&mut PageLinks>,
     ) -> Result<Vec<Prepared>> {
         let mut out = Vec::with_capacity(entries.len());
         let mut fetched: HashMap<(String, String), Doc> = HashMap::new();
         let mut present: HashSet<(String, String)> = HashSet::new();
         // What this page itself creates and deletes, before it is applied.
         let mut page = PagePresence::default();
-        for &entry in entries {
+        for (i, &entry) in entries.iter().enumerate() {
             let mut ready = Prepared::default();
+            let mut healed_here = false;
             let Some(row) = ctx.rows.get(&entry.ref_doctype) else {
                 out.push(ready);
                 continue;
@@ -164,6 +167,7 @@ impl Site {
                 UpdateType::Update => match self.heal(client, ctx, entry)? {
                     Ok(current) => {
                         page.created(key);
+                        healed_here = true;
                         ready.heal = Some(Heal::Current(current.clone()));
                         healed = LogEntry {
                             update_type: UpdateType::Create,
@@ -188,18 +192,11 @@ impl Site {
                 out.push(ready);
                 continue;
             }
-            let Some(dt) = reg.get(&entry.ref_doctype) else {
-                out.push(ready);
-                continue;
-            };
-            let wanted = match entry.update_type {
-                UpdateType::Create => entry
-                    .data
-                    .as_object()
-                    .map(|d| links_in(reg, dt, d))
-                    .unwrap_or_default(),
-                UpdateType::Update => links_in_diff(reg, dt, &entry.data),
-                UpdateType::Delete => Vec::new(),
+            // Found when the page was read, unless the entry became another
+            // (healed) since.
+            let wanted = match links.as_deref_mut().and_then(|l| l.take(reg, i)) {
+                Some(wanted) if !healed_here => wanted,
+                _ => wanted_links(reg, entry),
             };
             let mut visiting = HashSet::new();
             let mut walk = Walk {
@@ -450,6 +447,54 @@ impl Site {
                 next: 0,
             });
         }
+    }
+}
+
+/// The documents an entry links to: a Create's document's links, an
+/// Update's changed ones.
+fn wanted_links(reg: &Registry, entry: &LogEntry) -> Vec<(String, String)> {
+    let Some(dt) = reg.get(&entry.ref_doctype) else {
+        return Vec::new();
+    };
+    match entry.update_type {
+        UpdateType::Create => entry
+            .data
+            .as_object()
+            .map(|d| links_in(reg, dt, d))
+            .unwrap_or_default(),
+        UpdateType::Update => links_in_diff(reg, dt, &entry.data),
+        UpdateType::Delete => Vec::new(),
+    }
+}
+
+/// What each entry of a page links to, found by the thread that read the
+/// page while the page before it is applied (walking every document is a
+/// good part of readying a page, and the writer waits for that).
+pub(super) struct PageLinks {
+    /// The doctypes they were found with: a page applied after a doctype
+    /// changed finds its links again.
+    reg: Arc<Registry>,
+    each: Vec<Vec<(String, String)>>,
+}
+
+impl PageLinks {
+    /// In the order the page is applied: its snapshot, then its entries.
+    pub(super) fn of(reg: Arc<Registry>, page: &PullReply) -> PageLinks {
+        let each = page
+            .snapshot
+            .iter()
+            .chain(&page.entries)
+            .map(|e| wanted_links(&reg, e))
+            .collect();
+        PageLinks { reg, each }
+    }
+
+    /// The links of the page's `i`th entry, if found with `reg`.
+    fn take(&mut self, reg: &Registry, i: usize) -> Option<Vec<(String, String)>> {
+        if !std::ptr::eq(Arc::as_ptr(&self.reg), reg) {
+            return None;
+        }
+        self.each.get_mut(i).map(std::mem::take)
     }
 }
 

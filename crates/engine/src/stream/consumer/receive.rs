@@ -13,6 +13,7 @@ use std::sync::{Condvar, Mutex};
 use rusqlite::OptionalExtension;
 use serde_json::{json, Map, Value};
 
+use super::sync::ReadPage;
 use super::{
     position_of, producer_rows, set_state, subscribed, sync_existing, SyncSummary, REGISTERED,
 };
@@ -79,9 +80,12 @@ impl Site {
         // for the sync log (before anything else: the page before this one
         // may be applying meanwhile).
         let page = match req.page.take() {
-            Some(page) => Some(page.parsed().map_err(|e| {
-                Error::invalid("page", format!("A pushed entry cannot be read: {e}"))
-            })?),
+            Some(page) => Some(ReadPage::new(
+                reg.clone(),
+                page.parsed().map_err(|e| {
+                    Error::invalid("page", format!("A pushed entry cannot be read: {e}"))
+                })?,
+            )),
             None => None,
         };
         // Known as it is: nothing to write (the writer may be applying the
@@ -97,7 +101,7 @@ impl Site {
             producer: name.clone(),
             ..Default::default()
         };
-        if let Some((mut page, texts)) = page {
+        if let Some(mut page) = page {
             // The page sent before this one may still be on its way. Where
             // this site stands, as last looked at (no wait follows a look).
             let mut position = (0, 0);
@@ -110,23 +114,14 @@ impl Site {
             if req.after == cursor {
                 let ctx = self.context(&doc)?;
                 let bundle = Bundle::new(req.deps);
-                self.apply_page(
-                    &name,
-                    &doc,
-                    &bundle,
-                    &ctx,
-                    cursor,
-                    &mut page,
-                    &texts,
-                    &mut summary,
-                )?;
+                self.apply_page(&name, &doc, &bundle, &ctx, cursor, &mut page, &mut summary)?;
                 turn.taken = true;
                 // The next page goes on; this one is freed meanwhile, by the
                 // thread that read it (thousands of values, the page's and
                 // the documents it wrote).
                 drop(turn);
-                drop((page, texts, super::apply::take_written()));
-            } else if page.page > acked {
+                drop((page, super::apply::take_written()));
+            } else if page.reply.page > acked {
                 return Err(Error::invalid(
                     "after",
                     format!("The page starts at {}, this site stands at {cursor} in your log: push from there", req.after),

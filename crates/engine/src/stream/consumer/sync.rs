@@ -6,12 +6,15 @@ use rusqlite::OptionalExtension;
 use serde_json::value::RawValue;
 
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
+use super::deps::PageLinks;
 use super::{
     apply, check, cursor_of, position_of, Context, ProducerStatus, SyncProgress, SyncRun,
     SyncSummary, PAGE_SIZE,
 };
 use crate::actor::Actor;
+use crate::doctype::Registry;
 use crate::document::values::{self, text};
 use crate::document::{store, Doc};
 use crate::error::{Error, Result};
@@ -23,8 +26,25 @@ use crate::stream::source::Source;
 use crate::stream::wire::{AckRequest, PullReply, PullRequest};
 use crate::stream::EVENT_PRODUCER;
 
-/// A page as pulled: parsed, and each entry's data as the text it came as.
-type Pulled = (PullReply, Vec<Stored>);
+/// A page as read (pulled, or pushed here): parsed, each entry's data as
+/// the text it came as (for the sync log), and what each entry links to.
+pub(super) struct ReadPage {
+    pub(super) reply: PullReply,
+    pub(super) texts: Vec<Stored>,
+    pub(super) links: PageLinks,
+}
+
+impl ReadPage {
+    /// Finds the entries' links now, on the thread that read the page.
+    pub(super) fn new(reg: Arc<Registry>, (reply, texts): (PullReply, Vec<Stored>)) -> ReadPage {
+        let links = PageLinks::of(reg, &reply);
+        ReadPage {
+            reply,
+            texts,
+            links,
+        }
+    }
+}
 
 /// Pages one sync round takes at most from a producer (the next round goes
 /// on): a producer that always has more cannot hold a sync for ever.
@@ -324,12 +344,12 @@ impl Site {
         // Handed over, not queued: the fetcher holds the next page until the
         // applier takes it, then reads the one after (its reading is faster
         // than applying), so no more than two pages are ever in memory.
-        let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Result<(i64, Pulled)>>(0);
+        let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Result<(i64, ReadPage)>>(0);
         // An applied page goes back to the fetching thread, which made it,
         // to be freed there: freeing its thousands of values took the
         // applier a good part of a page's time. (Unbounded: the fetcher
         // frees what came back before each pull, so one or two wait.)
-        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<(Pulled, Vec<Doc>)>();
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<(ReadPage, Vec<Doc>)>();
         std::thread::scope(|scope| {
             let spent = spent_tx;
             let (client, site_id, committed, gone) = (
@@ -355,15 +375,16 @@ impl Site {
                         limit: PAGE_SIZE,
                         ack: Some(committed.load(Ordering::Acquire)),
                     });
-                    let next = page.as_ref().ok().filter(|p| p.0.has_more).map(|p| p.0.cursor);
+                    let page = page.map(|p| ReadPage::new(self.doctypes(), p));
+                    let next = page.as_ref().ok().filter(|p| p.reply.has_more).map(|p| p.reply.cursor);
                     // A snapshot page leaves the cursor where it was: the next
                     // one is asked for only once this one is committed (its
                     // acknowledgement then tells the two apart).
                     let wait_for = page
                         .as_ref()
                         .ok()
-                        .filter(|p| !p.0.snapshot.is_empty())
-                        .map(|p| p.0.page);
+                        .filter(|p| !p.reply.snapshot.is_empty())
+                        .map(|p| p.reply.page);
                     if pages_tx.send(page.map(|p| (after, p))).is_err() {
                         return;
                     }
@@ -401,17 +422,8 @@ impl Site {
             let _gone = Gone(&applier_gone);
             for page in pages_rx {
                 let (cursor, mut pulled) = page?;
-                let (more, number) = (pulled.0.has_more, pulled.0.page);
-                self.apply_page(
-                    &name,
-                    &doc,
-                    client,
-                    &ctx,
-                    cursor,
-                    &mut pulled.0,
-                    &pulled.1,
-                    summary,
-                )?;
+                let (more, number) = (pulled.reply.has_more, pulled.reply.page);
+                self.apply_page(&name, &doc, client, &ctx, cursor, &mut pulled, summary)?;
                 // Freed there, with the documents the page wrote.
                 let _ = spent.send((pulled, apply::take_written()));
                 committed.store(number, Ordering::Release);
@@ -445,10 +457,14 @@ impl Site {
         client: &dyn Source,
         ctx: &Context,
         cursor: i64,
-        reply: &mut PullReply,
-        texts: &[Stored],
+        page: &mut ReadPage,
         summary: &mut SyncSummary,
     ) -> Result<()> {
+        let ReadPage {
+            reply,
+            texts,
+            links,
+        } = page;
         summary.online = true;
         summary.renew_keys |= reply.renew_keys;
         check::page(ctx, cursor, PAGE_SIZE, reply).map_err(|why| {
@@ -463,7 +479,7 @@ impl Site {
         }
         let reg = self.doctypes();
         let entries: Vec<&LogEntry> = reply.snapshot.iter().chain(&reply.entries).collect();
-        let prepared = self.prepare(client, &reg, ctx, &entries)?;
+        let prepared = self.prepare(client, &reg, ctx, &entries, Some(links))?;
         if texts.len() != entries.len() {
             return Err(Error::Corrupt(format!(
                 "a page of {} entries came with {} texts",

@@ -104,7 +104,7 @@ impl Site {
             };
             let reg = self.doctypes();
             let ready = self
-                .prepare(&client, &reg, &ctx, &[&entry])?
+                .prepare(&client, &reg, &ctx, &[&entry], None)?
                 .pop()
                 .unwrap_or_default();
             let ok = self.write(|tx| {
