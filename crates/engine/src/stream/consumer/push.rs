@@ -140,6 +140,10 @@ impl Site {
                 }
             };
             let mut flight: Option<Flight> = None;
+            // The page after the newest one sent, read while the older one
+            // is answered (it goes the moment that answer is in): where it
+            // starts, and the decisions it was read with.
+            let mut ready: Option<(i64, Decisions, PullReply<Stored>, Vec<Doc>)> = None;
             let mut pages = 0;
             // The answer last kept here (who the other site is, what it
             // decided): an answer that says the same is not written again.
@@ -187,13 +191,25 @@ impl Site {
                 // site decided at its last answer.
                 let mut next = None;
                 if sent.more && pages < MAX_PUSH_PAGES {
-                    let (page, deps) =
-                        self.next_push_page(&owner, &hub, sent.cursor, reply.page)?;
+                    let (page, deps) = match ready.take() {
+                        Some((after, decided, page, deps))
+                            if after == sent.cursor && decided == decisions(&reply) =>
+                        {
+                            (page, deps)
+                        }
+                        _ => self.next_push_page(&owner, &hub, sent.cursor, reply.page)?,
+                    };
                     if !(page.entries.is_empty() && page.snapshot.is_empty()) {
                         summary.pushed += (page.entries.len() + page.snapshot.len()) as u32;
                         pages += 1;
                         next = Some(send(sent.cursor, page, deps, decisions(&reply)));
                     }
+                }
+                // Read ahead while `sent` is answered: the other site then
+                // never waits for this site's reading between two pages.
+                if let Some(n) = next.as_ref().filter(|n| n.more && pages < MAX_PUSH_PAGES) {
+                    let (page, deps) = self.next_push_page(&owner, &hub, n.cursor, reply.page)?;
+                    ready = Some((n.cursor, decisions(&reply), page, deps));
                 }
                 let answer = joined(sent.answer)?;
                 crate::failpoint::hit("push-answered");
