@@ -5,6 +5,7 @@
 pub mod config;
 pub mod error;
 pub mod extract;
+mod memory;
 pub mod notify;
 pub mod routes;
 pub mod scheduler;

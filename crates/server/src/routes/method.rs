@@ -95,7 +95,9 @@ const PUSH: &str = "outpost.event.push";
 
 fn push(site: &Site, actor: &Actor, req: PushRequest<Stored>) -> outpost_engine::Result<Answer> {
     allowed(actor, PUSH)?;
-    to_value(site.receive_push(actor, req)?)
+    let answer = to_value(site.receive_push(actor, req)?);
+    crate::memory::trim_if_large();
+    answer
 }
 
 /// Call a read-only method with its arguments in the query string.
