@@ -189,11 +189,12 @@ impl Site {
                 };
                 // The page after the one on its way, decided as the other
                 // site decided at its last answer.
+                let decided = decisions(&reply);
                 let mut next = None;
                 if sent.more && pages < MAX_PUSH_PAGES {
                     let (page, deps) = match ready.take() {
-                        Some((after, decided, page, deps))
-                            if after == sent.cursor && decided == decisions(&reply) =>
+                        Some((after, read_with, page, deps))
+                            if after == sent.cursor && read_with == decided =>
                         {
                             (page, deps)
                         }
@@ -202,14 +203,14 @@ impl Site {
                     if !(page.entries.is_empty() && page.snapshot.is_empty()) {
                         summary.pushed += (page.entries.len() + page.snapshot.len()) as u32;
                         pages += 1;
-                        next = Some(send(sent.cursor, page, deps, decisions(&reply)));
+                        next = Some(send(sent.cursor, page, deps, decided.clone()));
                     }
                 }
                 // Read ahead while `sent` is answered: the other site then
                 // never waits for this site's reading between two pages.
                 if let Some(n) = next.as_ref().filter(|n| n.more && pages < MAX_PUSH_PAGES) {
                     let (page, deps) = self.next_push_page(&owner, &hub, n.cursor, reply.page)?;
-                    ready = Some((n.cursor, decisions(&reply), page, deps));
+                    ready = Some((n.cursor, decided, page, deps));
                 }
                 let answer = joined(sent.answer)?;
                 crate::failpoint::hit("push-answered");
