@@ -184,6 +184,25 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX sync_log_failed ON sync_log (event_producer, ref_doctype, remote_docname, id)
         WHERE status = 'Failed';
     "#,
+    // 14: links by integers. `doc_links` holds (target, source) pairs: the
+    // source is the linking document's row id, the target an id that
+    // `link_targets` gives each linked (doctype, name), whether or not that
+    // document is here. Rows of five text columns made every synced invoice
+    // compare long keys six times; two integers are a few bytes, and a
+    // document holds one row per target, whatever fields name it.
+    r#"
+    CREATE TABLE link_targets (
+        id INTEGER PRIMARY KEY, doctype TEXT NOT NULL, name TEXT NOT NULL, UNIQUE (doctype, name));
+    INSERT INTO link_targets (doctype, name) SELECT DISTINCT link_doctype, link_name FROM doc_links;
+    CREATE TABLE doc_links_by_id (
+        target INTEGER NOT NULL, source INTEGER NOT NULL, PRIMARY KEY (target, source)) WITHOUT ROWID;
+    INSERT OR IGNORE INTO doc_links_by_id (target, source)
+        SELECT t.id, d.id FROM doc_links l
+        JOIN link_targets t ON t.doctype = l.link_doctype AND t.name = l.link_name
+        JOIN documents d ON d.doctype = l.doctype AND d.name = l.name;
+    DROP TABLE doc_links;
+    ALTER TABLE doc_links_by_id RENAME TO doc_links;
+    "#,
 ];
 
 /// Statements that insert several rows at once: `insert` (up to `VALUES`)
@@ -426,6 +445,50 @@ mod tests {
                 .collect(),
         );
         ms.validate().unwrap();
+    }
+
+    /// A store made before links were kept by integers (migration 14)
+    /// keeps "who links to this?": a Customer an invoice names cannot be
+    /// deleted, and once the invoice is gone it can.
+    #[test]
+    fn links_made_before_migration_14_still_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut conn =
+                rusqlite::Connection::open(dir.path().join(crate::site::DB_FILE)).unwrap();
+            let ms = rusqlite_migration::Migrations::new(
+                super::MIGRATIONS
+                    .iter()
+                    .map(|s| rusqlite_migration::M::up(s))
+                    .collect(),
+            );
+            ms.to_version(&mut conn, 13).unwrap();
+            conn.execute_batch(
+                r#"INSERT INTO documents (doctype, name, data, modified) VALUES
+                   ('Customer', 'Acme', '{"name":"Acme","customer_name":"Acme","modified":"2026-01-01 00:00:00.000000"}', '2026-01-01 00:00:00.000000'),
+                   ('Customer', 'Bolt', '{"name":"Bolt","customer_name":"Bolt","modified":"2026-01-01 00:00:00.000000"}', '2026-01-01 00:00:00.000000');
+                   INSERT INTO documents (doctype, name, data, modified, links) VALUES
+                   ('Sales Invoice', 'SINV-1', '{"name":"SINV-1","customer":"Acme","modified":"2026-01-01 00:00:00.000000"}',
+                    '2026-01-01 00:00:00.000000', '[["customer","Customer","Acme"]]');
+                   INSERT INTO doc_links VALUES ('Customer', 'Acme', 'Sales Invoice', 'SINV-1', 'customer');"#,
+            )
+            .unwrap();
+        }
+        let site = crate::site::Site::open(dir.path()).unwrap();
+        let me = crate::Actor::system();
+        let linker = |name: &str| {
+            site.read(|tx| crate::document::store::first_linker(tx, "Customer", name))
+                .unwrap()
+        };
+        assert_eq!(
+            linker("Acme"),
+            Some(("Sales Invoice".to_owned(), "SINV-1".to_owned()))
+        );
+        assert_eq!(linker("Bolt"), None);
+        assert!(site.delete(&me, "Customer", "Acme").is_err());
+        site.delete(&me, "Sales Invoice", "SINV-1").unwrap();
+        assert_eq!(linker("Acme"), None);
+        site.delete(&me, "Customer", "Acme").unwrap();
     }
 
     /// A burst of writes leaves no log of its size on disk once it is over:

@@ -1,9 +1,12 @@
 //! Rows of the `documents` and `doc_links` tables. A document is stored
-//! whole as JSON (child rows inside it); its outgoing links are kept in
-//! `doc_links`, clustered on the target, so that "who links to this?" is
-//! one indexed query — and listed in the document's own row (`links`), so
-//! that a change or a delete finds the rows to remove without a second
-//! index over `doc_links`, and a change that keeps its links writes none.
+//! whole as JSON (child rows inside it); what it links to is kept in
+//! `doc_links` as (target, source) integer pairs clustered on the target,
+//! so that "who links to this?" is one indexed query — the source is the
+//! linking document's row id, the target an id `link_targets` gives each
+//! linked (doctype, name), present or not. The document's own row lists its
+//! links (`links`), so that a change or a delete finds the rows to remove
+//! without a second index over `doc_links`, and a change that keeps its
+//! targets writes none.
 
 use rusqlite::{OptionalExtension, Transaction};
 
@@ -36,25 +39,48 @@ fn links_text(links: &[Link]) -> Result<Option<String>> {
         .map_err(|e| Error::Corrupt(e.to_string()))
 }
 
-/// The links a stored document's row lists (what `doc_links` holds for it).
-pub fn links_of(tx: &Transaction, doctype: &str, name: &str) -> Result<Vec<Link>> {
-    let text: Option<Option<String>> = tx
-        .prepare_cached("SELECT links FROM documents WHERE doctype = ?1 AND name = ?2")?
-        .query_row((doctype, name), |r| r.get(0))
+/// The documents `links` point to, each once.
+fn targets(links: &[Link]) -> Vec<(&str, &str)> {
+    let mut all: Vec<(&str, &str)> = links
+        .iter()
+        .map(|l| (l.doctype.as_str(), l.name.as_str()))
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// A stored document's row id and the links its row lists (what
+/// `doc_links` holds for it); None when there is no such document.
+fn row_links(tx: &Transaction, doctype: &str, name: &str) -> Result<Option<(i64, Vec<Link>)>> {
+    let row: Option<(i64, Option<String>)> = tx
+        .prepare_cached("SELECT id, links FROM documents WHERE doctype = ?1 AND name = ?2")?
+        .query_row((doctype, name), |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let Some(text) = text.flatten() else {
-        return Ok(Vec::new());
+    let Some((id, text)) = row else {
+        return Ok(None);
+    };
+    let Some(text) = text else {
+        return Ok(Some((id, Vec::new())));
     };
     let rows: Vec<(String, String, String)> = serde_json::from_str(&text)
         .map_err(|e| Error::Corrupt(format!("links of {doctype} {name}: {e}")))?;
-    Ok(rows
+    let links = rows
         .into_iter()
         .map(|(fieldname, doctype, name)| Link {
             fieldname,
             doctype,
             name,
         })
-        .collect())
+        .collect();
+    Ok(Some((id, links)))
+}
+
+/// The links a stored document's row lists (what `doc_links` holds for it).
+pub fn links_of(tx: &Transaction, doctype: &str, name: &str) -> Result<Vec<Link>> {
+    Ok(row_links(tx, doctype, name)?
+        .map(|(_, links)| links)
+        .unwrap_or_default())
 }
 
 pub fn load(tx: &Transaction, doctype: &str, name: &str) -> Result<Option<Doc>> {
@@ -69,13 +95,19 @@ thread_local! {
     /// Documents seen present in the transaction under way on this thread
     /// (a page of 500 invoices checks the same Customer and Items again and
     /// again). Only a delete or a rollback makes one absent again.
-    static PRESENT: std::cell::RefCell<Present> = Default::default();
+    static PRESENT: std::cell::RefCell<Names<()>> = Default::default();
 }
 thread_local! {
     /// The document last found absent in the transaction under way on this
     /// thread (doctype, name; empty for none): a synced Create asks twice,
     /// whether it is here under its name and whether it may be inserted.
     static ABSENT: std::cell::RefCell<(String, String)> = Default::default();
+}
+thread_local! {
+    /// Link targets' ids read or given in the transaction under way on this
+    /// thread (a page of invoices links the same Customer and Items again
+    /// and again). A rollback may take back an id given, so it clears them.
+    static TARGETS: std::cell::RefCell<Names<i64>> = Default::default();
 }
 
 fn forget_absent() {
@@ -85,36 +117,45 @@ fn forget_absent() {
     });
 }
 
-/// A transaction that checks more documents than this starts afresh.
-const PRESENT_MAX: usize = 50_000;
+/// A transaction that remembers more documents than this starts afresh.
+const NAMES_MAX: usize = 50_000;
 
-/// doctype → names seen present; asked with borrowed names.
-#[derive(Default)]
-struct Present {
-    by_doctype: std::collections::HashMap<String, std::collections::HashSet<String>>,
+/// doctype → name → what is remembered of it; asked with borrowed names.
+struct Names<V> {
+    by_doctype: std::collections::HashMap<String, std::collections::HashMap<String, V>>,
     count: usize,
 }
 
-impl Present {
-    fn contains(&self, doctype: &str, name: &str) -> bool {
+impl<V> Default for Names<V> {
+    fn default() -> Self {
+        Names {
+            by_doctype: Default::default(),
+            count: 0,
+        }
+    }
+}
+
+impl<V: Copy> Names<V> {
+    fn get(&self, doctype: &str, name: &str) -> Option<V> {
         self.by_doctype
             .get(doctype)
-            .is_some_and(|names| names.contains(name))
+            .and_then(|names| names.get(name))
+            .copied()
     }
 
-    fn insert(&mut self, doctype: &str, name: &str) {
-        if self.count > PRESENT_MAX {
+    fn insert(&mut self, doctype: &str, name: &str, value: V) {
+        if self.count > NAMES_MAX {
             self.clear();
         }
         let names = self.by_doctype.entry(doctype.to_owned()).or_default();
-        if names.insert(name.to_owned()) {
+        if names.insert(name.to_owned(), value).is_none() {
             self.count += 1;
         }
     }
 
     fn remove(&mut self, doctype: &str, name: &str) {
         if let Some(names) = self.by_doctype.get_mut(doctype) {
-            if names.remove(name) {
+            if names.remove(name).is_some() {
                 self.count -= 1;
             }
         }
@@ -126,15 +167,16 @@ impl Present {
     }
 }
 
-/// Forgets which documents were seen present: a transaction begins, or
-/// part of one was rolled back.
+/// Forgets which documents were seen present and the link targets' ids: a
+/// transaction begins, or part of one was rolled back.
 pub fn forget_present() {
-    PRESENT.with_borrow_mut(Present::clear);
+    PRESENT.with_borrow_mut(Names::clear);
+    TARGETS.with_borrow_mut(Names::clear);
     forget_absent();
 }
 
 pub fn exists(tx: &Transaction, doctype: &str, name: &str) -> Result<bool> {
-    if PRESENT.with_borrow(|p| p.contains(doctype, name)) {
+    if PRESENT.with_borrow(|p| p.get(doctype, name).is_some()) {
         return Ok(true);
     }
     if ABSENT.with_borrow(|(d, n)| !d.is_empty() && d == doctype && n == name) {
@@ -146,7 +188,7 @@ pub fn exists(tx: &Transaction, doctype: &str, name: &str) -> Result<bool> {
         .optional()?
         .is_some();
     if found {
-        PRESENT.with_borrow_mut(|p| p.insert(doctype, name));
+        PRESENT.with_borrow_mut(|p| p.insert(doctype, name, ()));
     } else {
         ABSENT.with_borrow_mut(|(d, n)| {
             d.clear();
@@ -164,41 +206,48 @@ pub fn parse(doctype: &str, name: &str, data: &str) -> Result<Doc> {
 
 pub fn insert(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Result<()> {
     forget_absent();
-    let name = write_row(
+    write_row(
         tx,
         "INSERT INTO documents (doctype, name, data, modified, remote_name, links) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         doctype,
         doc,
         links,
     )?;
-    add_links(tx, doctype, &name, &links.iter().collect::<Vec<_>>())
+    add_links(tx, tx.last_insert_rowid(), &targets(links))
 }
 
 pub fn update(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Result<()> {
     super::compute::forget_fetched_from(doctype);
-    let before = links_of(tx, doctype, &text(doc, "name"))?;
-    let name = write_row(
+    let name = text(doc, "name");
+    let (id, before) = row_links(tx, doctype, &name)?.ok_or_else(|| Error::NotFound {
+        doctype: doctype.to_owned(),
+        name: name.clone(),
+    })?;
+    write_row(
         tx,
         "UPDATE documents SET data = ?3, modified = ?4, remote_name = ?5, links = ?6 WHERE doctype = ?1 AND name = ?2",
         doctype,
         doc,
         links,
     )?;
-    let gone: Vec<&Link> = before.iter().filter(|l| !links.contains(l)).collect();
-    remove_links(tx, doctype, &name, gone)?;
-    let added: Vec<&Link> = links.iter().filter(|l| !before.contains(l)).collect();
-    add_links(tx, doctype, &name, &added)
+    let (before, after) = (targets(&before), targets(links));
+    let gone: Vec<(&str, &str)> = before
+        .iter()
+        .filter(|t| !after.contains(t))
+        .copied()
+        .collect();
+    remove_links(tx, id, &gone)?;
+    let added: Vec<(&str, &str)> = after
+        .iter()
+        .filter(|t| !before.contains(t))
+        .copied()
+        .collect();
+    add_links(tx, id, &added)
 }
 
 /// Writes a document's row with `sql` (?1 doctype, ?2 name, ?3 data,
 /// ?4 modified, ?5 the producer's name, ?6 links); the document's name.
-fn write_row(
-    tx: &Transaction,
-    sql: &str,
-    doctype: &str,
-    doc: &Doc,
-    links: &[Link],
-) -> Result<String> {
+fn write_row(tx: &Transaction, sql: &str, doctype: &str, doc: &Doc, links: &[Link]) -> Result<()> {
     let name = text(doc, "name");
     let data = serde_json::to_string(doc).map_err(|e| Error::Corrupt(e.to_string()))?;
     tx.prepare_cached(sql)?.execute((
@@ -209,7 +258,7 @@ fn write_row(
         remote_name(doc),
         links_text(links)?,
     ))?;
-    Ok(name)
+    Ok(())
 }
 
 /// The producer's name of a document synced under a name of this site's.
@@ -222,52 +271,77 @@ fn remote_name(doc: &Doc) -> Option<&str> {
 pub fn delete(tx: &Transaction, doctype: &str, name: &str) -> Result<()> {
     super::compute::forget_fetched_from(doctype);
     PRESENT.with_borrow_mut(|p| p.remove(doctype, name));
-    let links = links_of(tx, doctype, name)?;
-    tx.prepare_cached("DELETE FROM documents WHERE doctype = ?1 AND name = ?2")?
-        .execute((doctype, name))?;
-    remove_links(tx, doctype, name, &links)
+    let Some((id, links)) = row_links(tx, doctype, name)? else {
+        return Ok(());
+    };
+    tx.prepare_cached("DELETE FROM documents WHERE id = ?1")?
+        .execute([id])?;
+    remove_links(tx, id, &targets(&links))
 }
 
-/// Removes a document's rows from `doc_links`, each by its key.
-fn remove_links<'a>(
-    tx: &Transaction,
-    doctype: &str,
-    name: &str,
-    links: impl IntoIterator<Item = &'a Link>,
-) -> Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "DELETE FROM doc_links WHERE doctype = ?1 AND name = ?2 AND fieldname = ?3 AND link_doctype = ?4 AND link_name = ?5",
-    )?;
-    for l in links {
-        stmt.execute((doctype, name, &l.fieldname, &l.doctype, &l.name))?;
+/// The id `link_targets` gives (doctype, name); with `give`, one is given
+/// to a target that has none yet, else None.
+fn target_id(tx: &Transaction, doctype: &str, name: &str, give: bool) -> Result<Option<i64>> {
+    if let Some(id) = TARGETS.with_borrow(|t| t.get(doctype, name)) {
+        return Ok(Some(id));
+    }
+    let mut id: Option<i64> = tx
+        .prepare_cached("SELECT id FROM link_targets WHERE doctype = ?1 AND name = ?2")?
+        .query_row((doctype, name), |r| r.get(0))
+        .optional()?;
+    if id.is_none() && give {
+        tx.prepare_cached("INSERT INTO link_targets (doctype, name) VALUES (?1, ?2)")?
+            .execute((doctype, name))?;
+        id = Some(tx.last_insert_rowid());
+    }
+    if let Some(id) = id {
+        TARGETS.with_borrow_mut(|t| t.insert(doctype, name, id));
+    }
+    Ok(id)
+}
+
+/// Removes the `doc_links` rows of document `source` to `targets`, each by
+/// its key.
+fn remove_links(tx: &Transaction, source: i64, targets: &[(&str, &str)]) -> Result<()> {
+    for &(doctype, name) in targets {
+        if let Some(target) = target_id(tx, doctype, name, false)? {
+            tx.prepare_cached("DELETE FROM doc_links WHERE target = ?1 AND source = ?2")?
+                .execute([target, source])?;
+        }
     }
     Ok(())
 }
 
 /// `INSERT OR IGNORE` of up to eight rows into `doc_links` (a row it has
 /// already stays): an invoice's six links are one statement, not six.
-static ADD_LINKS: crate::db::MultiRow = crate::db::MultiRow::new(
-    "INSERT OR IGNORE INTO doc_links (doctype, name, fieldname, link_doctype, link_name)",
-    5,
-    8,
-);
+static ADD_LINKS: crate::db::MultiRow =
+    crate::db::MultiRow::new("INSERT OR IGNORE INTO doc_links (target, source)", 2, 8);
 
-/// Adds a document's rows to `doc_links`.
-fn add_links(tx: &Transaction, doctype: &str, name: &str, links: &[&Link]) -> Result<()> {
-    for chunk in links.chunks(ADD_LINKS.most()) {
-        let mut stmt = tx.prepare_cached(ADD_LINKS.sql(chunk.len()))?;
-        for (i, l) in chunk.iter().enumerate() {
-            let at = i * 5;
-            stmt.raw_bind_parameter(at + 1, doctype)?;
-            stmt.raw_bind_parameter(at + 2, name)?;
-            stmt.raw_bind_parameter(at + 3, &l.fieldname)?;
-            stmt.raw_bind_parameter(at + 4, &l.doctype)?;
-            stmt.raw_bind_parameter(at + 5, &l.name)?;
+/// Adds the `doc_links` rows of document `source` to `targets`.
+fn add_links(tx: &Transaction, source: i64, targets: &[(&str, &str)]) -> Result<()> {
+    for chunk in targets.chunks(ADD_LINKS.most()) {
+        let ids = chunk
+            .iter()
+            .map(|&(doctype, name)| {
+                target_id(tx, doctype, name, true)?
+                    .ok_or_else(|| Error::Corrupt(format!("no link id given to {doctype} {name}")))
+            })
+            .collect::<Result<Vec<i64>>>()?;
+        let mut stmt = tx.prepare_cached(ADD_LINKS.sql(ids.len()))?;
+        for (i, target) in ids.into_iter().enumerate() {
+            stmt.raw_bind_parameter(i * 2 + 1, target)?;
+            stmt.raw_bind_parameter(i * 2 + 2, source)?;
         }
         stmt.raw_execute()?;
     }
     Ok(())
 }
+
+/// The query for the documents that link to (?1 doctype, ?2 name), each as
+/// (doctype, name).
+pub const LINKERS: &str = "SELECT d.doctype, d.name FROM link_targets t
+     JOIN doc_links l ON l.target = t.id JOIN documents d ON d.id = l.source
+     WHERE t.doctype = ?1 AND t.name = ?2";
 
 /// Another document that links to (doctype, name), if any.
 pub fn first_linker(
@@ -276,10 +350,9 @@ pub fn first_linker(
     name: &str,
 ) -> Result<Option<(String, String)>> {
     Ok(tx
-        .prepare_cached(
-            "SELECT doctype, name FROM doc_links WHERE link_doctype = ?1 AND link_name = ?2
-             AND NOT (doctype = ?1 AND name = ?2) LIMIT 1",
-        )?
+        .prepare_cached(&format!(
+            "{LINKERS} AND NOT (d.doctype = ?1 AND d.name = ?2) LIMIT 1"
+        ))?
         .query_row((doctype, name), |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
 }

@@ -63,9 +63,7 @@ impl Scope<'_> {
                 if self.receives(&dt, &n)? {
                     return Ok(true);
                 }
-                let mut stmt = self.tx.prepare_cached(
-                    "SELECT doctype, name FROM doc_links WHERE link_doctype = ?1 AND link_name = ?2",
-                )?;
+                let mut stmt = self.tx.prepare_cached(store::LINKERS)?;
                 let rows = stmt.query_map((&dt, &n), |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
                 })?;
