@@ -246,7 +246,7 @@ pub fn update(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Res
 }
 
 /// Writes a document's row with `sql` (?1 doctype, ?2 name, ?3 data,
-/// ?4 modified, ?5 the producer's name, ?6 links); the document's name.
+/// ?4 modified, ?5 the producer's name, ?6 links).
 fn write_row(tx: &Transaction, sql: &str, doctype: &str, doc: &Doc, links: &[Link]) -> Result<()> {
     let name = text(doc, "name");
     let data = serde_json::to_string(doc).map_err(|e| Error::Corrupt(e.to_string()))?;
