@@ -205,6 +205,11 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// The site store's migrations, in order.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
+}
+
 /// Statements that insert several rows at once: `insert` (up to `VALUES`)
 /// followed by `rows` groups of `columns` placeholders, made once for each
 /// number of rows from 1 to `most` and kept in `cache`.
@@ -277,8 +282,7 @@ pub fn open(path: &Path) -> Result<Connection> {
     // A log restarted during a catch-up keeps its file (see
     // `Checkpoints`); the checkpointer cuts it back once writes stop.
     conn.pragma_update(None, "journal_size_limit", -1)?;
-    let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
-    migrations.to_latest(&mut conn)?;
+    migrations().to_latest(&mut conn)?;
     Ok(conn)
 }
 
@@ -438,13 +442,7 @@ pub fn checkpointer(path: &Path, alive: std::sync::Weak<Checkpoints>) {
 mod tests {
     #[test]
     fn migrations_are_valid() {
-        let ms = rusqlite_migration::Migrations::new(
-            super::MIGRATIONS
-                .iter()
-                .map(|s| rusqlite_migration::M::up(s))
-                .collect(),
-        );
-        ms.validate().unwrap();
+        super::migrations().validate().unwrap();
     }
 
     /// A store made before links were kept by integers (migration 14)
@@ -456,13 +454,7 @@ mod tests {
         {
             let mut conn =
                 rusqlite::Connection::open(dir.path().join(crate::site::DB_FILE)).unwrap();
-            let ms = rusqlite_migration::Migrations::new(
-                super::MIGRATIONS
-                    .iter()
-                    .map(|s| rusqlite_migration::M::up(s))
-                    .collect(),
-            );
-            ms.to_version(&mut conn, 13).unwrap();
+            super::migrations().to_version(&mut conn, 13).unwrap();
             conn.execute_batch(
                 r#"INSERT INTO documents (doctype, name, data, modified) VALUES
                    ('Customer', 'Acme', '{"name":"Acme","customer_name":"Acme","modified":"2026-01-01 00:00:00.000000"}', '2026-01-01 00:00:00.000000'),
