@@ -416,3 +416,40 @@ fn a_looping_condition_script_is_stopped_and_the_producer_keeps_serving() {
     );
     assert_eq!(consumer.count("Note", json!({})), 0);
 }
+
+/// A note that turns public brings its whole history, which must fit in
+/// the page beside the rest: 499 public notes and then the late match would
+/// make a page of 501 entries when 500 were asked for, refused by the
+/// consumer every time; the late match comes on the next page instead.
+#[test]
+fn a_late_match_whose_history_would_overfill_a_page_comes_on_the_next() {
+    let (producer, consumer) = pair();
+    consumer.subscribe_to(
+        &producer,
+        json!([{"ref_doctype": "Note", "condition": "doc.public == 1"}]),
+    );
+    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    let note = name(
+        producer
+            .insert("Note", json!({"title": "Plans", "public": 0}))
+            .data(),
+    );
+    consumer.sync_now();
+    for i in 0..499 {
+        producer
+            .insert("Note", json!({"title": format!("open {i}"), "public": 1}))
+            .data();
+    }
+    producer.update("Note", &note, json!({"public": 1})).data();
+
+    let s = consumer.sync_now();
+    assert!(s[0]["error"].is_null(), "the sync went through: {s}");
+    assert_eq!(s[0]["failed"], 0, "{s}");
+    assert_eq!(consumer.count("Note", json!({})), 500);
+    let n = |k: &str| (k.to_owned(), note.clone());
+    let of_note: Vec<_> = kinds(&consumer)
+        .into_iter()
+        .filter(|(_, d)| d == &note)
+        .collect();
+    assert_eq!(of_note, [n("Create"), n("Update")], "its history first");
+}

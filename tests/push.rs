@@ -426,3 +426,36 @@ fn a_push_that_is_not_a_push_request_is_refused_with_the_reason_and_changes_noth
     assert!(message.contains("does not subscribe to"), "{message}");
     assert_eq!(hub.count("Note", json!({})), 0, "nothing applied");
 }
+
+/// A pushed page is bounded by bytes as a pulled one is: forty 300 KB
+/// Notes (12 MB, past the 8 MB a hub takes in one request) all arrive, in
+/// several pages; a page of 500 would be refused every time.
+#[test]
+fn documents_too_large_for_one_pushed_page_arrive_in_several() {
+    let hub = TestSite::start_with(QUIET);
+    let shop = TestSite::start_with(QUIET);
+    shop.push_to(&hub, &hub.base, json!([{"ref_doctype": "Note"}]), json!([]));
+    sync(&shop);
+    approve(&hub, &shop.site_id());
+    for i in 0..40 {
+        let note = json!({"title": format!("big {i:03}"),
+                          "content": format!("{i:03}:{}", "lorem ipsum ".repeat(300 * 1024 / 12))});
+        let a = shop.insert("Note", note);
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    let pushed = sync(&shop);
+    assert!(
+        pushed[0]["error"].is_null(),
+        "the push went through: {pushed}"
+    );
+    assert_eq!(pushed[0]["pushed"], 40, "{pushed}");
+    let theirs = shop.column("Note", "name");
+    assert_eq!(hub.column("Note", "name"), theirs);
+    for name in [&theirs[0], &theirs[39]] {
+        assert_eq!(
+            hub.get("Note", name).data()["content"],
+            shop.get("Note", name).data()["content"],
+            "Note {name} arrived whole"
+        );
+    }
+}

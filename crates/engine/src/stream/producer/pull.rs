@@ -43,6 +43,12 @@ use crate::stream::wire::{AckRequest, HeldDoc, PullReply, PullRequest};
 pub const MAX_PAGE: u32 = 5000;
 /// Held documents looked at again per pull.
 const HELD_PER_PULL: usize = 100;
+/// The most bytes of documents a page carries (SPEC §4: pages are
+/// size-limited): an entry that would take it past this waits for the next
+/// page, unless it is the page's first. A consumer takes answers of up to
+/// 16 MB and a hub pushed requests of up to 8 MB, so large documents come
+/// a few to a page instead of 500 to an answer no one accepts.
+pub const PAGE_BYTES: usize = 4 << 20;
 
 type DocKey = (String, String);
 
@@ -183,6 +189,8 @@ impl Site {
                         overlay: Overlay::of(&pending),
                         effects: Effects::default(),
                         entries: Vec::new(),
+                        bytes: 0,
+                        limit: req.limit as usize,
                     };
                     let page = decide.page(number, req)?;
                     store_page(tx, id, &page)?;
@@ -378,6 +386,10 @@ struct Decide<'a> {
     overlay: Overlay,
     effects: Effects,
     entries: Vec<LogEntry<Stored>>,
+    /// The bytes of the entries' documents so far.
+    bytes: usize,
+    /// The most entries the consumer asked for.
+    limit: usize,
 }
 
 impl Decide<'_> {
@@ -391,18 +403,23 @@ impl Decide<'_> {
         }
         self.release_held(req.after)?;
         let candidates = self.log_after(req)?;
-        let has_more = candidates.len() > req.limit as usize;
-        let last = log::last_seq(self.tx)?;
-        let mut cursor = last.max(req.after);
-        for (i, e) in candidates.into_iter().enumerate() {
-            if i == req.limit as usize {
+        let mut has_more = candidates.len() > req.limit as usize;
+        // The last entry looked at, when the page stops before the log's end.
+        let mut looked = req.after;
+        for e in candidates.into_iter().take(req.limit as usize) {
+            let seq = e.seq;
+            if !self.deliver(e)? {
+                has_more = true;
                 break;
             }
-            if has_more {
-                cursor = e.seq;
-            }
-            self.deliver(e)?;
+            looked = seq;
         }
+        // At the log's end the cursor moves past entries filtered out too.
+        let cursor = if has_more {
+            looked
+        } else {
+            log::last_seq(self.tx)?.max(req.after)
+        };
         Ok(Page {
             page: number,
             after: req.after,
@@ -449,7 +466,18 @@ impl Decide<'_> {
         if conditional {
             self.effects.delivered.push(e.seq);
         }
+        self.bytes += e.data.get().len();
         self.entries.push(e);
+    }
+
+    /// Whether `more` entries still go in this page, by count and by bytes:
+    /// the page's first always do, whatever their size.
+    fn fits<'e>(&self, more: impl IntoIterator<Item = &'e LogEntry<Stored>>) -> bool {
+        let (n, bytes) = more
+            .into_iter()
+            .fold((0, 0), |(n, b), e| (n + 1, b + e.data.get().len()));
+        self.entries.is_empty()
+            || (self.entries.len() + n <= self.limit && self.bytes + bytes <= PAGE_BYTES)
     }
 
     fn received(&self, key: &DocKey) -> Result<bool> {
@@ -535,53 +563,66 @@ impl Decide<'_> {
     /// One log entry (SPEC F17 for conditional rows): delivered while the
     /// document satisfies the condition; the first time it does, every
     /// earlier entry of the document comes first, in order; a Delete only
-    /// to a consumer that received the document.
-    fn deliver(&mut self, e: LogEntry<Stored>) -> Result<()> {
+    /// to a consumer that received the document. False when what it brings
+    /// does not fit in this page: nothing of it is decided, the next page
+    /// starts with it.
+    fn deliver(&mut self, e: LogEntry<Stored>) -> Result<bool> {
         let Some(Some(cond)) = self.allowed.get(&e.ref_doctype).cloned() else {
+            if !self.fits([&e]) {
+                return Ok(false);
+            }
             self.push(e, false);
-            return Ok(());
+            return Ok(true);
         };
         let key = (e.ref_doctype.clone(), e.docname.clone());
         let received = self.received(&key)?;
         if e.update_type == UpdateType::Delete {
+            if received && !self.fits([&e]) {
+                return Ok(false);
+            }
             self.unhold(&e.ref_doctype, &e.docname)?;
             if received {
                 self.push(e, true);
                 self.mark(key, false);
             }
-            return Ok(());
+            return Ok(true);
         }
+        // (Passing may release a held document: if the entry then waits
+        // for the next page, that page decides it again.)
         let passes = match store::load(self.tx, &e.ref_doctype, &e.docname)? {
             Some(current) => self.passes(&cond, &current, &e.parsed()?)?,
             None => false,
         };
         if !passes {
-            return Ok(());
+            return Ok(true);
+        }
+        let earlier = if received {
+            Vec::new()
+        } else {
+            self.history(&e.ref_doctype, &e.docname, e.seq - 1)?
+        };
+        if !self.fits(earlier.iter().chain([&e])) {
+            return Ok(false);
         }
         if !received {
-            self.history(&e.ref_doctype, &e.docname, e.seq - 1)?;
+            for x in earlier {
+                self.push(x, true);
+            }
             self.mark(key, true);
         }
         self.push(e, true);
-        Ok(())
+        Ok(true)
     }
 
     /// Every entry of a document up to `through`, in order.
-    fn history(&mut self, doctype: &str, name: &str, through: i64) -> Result<()> {
+    fn history(&self, doctype: &str, name: &str, through: i64) -> Result<Vec<LogEntry<Stored>>> {
         let sql = format!(
             "SELECT {} FROM update_log WHERE ref_doctype = ?1 AND docname = ?2 AND seq <= ?3 ORDER BY seq",
             log::ENTRY_COLUMNS
         );
-        let earlier: Vec<LogEntry<Stored>> = {
-            let mut stmt = self.tx.prepare_cached(&sql)?;
-            let rows = stmt.query_map((doctype, name, through), log::row_to_entry)?;
-            rows.map(|r| log::stored_entry_from(r?))
-                .collect::<Result<Vec<_>>>()?
-        };
-        for e in earlier {
-            self.push(e, true);
-        }
-        Ok(())
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let rows = stmt.query_map((doctype, name, through), log::row_to_entry)?;
+        rows.map(|r| log::stored_entry_from(r?)).collect()
     }
 
     /// Documents held back by a condition error are looked at again: one
@@ -610,6 +651,13 @@ impl Decide<'_> {
                 self.unhold(&doctype, &name)?;
                 continue;
             };
+            // What it would bring must fit before anything is decided: one
+            // released and then left out would be lost. The rest stay held
+            // for the next pull.
+            let earlier = self.history(&doctype, &name, after)?;
+            if !self.fits(&earlier) {
+                break;
+            }
             let probe = LogEntry::probe(&doctype, &name, seq);
             let passes = match &cond {
                 None => {
@@ -620,7 +668,9 @@ impl Decide<'_> {
                 Some(c) => self.passes(c, &current, &probe)?,
             };
             if passes {
-                self.history(&doctype, &name, after)?;
+                for e in earlier {
+                    self.push(e, true);
+                }
                 self.mark(key, true);
             }
         }
@@ -730,9 +780,13 @@ impl Decide<'_> {
         };
         let cond = self.allowed.get(&s.ref_doctype).cloned().flatten();
         let local = log::local_site_id(self.tx)?;
-        let mut docs = Vec::new();
+        let mut docs: Vec<LogEntry<Stored>> = Vec::new();
+        let mut bytes = 0;
+        // The names this page has dealt with (sent, gone or held back).
+        let mut looked = 0;
         for name in &names {
             let Some(doc) = store::load(self.tx, &s.ref_doctype, name)? else {
+                looked += 1;
                 continue;
             };
             // A document that came from a third site keeps that origin, so
@@ -758,16 +812,23 @@ impl Decide<'_> {
                 base: None,
                 version: crate::document::version::current(&doc),
             };
+            let size = entry.data.get().len();
+            if !docs.is_empty() && bytes + size > PAGE_BYTES {
+                // The next page starts with this one.
+                break;
+            }
+            looked += 1;
             if let Some(c) = &cond {
                 if !self.passes(c, &doc, &entry.with_data(Value::Object(doc.clone())))? {
                     continue;
                 }
                 self.mark((s.ref_doctype.clone(), name.clone()), true);
             }
+            bytes += size;
             docs.push(entry);
         }
-        s.done = names.len() < req.limit as usize;
-        if let Some(last) = names.last() {
+        s.done = looked == names.len() && names.len() < req.limit as usize;
+        if let Some(last) = names[..looked].last() {
             s.after = last.clone();
         }
         self.overlay
