@@ -79,6 +79,13 @@ impl std::fmt::Debug for Site {
     }
 }
 
+impl Drop for Site {
+    fn drop(&mut self) {
+        let conn = self.conn.get_mut().unwrap_or_else(|e| e.into_inner());
+        crate::db::fold_log(conn);
+    }
+}
+
 impl Site {
     /// Opens (creating if needed) the site in `dir`, keeping producer
     /// secrets in the file store (see [`Site::open_with`]).
