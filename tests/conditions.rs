@@ -10,6 +10,17 @@ fn pair() -> (TestSite, TestSite) {
     )
 }
 
+/// A pair where the consumer takes the producer's public Notes, approved.
+fn public_notes() -> (TestSite, TestSite) {
+    let (producer, consumer) = pair();
+    consumer.subscribe_to(
+        &producer,
+        json!([{"ref_doctype": "Note", "condition": "doc.public == 1"}]),
+    );
+    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    (producer, consumer)
+}
+
 fn kinds(site: &TestSite) -> Vec<(String, String)> {
     let log = site
         .method("outpost.event.sync_log", json!({"limit": 1000}))
@@ -36,12 +47,7 @@ fn name(v: &Value) -> String {
 
 #[test]
 fn a_private_note_is_held_back_and_arrives_with_its_whole_history_once_public() {
-    let (producer, consumer) = pair();
-    consumer.subscribe_to(
-        &producer,
-        json!([{"ref_doctype": "Note", "condition": "doc.public == 1"}]),
-    );
-    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    let (producer, consumer) = public_notes();
 
     let note = name(
         producer
@@ -423,12 +429,7 @@ fn a_looping_condition_script_is_stopped_and_the_producer_keeps_serving() {
 /// consumer every time; the late match comes on the next page instead.
 #[test]
 fn a_late_match_whose_history_would_overfill_a_page_comes_on_the_next() {
-    let (producer, consumer) = pair();
-    consumer.subscribe_to(
-        &producer,
-        json!([{"ref_doctype": "Note", "condition": "doc.public == 1"}]),
-    );
-    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    let (producer, consumer) = public_notes();
     let note = name(
         producer
             .insert("Note", json!({"title": "Plans", "public": 0}))
