@@ -201,6 +201,10 @@ fn a_push_whose_answer_is_lost_is_applied_once() {
     proxy.inject_after("outpost.event.push", Fault::DropAnswer, 1, 1);
     let lost = sync(&shop);
     assert!(lost[0]["error"].is_string(), "{lost}");
+    assert_eq!(
+        lost[0]["pushed"], 0,
+        "nothing is reported sent that the hub has not answered for: {lost}"
+    );
     assert_eq!(proxy.applied("outpost.event.push", &Fault::DropAnswer), 1);
     assert_eq!(
         hub.count("Sales Invoice", json!({})),
@@ -209,6 +213,10 @@ fn a_push_whose_answer_is_lost_is_applied_once() {
     );
     let s = sync(&shop);
     assert_eq!(s[0]["error"], Value::Null, "{s}");
+    assert_eq!(
+        s[0]["pushed"], 0,
+        "the hub stands past the page it applied: nothing is sent again: {s}"
+    );
     assert_identical(&hub, &shop);
     assert_eq!(hub.count("Sales Invoice", json!({})), 30);
     assert_eq!(

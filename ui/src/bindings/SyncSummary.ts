@@ -16,7 +16,7 @@ conflicts: number, cursor: number,
  */
 start: number, target: number, error?: string, 
 /**
- * Entries this site pushed to the other one (SPEC F20), and how many
- * of them the other site could not apply.
+ * Entries this site pushed to the other one (SPEC F20), counted once
+ * it answered for them, and how many of them it could not apply.
  */
 pushed: number, push_failed: number, };

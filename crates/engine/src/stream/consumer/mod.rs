@@ -68,8 +68,8 @@ pub struct SyncSummary {
     pub target: i64,
     #[ts(optional)]
     pub error: Option<String>,
-    /// Entries this site pushed to the other one (SPEC F20), and how many
-    /// of them the other site could not apply.
+    /// Entries this site pushed to the other one (SPEC F20), counted once
+    /// it answered for them, and how many of them it could not apply.
     #[serde(default)]
     pub pushed: u32,
     #[serde(default)]

@@ -46,6 +46,8 @@ struct Flight<'s> {
     more: bool,
     /// The decisions it was read with.
     decided: Decisions,
+    /// Its entries: counted as pushed once the other site has answered.
+    entries: u32,
     answer: std::thread::ScopedJoinHandle<'s, Result<PushReply>>,
 }
 
@@ -116,6 +118,7 @@ impl Site {
         // left to send (else on its page budget).
         let settled = std::thread::scope(|scope| {
             let send = |after: i64, page: PullReply<Stored>, deps: Vec<Doc>, decided: Decisions| {
+                let entries = (page.entries.len() + page.snapshot.len()) as u32;
                 let sent = PushRequest {
                     page: Some(page),
                     after,
@@ -136,6 +139,7 @@ impl Site {
                     cursor,
                     more,
                     decided,
+                    entries,
                     answer: scope.spawn(move || client.push(&sent)),
                 }
             };
@@ -182,7 +186,6 @@ impl Site {
                         // (This reply's decisions were kept above.)
                         return Ok(true);
                     }
-                    summary.pushed += (page.entries.len() + page.snapshot.len()) as u32;
                     pages += 1;
                     flight = Some(send(reply.cursor, page, deps, decisions(&reply)));
                     continue;
@@ -201,7 +204,6 @@ impl Site {
                         _ => self.next_push_page(&owner, &hub, sent.cursor, reply.page)?,
                     };
                     if !(page.entries.is_empty() && page.snapshot.is_empty()) {
-                        summary.pushed += (page.entries.len() + page.snapshot.len()) as u32;
                         pages += 1;
                         next = Some(send(sent.cursor, page, deps, decided.clone()));
                     }
@@ -214,6 +216,7 @@ impl Site {
                 }
                 let answer = joined(sent.answer)?;
                 crate::failpoint::hit("push-answered");
+                summary.pushed += sent.entries;
                 summary.renew_keys |= answer.renew_keys;
                 summary.push_failed += answer.failed;
                 let in_order = answer.cursor == sent.cursor;
@@ -230,6 +233,7 @@ impl Site {
                     Some(n) => {
                         if let Ok(later) = joined(n.answer) {
                             if later.cursor >= reply.cursor {
+                                summary.pushed += n.entries;
                                 summary.renew_keys |= later.renew_keys;
                                 summary.push_failed += later.failed;
                                 reply = later;
