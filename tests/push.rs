@@ -467,3 +467,53 @@ fn documents_too_large_for_one_pushed_page_arrive_in_several() {
         );
     }
 }
+
+/// What a pushed page depends on travels with it and counts toward what a
+/// hub takes in one request: sixty invoices, each for an item of its own
+/// with a 200 KB description (12 MB of dependencies for one page of
+/// invoices), go in smaller pages, every one taken.
+#[test]
+fn a_page_whose_dependencies_are_too_large_for_one_request_goes_in_smaller_ones() {
+    let hub = TestSite::start_with(QUIET);
+    let shop = TestSite::start_with(QUIET);
+    push_to(&shop, &hub, &hub.base);
+    sync(&shop);
+    approve(&hub, &shop.site_id());
+    shop.insert("Customer", json!({"customer_name": "Padaria Boa Vista"}))
+        .data();
+    for i in 0..60 {
+        let code = format!("BIG-{i:02}");
+        let description = format!("{code}: {}", "lorem ipsum ".repeat(200 * 1024 / 12));
+        shop.insert(
+            "Item",
+            json!({"item_code": code, "description": description}),
+        )
+        .data();
+        shop.insert(
+            "Sales Invoice",
+            json!({"customer": "Padaria Boa Vista",
+                   "items": [{"item_code": code, "qty": 1, "rate": 2.0}]}),
+        )
+        .data();
+    }
+    let s = sync(&shop);
+    assert!(s[0]["error"].is_null(), "the push went through: {s}");
+    assert_eq!(s[0]["pushed"], 60, "{s}");
+    // The shop's traffic counts each invoice once (not the pages it
+    // decided and found too large).
+    let traffic = shop.method("outpost.event.sync_activity", json!({}));
+    let out: i64 = traffic.body["message"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .filter(|p| p["direction"] == "out" && p["peer"] == hub.site_id().as_str())
+        .map(|p| p["entries"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(out, 60, "{traffic:?}");
+    assert_identical(&hub, &shop);
+    assert_eq!(hub.count("Item", json!({})), 60, "every item came along");
+    assert_eq!(
+        hub.get("Item", "BIG-59").data()["description"],
+        shop.get("Item", "BIG-59").data()["description"]
+    );
+}

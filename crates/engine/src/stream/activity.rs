@@ -109,6 +109,18 @@ pub fn record(
     Ok(())
 }
 
+/// Takes back `entries` counted going `direction` with `peer` (a page
+/// decided and then never sent), from the newest minute counted.
+pub fn take_back(tx: &Transaction, peer: &str, direction: Direction, entries: usize) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE sync_activity SET entries = max(entries - ?3, 0)
+         WHERE peer = ?1 AND direction = ?2
+         AND minute = (SELECT max(minute) FROM sync_activity WHERE peer = ?1 AND direction = ?2)",
+    )?
+    .execute((peer, direction.as_str(), entries as i64))?;
+    Ok(())
+}
+
 /// Keeps a sync's outcome in the history (the newest `KEEP_RUNS`): one that
 /// moved something, or failed otherwise than the last one of that producer
 /// (a producer down for an hour is one line, not one per scheduled try).

@@ -27,6 +27,10 @@ use super::receive::MAX_BUNDLE;
 
 /// The most pages one push round sends.
 const MAX_PUSH_PAGES: usize = 2000;
+/// The most bytes of documents (the page's and those it depends on) one
+/// push carries: a site takes requests of up to 8 MB (the server's
+/// `MAX_BODY_BYTES`), and the rest of the request needs room too.
+const PUSH_BYTES: usize = 6 << 20;
 
 /// A page to push and the documents it depends on.
 type PushPage = Result<(PullReply<Stored>, Vec<Doc>)>;
@@ -262,18 +266,29 @@ impl Site {
     /// The page of this site's log that follows `after` for the other site
     /// (`acked`: the newest page it has committed), with the documents it
     /// depends on.
+    /// A page whose documents and dependencies together are more than the
+    /// other site takes in one request is decided again with half as many
+    /// entries (it was never sent), down to one entry.
     fn next_push_page(&self, owner: &Actor, hub: &str, after: i64, acked: i64) -> PushPage {
-        let page = self.pull_updates(
-            owner,
-            &PullRequest {
-                site_id: hub.to_owned(),
-                after,
-                limit: PAGE_SIZE,
-                ack: Some(acked),
-            },
-        )?;
-        let deps = self.bundle_for(owner, hub, &page)?;
-        Ok((page, deps))
+        let mut limit = PAGE_SIZE;
+        loop {
+            let page = self.pull_updates(
+                owner,
+                &PullRequest {
+                    site_id: hub.to_owned(),
+                    after,
+                    limit,
+                    ack: Some(acked),
+                },
+            )?;
+            let deps = self.bundle_for(owner, hub, &page)?;
+            let entries = page.entries.len() + page.snapshot.len();
+            if entries <= 1 || documents_bytes(&page, &deps)? <= PUSH_BYTES {
+                return Ok((page, deps));
+            }
+            self.forget_unsent_page(hub, &page)?;
+            limit = (entries / 2) as u32;
+        }
     }
 
     /// Keeps the other site's decisions here: the Event Consumer this site
@@ -430,4 +445,30 @@ impl Site {
         }
         Ok(out)
     }
+}
+
+/// The bytes of the documents a push of `page` carries: its entries' and
+/// those they depend on, as they go on the wire.
+fn documents_bytes(page: &PullReply<Stored>, deps: &[Doc]) -> Result<usize> {
+    /// Counts what is written, keeping none of it.
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, deps)
+        .map_err(|e| crate::error::Error::Corrupt(e.to_string()))?;
+    let entries: usize = page
+        .snapshot
+        .iter()
+        .chain(&page.entries)
+        .map(|e| e.data.get().len())
+        .sum();
+    Ok(count.0 + entries)
 }

@@ -215,6 +215,22 @@ impl Site {
 }
 
 impl Site {
+    /// Forgets `page` decided for `consumer` and never sent (a push found
+    /// it too large to send), and the traffic counted for it: the next pull
+    /// from where it started decides that stretch of the log anew.
+    pub(crate) fn forget_unsent_page(
+        &self,
+        consumer: &str,
+        page: &PullReply<Stored>,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM consumer_pages WHERE consumer = ?1 AND page = ?2")?
+                .execute((consumer, page.page))?;
+            let entries = page.entries.len() + page.snapshot.len();
+            activity::take_back(tx, consumer, Direction::Out, entries)
+        })
+    }
+
     /// `outpost.event.ack`: the consumer has committed pages up to `page`.
     pub fn acknowledge_pages(&self, actor: &Actor, req: &AckRequest) -> Result<()> {
         self.write(|tx| {
