@@ -8,7 +8,7 @@
 //! sync happens when the test presses Sync now.
 
 use outpost_tests::proxy::{Fault, Proxy};
-use outpost_tests::TestSite;
+use outpost_tests::{assert_same_notes, TestSite};
 use serde_json::{json, Value};
 
 const QUIET: &[&str] = &["--background-sync", "false"];
@@ -404,22 +404,6 @@ fn a_row_approved_late_gets_every_document_made_meanwhile_in_several_pages_each_
 fn big_note(i: usize, kb: usize) -> Value {
     json!({"title": format!("big {i:03}"), "public": 1,
            "content": format!("{i:03}:{}", "lorem ipsum ".repeat(kb * 1024 / 12))})
-}
-
-/// The consumer holds every Note of the producer, content and all.
-fn assert_same_notes(consumer: &TestSite, producer: &TestSite) {
-    let theirs = producer.column("Note", "name");
-    assert_eq!(consumer.column("Note", "name"), theirs);
-    for name in [theirs.first(), theirs.get(theirs.len() / 2), theirs.last()]
-        .into_iter()
-        .flatten()
-    {
-        assert_eq!(
-            consumer.get("Note", name).data()["content"],
-            producer.get("Note", name).data()["content"],
-            "Note {name} arrived whole"
-        );
-    }
 }
 
 /// Pages are bounded by bytes, not only by count (SPEC §4): sixty 300 KB

@@ -6,7 +6,7 @@
 
 use outpost_tests::proxy::{Fault, Proxy};
 use outpost_tests::tripwire::Tripwire;
-use outpost_tests::TestSite;
+use outpost_tests::{assert_same_notes, TestSite};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -457,15 +457,7 @@ fn documents_too_large_for_one_pushed_page_arrive_in_several() {
         "the push went through: {pushed}"
     );
     assert_eq!(pushed[0]["pushed"], 40, "{pushed}");
-    let theirs = shop.column("Note", "name");
-    assert_eq!(hub.column("Note", "name"), theirs);
-    for name in [&theirs[0], &theirs[39]] {
-        assert_eq!(
-            hub.get("Note", name).data()["content"],
-            shop.get("Note", name).data()["content"],
-            "Note {name} arrived whole"
-        );
-    }
+    assert_same_notes(&hub, &shop);
 }
 
 /// What a pushed page depends on travels with it and counts toward what a

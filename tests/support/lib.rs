@@ -452,6 +452,23 @@ impl Drop for TestSite {
 }
 
 /// Polls `f` until it returns Some, or panics naming `what`.
+/// `to` holds every Note of `from`, by name, and the first, middle and last
+/// of them with the same content (large contents arrived whole).
+pub fn assert_same_notes(to: &TestSite, from: &TestSite) {
+    let theirs = from.column("Note", "name");
+    assert_eq!(to.column("Note", "name"), theirs);
+    for name in [theirs.first(), theirs.get(theirs.len() / 2), theirs.last()]
+        .into_iter()
+        .flatten()
+    {
+        assert_eq!(
+            to.get("Note", name).data()["content"],
+            from.get("Note", name).data()["content"],
+            "Note {name} arrived whole"
+        );
+    }
+}
+
 pub fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
     let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     loop {
