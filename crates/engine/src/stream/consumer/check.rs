@@ -27,7 +27,13 @@ pub(super) fn page(
             reply.cursor
         ));
     }
-    if reply.has_more && reply.cursor == after && reply.snapshot.is_empty() {
+    // (A page may stand still and carry entries: held documents released
+    // with their histories can fill it before the log's next entry.)
+    if reply.has_more
+        && reply.cursor == after
+        && reply.snapshot.is_empty()
+        && reply.entries.is_empty()
+    {
         return Err("it says there is more without moving on".into());
     }
     if reply.entries.len() + reply.snapshot.len() > limit as usize {
@@ -120,4 +126,55 @@ fn entry(ctx: &Context, e: &LogEntry) -> std::result::Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx() -> Context {
+        let row = super::super::RowCfg {
+            use_same_name: true,
+            mapping: None,
+            conditional: true,
+        };
+        Context {
+            producer: "p".into(),
+            producer_site_id: "producer".into(),
+            local_site_id: "here".into(),
+            actor: crate::actor::Actor::system(),
+            rows: [("Note".to_owned(), row)].into_iter().collect(),
+            mappings: Default::default(),
+            pushed: false,
+        }
+    }
+
+    fn reply(entries: serde_json::Value, cursor: i64, has_more: bool) -> PullReply {
+        serde_json::from_value(
+            json!({"entries": entries, "cursor": cursor, "has_more": has_more,
+                                      "approvals": []}),
+        )
+        .unwrap()
+    }
+
+    /// "More" with the cursor where it was is a producer going round in
+    /// circles, unless the page carries entries: the histories of held
+    /// documents released at once can fill a page before the log's next
+    /// entry, and the page after it moves on.
+    #[test]
+    fn a_page_that_stands_still_must_carry_something() {
+        let empty = reply(json!([]), 10, true);
+        assert_eq!(
+            page(&ctx(), 10, 500, &empty),
+            Err("it says there is more without moving on".to_owned())
+        );
+        let history = reply(
+            json!([{"seq": 3, "update_type": "Create", "ref_doctype": "Note", "docname": "N1",
+                    "data": {"title": "late"}, "creation": "2026-01-01 00:00:00", "origin_site": "producer"}]),
+            10,
+            true,
+        );
+        assert_eq!(page(&ctx(), 10, 500, &history), Ok(()));
+    }
 }

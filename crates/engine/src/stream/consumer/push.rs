@@ -266,6 +266,7 @@ impl Site {
     /// The page of this site's log that follows `after` for the other site
     /// (`acked`: the newest page it has committed), with the documents it
     /// depends on.
+    ///
     /// A page whose documents and dependencies together are more than the
     /// other site takes in one request is decided again with half as many
     /// entries (it was never sent), down to one entry.
