@@ -728,9 +728,18 @@ impl SessionBus {
     pub fn with_notifications(mut self) -> SessionBus {
         // One display per bus, also between tests of one process.
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = 200
-            + (std::process::id() % 100) * 8
+        let start = (std::process::id() % 100) * 8
             + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 8;
+        // A display no X server holds, and none left its files on (a server
+        // killed by an earlier run keeps its lock and socket, and a new one
+        // on that number never starts).
+        let n = (0..800)
+            .map(|i| 200 + (start + i) % 800)
+            .find(|n| {
+                !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+                    && !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            })
+            .expect("a free X display between :200 and :999");
         let display = format!(":{n}");
         let xvfb = Command::new("Xvfb")
             .args([
