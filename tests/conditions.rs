@@ -454,3 +454,80 @@ fn a_late_match_whose_history_would_overfill_a_page_comes_on_the_next() {
         .collect();
     assert_eq!(of_note, [n("Create"), n("Update")], "its history first");
 }
+
+/// A hundred documents held by a condition that could not be evaluated,
+/// released at once when it can: their histories (five entries each) fill
+/// a whole page before the log's next entry, so that page says "more"
+/// without moving the cursor. It is taken (it carries entries), and the
+/// next page goes on with the log.
+#[test]
+fn a_hundred_held_documents_released_at_once_fill_a_page_and_the_log_goes_on() {
+    let (producer, consumer) = pair();
+    script(
+        &producer,
+        "shop.ready",
+        r#"fn ready(consumer, doc, update_log) { if doc["content"] == "wait" { throw "not checked yet"; } true }"#,
+    );
+    consumer.subscribe_to(
+        &producer,
+        json!([{"ref_doctype": "Note", "condition": "cmd: shop.ready.ready"}]),
+    );
+    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    let held: Vec<String> = (0..100)
+        .map(|i| {
+            let n = name(
+                producer
+                    .insert(
+                        "Note",
+                        json!({"title": format!("held {i}"), "content": "wait"}),
+                    )
+                    .data(),
+            );
+            for v in 1..=4 {
+                producer
+                    .update("Note", &n, json!({"title": format!("held {i} v{v}")}))
+                    .data();
+            }
+            n
+        })
+        .collect();
+    let s = consumer.sync_now();
+    assert!(s[0]["error"].is_null(), "{s}");
+    assert_eq!(consumer.count("Note", json!({})), 0, "all held: {s}");
+
+    // The script now evaluates for every one of them; one more note after.
+    producer
+        .update(
+            "Condition Script",
+            "shop.ready",
+            json!({"script": "fn ready(consumer, doc, update_log) { true }"}),
+        )
+        .data();
+    let after = name(
+        producer
+            .insert("Note", json!({"title": "after", "content": "go"}))
+            .data(),
+    );
+    let s = consumer.sync_now();
+    assert!(s[0]["error"].is_null(), "the sync went through: {s}");
+    assert_eq!(s[0]["failed"], 0, "{s}");
+    assert_eq!(consumer.count("Note", json!({})), 101, "{s}");
+    for (i, n) in held.iter().enumerate() {
+        assert_eq!(
+            consumer.get("Note", n).data()["title"],
+            format!("held {i} v4"),
+            "{n} arrived with its whole history"
+        );
+    }
+    consumer.get("Note", &after).data();
+    let status = consumer
+        .method("outpost.event.producer_status", json!({}))
+        .body["message"][0]
+        .clone();
+    assert_eq!(status["held"], json!([]), "nothing held any more: {status}");
+    assert_eq!(
+        kinds(&consumer).len(),
+        501,
+        "every entry of every note, once"
+    );
+}

@@ -509,3 +509,58 @@ fn a_page_whose_dependencies_are_too_large_for_one_request_goes_in_smaller_ones(
         shop.get("Item", "BIG-59").data()["description"]
     );
 }
+
+/// On the hub: the shop's pushed rows get `condition` and are approved.
+fn approve_with_condition(hub: &TestSite, shop_id: &str, condition: &str) {
+    let name = format!("push:{shop_id}");
+    let mut rows = hub.get("Event Producer", &name).data()["producer_doctypes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for r in &mut rows {
+        r["status"] = json!("Approved");
+        r["condition"] = json!(condition);
+    }
+    let a = hub.update("Event Producer", &name, json!({"producer_doctypes": rows}));
+    assert_eq!(a.status, 200, "{a:?}");
+}
+
+/// A hundred notes held back by the hub's condition (it cannot be
+/// evaluated for them), released at once when the hub changes it: their
+/// histories fill a whole page that leaves the shop's cursor where it was.
+/// The page after it goes only once the hub has taken it (sent from the
+/// same place before, it was the same page again, applied twice).
+#[test]
+fn a_hundred_held_notes_released_at_once_are_pushed_once() {
+    let hub = TestSite::start_with(QUIET);
+    let shop = TestSite::start_with(QUIET);
+    shop.push_to(&hub, &hub.base, json!([{"ref_doctype": "Note"}]), json!([]));
+    sync(&shop);
+    approve_with_condition(&hub, &shop.site_id(), "'urgent' in doc.content");
+    for i in 0..100 {
+        let n = shop
+            .insert("Note", json!({"title": format!("held {i}")}))
+            .data()["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        for v in 1..=4 {
+            shop.update("Note", &n, json!({"title": format!("held {i} v{v}")}))
+                .data();
+        }
+    }
+    let pushed = sync(&shop);
+    assert!(pushed[0]["error"].is_null(), "{pushed}");
+    assert_eq!(hub.count("Note", json!({})), 0, "all held: {pushed}");
+
+    approve_with_condition(&hub, &shop.site_id(), "doc.title != ''");
+    shop.insert("Note", json!({"title": "after"})).data();
+    let pushed = sync(&shop);
+    assert!(
+        pushed[0]["error"].is_null(),
+        "the push went through: {pushed}"
+    );
+    assert_same_notes(&hub, &shop);
+    let lines = hub.sync_log_all();
+    assert_eq!(lines.len(), 501, "every entry of every note, once");
+}

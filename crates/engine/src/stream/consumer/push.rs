@@ -131,11 +131,16 @@ impl Site {
                 };
                 let (cursor, more) = {
                     let page = sent.page.as_ref();
-                    // A snapshot page leaves the cursor where it was: the
-                    // next one is read only once the other site has taken it.
+                    // A page that leaves the cursor where it was (a snapshot
+                    // page, or one filled by held documents released with
+                    // their histories): the next one is read only once the
+                    // other site has taken it. Read before, from the same
+                    // place, it would be this page again.
                     (
                         page.map_or(after, |p| p.cursor),
-                        page.is_some_and(|p| p.has_more && p.snapshot.is_empty()),
+                        page.is_some_and(|p| {
+                            p.has_more && p.snapshot.is_empty() && p.cursor != after
+                        }),
                     )
                 };
                 let client = &client;

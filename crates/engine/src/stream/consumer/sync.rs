@@ -377,13 +377,17 @@ impl Site {
                     });
                     let page = page.map(|p| ReadPage::new(self.doctypes(), p));
                     let next = page.as_ref().ok().filter(|p| p.reply.has_more).map(|p| p.reply.cursor);
-                    // A snapshot page leaves the cursor where it was: the next
-                    // one is asked for only once this one is committed (its
-                    // acknowledgement then tells the two apart).
+                    // A page that leaves the cursor where it was (a snapshot
+                    // page, or one filled by held documents released with
+                    // their histories): the next one is asked for only once
+                    // this one is committed, its acknowledgement telling the
+                    // two apart. Asked for before, from the same place, the
+                    // producer would take it for this page's answer lost and
+                    // send it again.
                     let wait_for = page
                         .as_ref()
                         .ok()
-                        .filter(|p| !p.reply.snapshot.is_empty())
+                        .filter(|p| !p.reply.snapshot.is_empty() || p.reply.cursor == after)
                         .map(|p| p.reply.page);
                     if pages_tx.send(page.map(|p| (after, p))).is_err() {
                         return;
