@@ -50,6 +50,22 @@ const HELD_PER_PULL: usize = 100;
 /// a few to a page instead of 500 to an answer no one accepts.
 pub const PAGE_BYTES: usize = 4 << 20;
 
+/// What a page holds so far, against what it may hold: the one rule for
+/// log pages and snapshot pages alike.
+#[derive(Debug, Clone, Copy, Default)]
+struct Room {
+    entries: usize,
+    bytes: usize,
+}
+
+impl Room {
+    /// Whether `n` more entries of `bytes` go in, by count and by bytes:
+    /// the page's first always do, whatever their size.
+    fn takes(self, n: usize, bytes: usize, limit: usize) -> bool {
+        self.entries == 0 || (self.entries + n <= limit && self.bytes + bytes <= PAGE_BYTES)
+    }
+}
+
 type DocKey = (String, String);
 
 /// Where a row's snapshot stands (SPEC F18): documents of `ref_doctype`
@@ -486,14 +502,16 @@ impl Decide<'_> {
         self.entries.push(e);
     }
 
-    /// Whether `more` entries still go in this page, by count and by bytes:
-    /// the page's first always do, whatever their size.
+    /// Whether `more` entries still go in this page ([`Room::takes`]).
     fn fits<'e>(&self, more: impl IntoIterator<Item = &'e LogEntry<Stored>>) -> bool {
         let (n, bytes) = more
             .into_iter()
             .fold((0, 0), |(n, b), e| (n + 1, b + e.data.get().len()));
-        self.entries.is_empty()
-            || (self.entries.len() + n <= self.limit && self.bytes + bytes <= PAGE_BYTES)
+        let room = Room {
+            entries: self.entries.len(),
+            bytes: self.bytes,
+        };
+        room.takes(n, bytes, self.limit)
     }
 
     fn received(&self, key: &DocKey) -> Result<bool> {
@@ -797,7 +815,7 @@ impl Decide<'_> {
         let cond = self.allowed.get(&s.ref_doctype).cloned().flatten();
         let local = log::local_site_id(self.tx)?;
         let mut docs: Vec<LogEntry<Stored>> = Vec::new();
-        let mut bytes = 0;
+        let mut room = Room::default();
         // The names this page has dealt with (sent, gone or held back).
         let mut looked = 0;
         for name in &names {
@@ -829,7 +847,7 @@ impl Decide<'_> {
                 version: crate::document::version::current(&doc),
             };
             let size = entry.data.get().len();
-            if !docs.is_empty() && bytes + size > PAGE_BYTES {
+            if !room.takes(1, size, req.limit as usize) {
                 // The next page starts with this one.
                 break;
             }
@@ -840,7 +858,8 @@ impl Decide<'_> {
                 }
                 self.mark((s.ref_doctype.clone(), name.clone()), true);
             }
-            bytes += size;
+            room.entries += 1;
+            room.bytes += size;
             docs.push(entry);
         }
         s.done = looked == names.len() && names.len() < req.limit as usize;
@@ -946,4 +965,22 @@ pub(crate) fn restart_snapshot(tx: &Transaction, consumer: &str, ref_doctype: &s
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Room, PAGE_BYTES};
+
+    #[test]
+    fn a_page_takes_its_first_entry_whatever_its_size_then_stops_at_the_count_or_the_bytes() {
+        let empty = Room::default();
+        assert!(empty.takes(1, 10 * PAGE_BYTES, 500), "the first goes");
+        let half = Room {
+            entries: 499,
+            bytes: PAGE_BYTES / 2,
+        };
+        assert!(half.takes(1, PAGE_BYTES / 2, 500), "exactly full");
+        assert!(!half.takes(2, 10, 500), "one past the count");
+        assert!(!half.takes(1, PAGE_BYTES / 2 + 1, 500), "one byte past");
+    }
 }
