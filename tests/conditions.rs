@@ -531,3 +531,57 @@ fn a_hundred_held_documents_released_at_once_fill_a_page_and_the_log_goes_on() {
         "every entry of every note, once"
     );
 }
+
+/// A held document whose condition can be evaluated again, and does not
+/// match, is no longer held and does not arrive; one that still cannot be
+/// evaluated stays held, with the new error.
+#[test]
+fn a_held_document_that_no_longer_matches_is_let_go_and_one_still_failing_stays_held() {
+    let (producer, consumer) = pair();
+    script(
+        &producer,
+        "shop.gate",
+        r#"fn open(consumer, doc, update_log) { throw "not checked yet"; }"#,
+    );
+    consumer.subscribe_to(
+        &producer,
+        json!([{"ref_doctype": "Note", "condition": "cmd: shop.gate.open"}]),
+    );
+    producer.decide(&consumer.site_id(), &[("Note", "Approved")]);
+    let closed = name(producer.insert("Note", json!({"title": "closed"})).data());
+    let pending = name(producer.insert("Note", json!({"title": "pending"})).data());
+    consumer.sync_now();
+    let held = |site: &TestSite, method: &str| -> Vec<String> {
+        site.method(method, json!({})).body["message"][0]["held"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|h| h.to_string())
+            .collect()
+    };
+    assert_eq!(held(&consumer, "outpost.event.producer_status").len(), 2);
+
+    producer
+        .update(
+            "Condition Script",
+            "shop.gate",
+            json!({"script": r#"fn open(consumer, doc, update_log) { if doc["title"] == "closed" { false } else { throw "still checking"; } }"#}),
+        )
+        .data();
+    let s = consumer.sync_now();
+    assert!(s[0]["error"].is_null(), "{s}");
+    assert_eq!(consumer.count("Note", json!({})), 0, "neither arrived");
+    for (site, method) in [
+        (&consumer, "outpost.event.producer_status"),
+        (&producer, "outpost.event.consumer_status"),
+    ] {
+        let now = held(site, method);
+        assert_eq!(now.len(), 1, "only the pending note is held: {now:?}");
+        assert!(
+            now[0].contains(&pending) && now[0].contains("still checking"),
+            "with the new error: {now:?}"
+        );
+        assert!(!now[0].contains(&closed), "{now:?}");
+    }
+}

@@ -556,11 +556,20 @@ impl Decide<'_> {
     /// Whether the document passes the row's condition now; an error holds
     /// it back (recorded, visible on both sides) and counts as not passing.
     fn passes(&self, cond: &Condition, doc: &Doc, entry: &LogEntry) -> Result<bool> {
-        match cond.passes(self.tx, self.env, self.consumer, doc, entry) {
-            Ok(p) => {
+        match self.verdict(cond, doc, entry)? {
+            Some(p) => {
                 self.unhold(&entry.ref_doctype, &entry.docname)?;
                 Ok(p)
             }
+            None => Ok(false),
+        }
+    }
+
+    /// The condition's answer for `doc`; None when it cannot be evaluated:
+    /// the document is then held back, with the error, shown on both sides.
+    fn verdict(&self, cond: &Condition, doc: &Doc, entry: &LogEntry) -> Result<Option<bool>> {
+        match cond.passes(self.tx, self.env, self.consumer, doc, entry) {
+            Ok(p) => Ok(Some(p)),
             Err(err) => {
                 let reason = format!(
                     "Condition on {} cannot be evaluated for {}: {err}",
@@ -580,7 +589,7 @@ impl Decide<'_> {
                         reason,
                         values::now_string(),
                     ))?;
-                Ok(false)
+                Ok(None)
             }
         }
     }
@@ -685,27 +694,30 @@ impl Decide<'_> {
                 self.unhold(&doctype, &name)?;
                 continue;
             };
-            // What it would bring must fit before anything is decided: one
-            // released and then left out would be lost. The rest stay held
-            // for the next pull.
-            let earlier = self.history(&doctype, &name, after)?;
-            if !self.fits(&earlier) {
-                break;
-            }
             let probe = LogEntry::probe(&doctype, &name, seq);
-            let passes = match &cond {
-                None => {
-                    self.unhold(&doctype, &name)?;
-                    true
-                }
-                // An error keeps it held; false releases it without delivery.
-                Some(c) => self.passes(c, &current, &probe)?,
+            let verdict = match &cond {
+                None => Some(true),
+                Some(c) => self.verdict(c, &current, &probe)?,
             };
-            if passes {
-                for e in earlier {
-                    self.push(e, true);
+            match verdict {
+                // Still cannot be evaluated: still held (its history is not read).
+                None => {}
+                // No longer held, and not delivered.
+                Some(false) => self.unhold(&doctype, &name)?,
+                Some(true) => {
+                    // What it brings must fit before it is released: one
+                    // released and then left out would be lost. The rest
+                    // stay held for the next pull.
+                    let earlier = self.history(&doctype, &name, after)?;
+                    if !self.fits(&earlier) {
+                        break;
+                    }
+                    self.unhold(&doctype, &name)?;
+                    for e in earlier {
+                        self.push(e, true);
+                    }
+                    self.mark(key, true);
                 }
-                self.mark(key, true);
             }
         }
         Ok(())
