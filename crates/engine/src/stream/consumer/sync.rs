@@ -387,6 +387,7 @@ impl Site {
                     let wait_for = page
                         .as_ref()
                         .ok()
+                        .filter(|p| p.reply.has_more)
                         .filter(|p| !p.reply.snapshot.is_empty() || p.reply.cursor == after)
                         .map(|p| p.reply.page);
                     if pages_tx.send(page.map(|p| (after, p))).is_err() {
