@@ -67,7 +67,9 @@ export function DocScreen(props: { base: string; doctype: string; extra?: ExtraF
 
 /** Documents of any doctype (SPEC F23): choose the doctype, then list or form. */
 export function Documents() {
-  const [doctypes, setDoctypes] = useState<DocTypeSummary[]>([]);
+  // None until loaded: a select without its options would take a clerk's
+  // typing (type-ahead) and do nothing with it.
+  const [doctypes, setDoctypes] = useState<DocTypeSummary[] | null>(null);
   const navigate = useNavigate();
   // `/documents/<doctype>/<what DocScreen reads>`
   const [first, ...inner] = (useParams()["*"] ?? "").split("/");
@@ -81,16 +83,20 @@ export function Documents() {
   }, []);
   return (
     <div className="stack">
-      <label className="doctype-picker">
-        DocType{" "}
-        <select id="doctype-select" aria-label="DocType" value={doctype} onChange={(e) => navigate(`/documents/${encodeURIComponent(e.target.value)}`)}>
-          {doctypes.map((d) => (
-            <option key={d.name} value={d.name}>
-              {d.name}
-            </option>
-          ))}
-        </select>
-      </label>
+      {doctypes === null ? (
+        !error && <p role="status">Loading DocTypes…</p>
+      ) : (
+        <label className="doctype-picker">
+          DocType{" "}
+          <select id="doctype-select" aria-label="DocType" value={doctype} onChange={(e) => navigate(`/documents/${encodeURIComponent(e.target.value)}`)}>
+            {doctypes.map((d) => (
+              <option key={d.name} value={d.name}>
+                {d.name}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
       {error && (
         <div role="alert" className="error">
           {error}
