@@ -435,6 +435,86 @@ fn a_push_that_is_not_a_push_request_is_refused_with_the_reason_and_changes_noth
     assert_eq!(hub.count("Note", json!({})), 0, "nothing applied");
 }
 
+/// Documents sent ahead of a page are another site's input too: before
+/// the hub approves the shop, sent with a page, or without a name, they
+/// are refused with the reason; a shop may keep at most 32 MB of them
+/// waiting on the hub. A refused request keeps nothing.
+#[test]
+fn documents_sent_ahead_are_checked_and_bounded() {
+    let hub = TestSite::start_with(QUIET);
+    let key = hub
+        .user_with_keys("pusher@example.com", &["Event Subscriber"])
+        .header();
+    let push = |body: Value| {
+        hub.call(
+            Some(&key),
+            "POST",
+            "/api/method/outpost.event.push",
+            Some(body),
+        )
+    };
+    let ahead = |deps: Value| {
+        json!({"site_id": "shop-1", "site_name": "Shop", "doctypes": [{"ref_doctype": "Sales Invoice"}],
+               "after": 0, "ahead": true, "deps": deps})
+    };
+    let item = |name: &str, bytes: usize| json!({"doctype": "Item", "name": name, "item_code": name, "description": "x".repeat(bytes)});
+    // Nothing is taken ahead from a shop before the hub approves it.
+    let a = push(ahead(json!([item("I-0", 10)])));
+    assert_eq!(a.status, 400, "{a:?}");
+    assert_eq!(a.body["field"], "deps", "{a:?}");
+    let message = a.body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("only once this site has approved a DocType you push"),
+        "{message}"
+    );
+    hub.approve_pushes_of("shop-1");
+    let mut with_page = ahead(json!([item("I-0", 10)]));
+    with_page["page"] = json!({"entries": [], "cursor": 0, "has_more": false, "approvals": []});
+    for (body, field, says) in [
+        (
+            with_page,
+            "page",
+            "Documents sent ahead of a page come without the page",
+        ),
+        (
+            ahead(json!([item("I-0", 10), {"doctype": "Item", "description": "no name"}])),
+            "deps",
+            "Document 1 sent ahead has no doctype or no name",
+        ),
+    ] {
+        let a = push(body.clone());
+        assert_eq!(a.status, 400, "{a:?}");
+        assert_eq!(a.body["field"], field, "{a:?}");
+        let message = a.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{message}");
+    }
+    assert_eq!(kept_ahead(&hub), 0, "a refused request keeps nothing");
+    // Four requests of 7 MB each are kept (28 MB); the fifth would pass
+    // 32 MB and is refused whole.
+    for i in 0..4 {
+        let a = push(ahead(json!([item(&format!("BIG-{i}"), 7 << 20)])));
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    assert_eq!(kept_ahead(&hub), 4);
+    let a = push(ahead(json!([
+        item("BIG-4", 3 << 20),
+        item("BIG-5", 3 << 20)
+    ])));
+    assert_eq!(a.status, 400, "{a:?}");
+    assert_eq!(a.body["field"], "deps", "{a:?}");
+    let message = a.body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("at most 32 MB of documents waiting here for their page"),
+        "{message}"
+    );
+    assert_eq!(kept_ahead(&hub), 4, "the refused request kept nothing");
+    assert_eq!(
+        hub.count("Item", json!({})),
+        0,
+        "nothing is applied ahead of its page"
+    );
+}
+
 /// A pushed page is bounded by bytes as a pulled one is: forty 300 KB
 /// Notes (12 MB, past the 8 MB a hub takes in one request) all arrive, in
 /// several pages; a page of 500 would be refused every time.
@@ -510,19 +590,88 @@ fn a_page_whose_dependencies_are_too_large_for_one_request_goes_in_smaller_ones(
     );
 }
 
-/// On the hub: the shop's pushed rows get `condition` and are approved.
-fn approve_with_condition(hub: &TestSite, shop_id: &str, condition: &str) {
-    let name = format!("push:{shop_id}");
-    let mut rows = hub.get("Event Producer", &name).data()["producer_doctypes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for r in &mut rows {
-        r["status"] = json!("Approved");
-        r["condition"] = json!(condition);
+/// Rows the hub keeps of documents sent ahead of their pages.
+fn kept_ahead(hub: &TestSite) -> i64 {
+    let db = rusqlite::Connection::open(hub.data_dir().join("site.db")).unwrap();
+    db.query_row("SELECT COUNT(*) FROM push_staged", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// A shop's invoice of four items of 2.5 MB each (more than a hub takes in
+/// one request), the items' codes given.
+fn invoice_of_huge_items(shop: &TestSite, tag: &str) -> String {
+    let mut items = Vec::new();
+    for i in 0..4 {
+        let code = format!("HUGE-{tag}-{i}");
+        let description = format!("{code}: {}", "lorem ipsum ".repeat(2_500 * 1024 / 12));
+        shop.insert(
+            "Item",
+            json!({"item_code": code, "description": description}),
+        )
+        .data();
+        items.push(json!({"item_code": code, "qty": 1, "rate": 2.0}));
     }
-    let a = hub.update("Event Producer", &name, json!({"producer_doctypes": rows}));
-    assert_eq!(a.status, 200, "{a:?}");
+    shop.insert(
+        "Sales Invoice",
+        json!({"customer": "Padaria Boa Vista", "items": items}),
+    )
+    .data()["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// An invoice whose items alone are more than a hub takes in one request:
+/// they go ahead of it, in requests of their own that the hub keeps for
+/// the page, and the invoice arrives with every item — also when the
+/// shop's answer is lost and when the hub dies applying the page. Before,
+/// the page of one entry was refused on every round and the invoice never
+/// arrived.
+#[test]
+fn an_invoice_whose_items_alone_pass_a_request_arrives_with_them() {
+    let mut hub = TestSite::start_with(QUIET);
+    let mut shop = TestSite::start_with(QUIET);
+    push_to(&shop, &hub, &hub.base);
+    sync(&shop);
+    approve(&hub, &shop.site_id());
+    shop.insert("Customer", json!({"customer_name": "Padaria Boa Vista"}))
+        .data();
+    let first = invoice_of_huge_items(&shop, "A");
+    let s = sync(&shop);
+    assert!(s[0]["error"].is_null(), "the push went through: {s}");
+    assert_eq!(s[0]["pushed"], 1, "{s}");
+    assert_eq!(s[0]["push_failed"], 0, "{s}");
+    assert_eq!(hub.get("Sales Invoice", &first).status, 200);
+    assert_eq!(kept_ahead(&hub), 0, "let go once the page is applied");
+
+    // The shop dies as the hub answers (the answer is lost): it sends the
+    // items and the invoice again, and the hub answers them as applied.
+    let second = invoice_of_huge_items(&shop, "B");
+    shop.crash_during_sync("push-answered@1", None);
+    assert_eq!(hub.get("Sales Invoice", &second).status, 200);
+    // The hub dies with the third applied and not committed.
+    let third = invoice_of_huge_items(&shop, "C");
+    hub.crash_during_sync("page-applied-before-commit", Some(&shop));
+    assert_eq!(hub.get("Sales Invoice", &third).status, 404);
+    for _ in 0..2 {
+        let s = sync(&shop);
+        assert!(s[0]["error"].is_null(), "{s}");
+    }
+    assert_identical(&hub, &shop);
+    assert_eq!(hub.sync_log_all().len(), 3, "one line per invoice");
+    for tag in ["A", "B", "C"] {
+        for i in 0..4 {
+            let code = format!("HUGE-{tag}-{i}");
+            assert_eq!(
+                hub.get("Item", &code).data()["description"],
+                shop.get("Item", &code).data()["description"],
+                "{code} came along whole"
+            );
+        }
+    }
+    assert_eq!(kept_ahead(&hub), 0, "nothing left waiting on the hub");
+    let again = sync(&shop);
+    assert_eq!(again[0]["pushed"], 0, "nothing more to send: {again}");
 }
 
 /// A hundred notes held back by the hub's condition (it cannot be
@@ -536,7 +685,7 @@ fn a_hundred_held_notes_released_at_once_are_pushed_once() {
     let shop = TestSite::start_with(QUIET);
     shop.push_to(&hub, &hub.base, json!([{"ref_doctype": "Note"}]), json!([]));
     sync(&shop);
-    approve_with_condition(&hub, &shop.site_id(), "'urgent' in doc.content");
+    hub.approve_pushes_with_condition(&shop.site_id(), Some("'urgent' in doc.content"));
     for i in 0..100 {
         let n = shop
             .insert("Note", json!({"title": format!("held {i}")}))
@@ -553,7 +702,7 @@ fn a_hundred_held_notes_released_at_once_are_pushed_once() {
     assert!(pushed[0]["error"].is_null(), "{pushed}");
     assert_eq!(hub.count("Note", json!({})), 0, "all held: {pushed}");
 
-    approve_with_condition(&hub, &shop.site_id(), "doc.title != ''");
+    hub.approve_pushes_with_condition(&shop.site_id(), Some("doc.title != ''"));
     shop.insert("Note", json!({"title": "after"})).data();
     let pushed = sync(&shop);
     assert!(

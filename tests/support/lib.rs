@@ -561,6 +561,12 @@ impl TestSite {
     /// On a hub: a System Manager approves every row of the shop that
     /// pushes here (its Event Producer `push:<shop site id>`).
     pub fn approve_pushes_of(&self, shop_site_id: &str) {
+        self.approve_pushes_with_condition(shop_site_id, None);
+    }
+
+    /// Approves every DocType the shop pushes, under `condition` when one
+    /// is given (the hub's condition on what it takes).
+    pub fn approve_pushes_with_condition(&self, shop_site_id: &str, condition: Option<&str>) {
         let name = format!("push:{shop_site_id}");
         let ep = self.get("Event Producer", &name);
         assert_eq!(ep.status, 200, "the shop appears on the hub: {ep:?}");
@@ -570,6 +576,9 @@ impl TestSite {
             .unwrap_or_default();
         for r in &mut rows {
             r["status"] = json!("Approved");
+            if let Some(c) = condition {
+                r["condition"] = json!(c);
+            }
         }
         let a = self.update("Event Producer", &name, json!({"producer_doctypes": rows}));
         assert_eq!(a.status, 200, "{a:?}");

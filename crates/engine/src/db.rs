@@ -203,6 +203,14 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE doc_links;
     ALTER TABLE doc_links_by_id RENAME TO doc_links;
     "#,
+    // 15: documents a pushing site sends ahead of its page, when the page's
+    // dependencies alone are more than one request carries; kept here
+    // until the page that starts at `after` is applied.
+    r#"
+    CREATE TABLE push_staged (
+        producer TEXT NOT NULL, after INTEGER NOT NULL, doctype TEXT NOT NULL, name TEXT NOT NULL,
+        data TEXT NOT NULL, PRIMARY KEY (producer, after, doctype, name)) WITHOUT ROWID;
+    "#,
 ];
 
 /// The site store's migrations, in order.

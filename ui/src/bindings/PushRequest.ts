@@ -32,4 +32,9 @@ last_seq: number,
  * current state), scoped to what the approved rows reach: the consumer
  * cannot fetch them from a producer it cannot reach.
  */
-deps: Array<Record<string, unknown>>, };
+deps: Array<Record<string, unknown>>, 
+/**
+ * `deps` go ahead of the page that starts at `after` (sent without
+ * it): its dependencies are more than one request carries.
+ */
+ahead: boolean, };

@@ -147,6 +147,7 @@ impl PushRequest {
             after: self.after,
             last_seq: self.last_seq,
             deps: self.deps,
+            ahead: self.ahead,
         })
     }
 }
@@ -254,6 +255,10 @@ pub struct PushRequest<D = serde_json::Value> {
     #[serde(default)]
     #[ts(type = "Array<Record<string, unknown>>")]
     pub deps: Vec<crate::document::Doc>,
+    /// `deps` go ahead of the page that starts at `after` (sent without
+    /// it): its dependencies are more than one request carries.
+    #[serde(default)]
+    pub ahead: bool,
 }
 
 /// The consumer's answer to a push: where it stands and what it decided.

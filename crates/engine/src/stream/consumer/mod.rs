@@ -9,6 +9,7 @@
 //!   both versions kept, re-apply;
 //! - `synclog`: the Event Sync Log, resync and automatic retries.
 
+mod ahead;
 mod apply;
 mod check;
 mod conflict;

@@ -23,6 +23,7 @@ use crate::stream::wire::{
 };
 use crate::stream::{EVENT_CONSUMER, EVENT_PRODUCER};
 
+use super::ahead;
 use super::receive::MAX_BUNDLE;
 
 /// The most pages one push round sends.
@@ -32,8 +33,13 @@ const MAX_PUSH_PAGES: usize = 2000;
 /// `MAX_BODY_BYTES`), and the rest of the request needs room too.
 const PUSH_BYTES: usize = 6 << 20;
 
-/// A page to push and the documents it depends on.
-type PushPage = Result<(PullReply<Stored>, Vec<Doc>)>;
+/// A page to push, the documents it depends on that go with it, and those
+/// that go ahead of it (in requests of their own: [`ahead`]).
+struct Outgoing {
+    page: PullReply<Stored>,
+    deps: Vec<Doc>,
+    ahead: Vec<Vec<Doc>>,
+}
 
 /// What the other site decided: its subscriptions and approvals.
 type Decisions = (Vec<Subscription>, Vec<Approval>);
@@ -99,6 +105,7 @@ impl Site {
             after: 0,
             last_seq: self.read(log::last_seq)?,
             deps: Vec::new(),
+            ahead: false,
         };
         let mut reply = client.push(&req)?;
         summary.online = true;
@@ -121,7 +128,8 @@ impl Site {
         // applies it in its turn). Settled: the round ended with nothing
         // left to send (else on its page budget).
         let settled = std::thread::scope(|scope| {
-            let send = |after: i64, page: PullReply<Stored>, deps: Vec<Doc>, decided: Decisions| {
+            let send = |after: i64, out: Outgoing, decided: Decisions| {
+                let Outgoing { page, deps, ahead } = out;
                 let entries = (page.entries.len() + page.snapshot.len()) as u32;
                 let sent = PushRequest {
                     page: Some(page),
@@ -129,6 +137,15 @@ impl Site {
                     deps,
                     ..req.clone()
                 };
+                let ahead: Vec<PushRequest<Stored>> = ahead
+                    .into_iter()
+                    .map(|deps| PushRequest {
+                        after,
+                        deps,
+                        ahead: true,
+                        ..req.clone()
+                    })
+                    .collect();
                 let (cursor, more) = {
                     let page = sent.page.as_ref();
                     // A page that leaves the cursor where it was (a snapshot
@@ -149,14 +166,19 @@ impl Site {
                     more,
                     decided,
                     entries,
-                    answer: scope.spawn(move || client.push(&sent)),
+                    answer: scope.spawn(move || {
+                        for r in &ahead {
+                            client.push(r)?;
+                        }
+                        client.push(&sent)
+                    }),
                 }
             };
             let mut flight: Option<Flight> = None;
             // The page after the newest one sent, read while the older one
             // is answered (it goes the moment that answer is in): where it
             // starts, and the decisions it was read with.
-            let mut ready: Option<(i64, Decisions, PullReply<Stored>, Vec<Doc>)> = None;
+            let mut ready: Option<(i64, Decisions, Outgoing)> = None;
             let mut pages = 0;
             // The answer last kept here (who the other site is, what it
             // decided): an answer that says the same is not written again.
@@ -176,8 +198,8 @@ impl Site {
                     if pages >= MAX_PUSH_PAGES {
                         break;
                     }
-                    let (page, deps) =
-                        self.next_push_page(&owner, &hub, reply.cursor, reply.page)?;
+                    let out = self.next_push_page(&owner, &hub, reply.cursor, reply.page)?;
+                    let page = &out.page;
                     if page.entries.is_empty()
                         && page.snapshot.is_empty()
                         && page.cursor == reply.cursor
@@ -196,7 +218,7 @@ impl Site {
                         return Ok(true);
                     }
                     pages += 1;
-                    flight = Some(send(reply.cursor, page, deps, decisions(&reply)));
+                    flight = Some(send(reply.cursor, out, decisions(&reply)));
                     continue;
                 };
                 // The page after the one on its way, decided as the other
@@ -204,24 +226,24 @@ impl Site {
                 let decided = decisions(&reply);
                 let mut next = None;
                 if sent.more && pages < MAX_PUSH_PAGES {
-                    let (page, deps) = match ready.take() {
-                        Some((after, read_with, page, deps))
+                    let out = match ready.take() {
+                        Some((after, read_with, out))
                             if after == sent.cursor && read_with == decided =>
                         {
-                            (page, deps)
+                            out
                         }
                         _ => self.next_push_page(&owner, &hub, sent.cursor, reply.page)?,
                     };
-                    if !(page.entries.is_empty() && page.snapshot.is_empty()) {
+                    if !(out.page.entries.is_empty() && out.page.snapshot.is_empty()) {
                         pages += 1;
-                        next = Some(send(sent.cursor, page, deps, decided.clone()));
+                        next = Some(send(sent.cursor, out, decided.clone()));
                     }
                 }
                 // Read ahead while `sent` is answered: the other site then
                 // never waits for this site's reading between two pages.
                 if let Some(n) = next.as_ref().filter(|n| n.more && pages < MAX_PUSH_PAGES) {
-                    let (page, deps) = self.next_push_page(&owner, &hub, n.cursor, reply.page)?;
-                    ready = Some((n.cursor, decided, page, deps));
+                    let out = self.next_push_page(&owner, &hub, n.cursor, reply.page)?;
+                    ready = Some((n.cursor, decided, out));
                 }
                 let answer = joined(sent.answer)?;
                 crate::failpoint::hit("push-answered");
@@ -274,8 +296,9 @@ impl Site {
     ///
     /// A page whose documents and dependencies together are more than the
     /// other site takes in one request is decided again with half as many
-    /// entries (it was never sent), down to one entry.
-    fn next_push_page(&self, owner: &Actor, hub: &str, after: i64, acked: i64) -> PushPage {
+    /// entries (it was never sent), down to one entry; the dependencies of
+    /// one entry that still do not fit go ahead of it.
+    fn next_push_page(&self, owner: &Actor, hub: &str, after: i64, acked: i64) -> Result<Outgoing> {
         let mut limit = PAGE_SIZE;
         loop {
             let page = self.pull_updates(
@@ -289,8 +312,16 @@ impl Site {
             )?;
             let deps = self.bundle_for(owner, hub, &page)?;
             let entries = page.entries.len() + page.snapshot.len();
-            if entries <= 1 || documents_bytes(&page, &deps)? <= PUSH_BYTES {
-                return Ok((page, deps));
+            if ahead::entries_len(&page) + ahead::json_len(&deps)? <= PUSH_BYTES {
+                return Ok(Outgoing {
+                    page,
+                    deps,
+                    ahead: Vec::new(),
+                });
+            }
+            if entries <= 1 {
+                let (deps, ahead) = ahead::split(&page, deps, PUSH_BYTES)?;
+                return Ok(Outgoing { page, deps, ahead });
             }
             self.forget_unsent_page(hub, &page)?;
             limit = (entries / 2) as u32;
@@ -451,30 +482,4 @@ impl Site {
         }
         Ok(out)
     }
-}
-
-/// The bytes of the documents a push of `page` carries: its entries' and
-/// those they depend on, as they go on the wire.
-fn documents_bytes(page: &PullReply<Stored>, deps: &[Doc]) -> Result<usize> {
-    /// Counts what is written, keeping none of it.
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0 += bytes.len();
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    serde_json::to_writer(&mut count, deps)
-        .map_err(|e| crate::error::Error::Corrupt(e.to_string()))?;
-    let entries: usize = page
-        .snapshot
-        .iter()
-        .chain(&page.entries)
-        .map(|e| e.data.get().len())
-        .sum();
-    Ok(count.0 + entries)
 }

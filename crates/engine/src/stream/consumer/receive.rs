@@ -15,7 +15,8 @@ use serde_json::{json, Map, Value};
 
 use super::sync::ReadPage;
 use super::{
-    position_of, producer_rows, set_state, subscribed, sync_existing, SyncSummary, REGISTERED,
+    ahead, position_of, producer_rows, set_state, subscribed, sync_existing, SyncSummary,
+    REGISTERED,
 };
 use crate::actor::Actor;
 use crate::document::values::{flag, text};
@@ -75,6 +76,12 @@ impl Site {
                 }
             }
         }
+        if req.ahead && req.page.is_some() {
+            return Err(Error::invalid(
+                "page",
+                "Documents sent ahead of a page come without the page",
+            ));
+        }
         let name = pushed_producer_name(&req.site_id);
         // Each entry's data arrived as JSON text: parsed once, the text kept
         // for the sync log (before anything else: the page before this one
@@ -101,6 +108,21 @@ impl Site {
             producer: name.clone(),
             ..Default::default()
         };
+        if req.ahead {
+            if !producer_rows(&doc)
+                .iter()
+                .any(|r| text(r, "status") == "Approved")
+            {
+                return Err(Error::invalid(
+                    "deps",
+                    "Documents are taken ahead of a page only once this site has approved a DocType you push",
+                ));
+            }
+            self.write(|tx| {
+                let (cursor, _) = position_of(tx, &name)?;
+                ahead::keep(tx, &name, req.after, cursor, &req.deps)
+            })?;
+        }
         if let Some(mut page) = page {
             // The page sent before this one may still be on its way. Where
             // this site stands, as last looked at (no wait follows a look).
@@ -113,8 +135,14 @@ impl Site {
             let (cursor, acked) = position;
             if req.after == cursor {
                 let ctx = self.context(&doc)?;
-                let bundle = Bundle::new(req.deps);
+                // What came ahead of the page, then what came with it.
+                let sent_ahead = self.read(|tx| ahead::taken(tx, &name, req.after))?;
+                let kept_ahead = !sent_ahead.is_empty();
+                let bundle = Bundle::new(sent_ahead.into_iter().chain(req.deps).collect());
                 self.apply_page(&name, &doc, &bundle, &ctx, cursor, &mut page, &mut summary)?;
+                if kept_ahead {
+                    self.write(|tx| ahead::settle(tx, &name, req.after))?;
+                }
                 turn.taken = true;
                 // The next page goes on; this one is freed meanwhile, by the
                 // thread that read it (thousands of values, the page's and

@@ -52,17 +52,32 @@ pub const PAGE_BYTES: usize = 4 << 20;
 
 /// What a page holds so far, against what it may hold: the one rule for
 /// log pages and snapshot pages alike.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Room {
     entries: usize,
     bytes: usize,
+    /// The most entries the consumer asked for.
+    limit: usize,
 }
 
 impl Room {
+    fn new(limit: u32) -> Self {
+        Room {
+            entries: 0,
+            bytes: 0,
+            limit: limit as usize,
+        }
+    }
+
     /// Whether `n` more entries of `bytes` go in, by count and by bytes:
     /// the page's first always do, whatever their size.
-    fn takes(self, n: usize, bytes: usize, limit: usize) -> bool {
-        self.entries == 0 || (self.entries + n <= limit && self.bytes + bytes <= PAGE_BYTES)
+    fn takes(&self, n: usize, bytes: usize) -> bool {
+        self.entries == 0 || (self.entries + n <= self.limit && self.bytes + bytes <= PAGE_BYTES)
+    }
+
+    fn add(&mut self, bytes: usize) {
+        self.entries += 1;
+        self.bytes += bytes;
     }
 }
 
@@ -205,8 +220,7 @@ impl Site {
                         overlay: Overlay::of(&pending),
                         effects: Effects::default(),
                         entries: Vec::new(),
-                        bytes: 0,
-                        limit: req.limit as usize,
+                        room: Room::new(req.limit),
                     };
                     let page = decide.page(number, req)?;
                     store_page(tx, id, &page)?;
@@ -418,10 +432,8 @@ struct Decide<'a> {
     overlay: Overlay,
     effects: Effects,
     entries: Vec<LogEntry<Stored>>,
-    /// The bytes of the entries' documents so far.
-    bytes: usize,
-    /// The most entries the consumer asked for.
-    limit: usize,
+    /// What `entries` take of the page.
+    room: Room,
 }
 
 impl Decide<'_> {
@@ -498,7 +510,7 @@ impl Decide<'_> {
         if conditional {
             self.effects.delivered.push(e.seq);
         }
-        self.bytes += e.data.get().len();
+        self.room.add(e.data.get().len());
         self.entries.push(e);
     }
 
@@ -507,11 +519,7 @@ impl Decide<'_> {
         let (n, bytes) = more
             .into_iter()
             .fold((0, 0), |(n, b), e| (n + 1, b + e.data.get().len()));
-        let room = Room {
-            entries: self.entries.len(),
-            bytes: self.bytes,
-        };
-        room.takes(n, bytes, self.limit)
+        self.room.takes(n, bytes)
     }
 
     fn received(&self, key: &DocKey) -> Result<bool> {
@@ -827,7 +835,7 @@ impl Decide<'_> {
         let cond = self.allowed.get(&s.ref_doctype).cloned().flatten();
         let local = log::local_site_id(self.tx)?;
         let mut docs: Vec<LogEntry<Stored>> = Vec::new();
-        let mut room = Room::default();
+        let mut room = Room::new(req.limit);
         // The names this page has dealt with (sent, gone or held back).
         let mut looked = 0;
         for name in &names {
@@ -859,7 +867,7 @@ impl Decide<'_> {
                 version: crate::document::version::current(&doc),
             };
             let size = entry.data.get().len();
-            if !room.takes(1, size, req.limit as usize) {
+            if !room.takes(1, size) {
                 // The next page starts with this one.
                 break;
             }
@@ -870,8 +878,7 @@ impl Decide<'_> {
                 }
                 self.mark((s.ref_doctype.clone(), name.clone()), true);
             }
-            room.entries += 1;
-            room.bytes += size;
+            room.add(size);
             docs.push(entry);
         }
         s.done = looked == names.len() && names.len() < req.limit as usize;
@@ -985,14 +992,14 @@ mod tests {
 
     #[test]
     fn a_page_takes_its_first_entry_whatever_its_size_then_stops_at_the_count_or_the_bytes() {
-        let empty = Room::default();
-        assert!(empty.takes(1, 10 * PAGE_BYTES, 500), "the first goes");
-        let half = Room {
-            entries: 499,
-            bytes: PAGE_BYTES / 2,
-        };
-        assert!(half.takes(1, PAGE_BYTES / 2, 500), "exactly full");
-        assert!(!half.takes(2, 10, 500), "one past the count");
-        assert!(!half.takes(1, PAGE_BYTES / 2 + 1, 500), "one byte past");
+        let mut room = Room::new(500);
+        assert!(room.takes(1, 10 * PAGE_BYTES), "the first goes");
+        for _ in 0..499 {
+            room.add(PAGE_BYTES / 998);
+        }
+        let left = PAGE_BYTES - room.bytes;
+        assert!(room.takes(1, left), "exactly full");
+        assert!(!room.takes(2, 10), "one past the count");
+        assert!(!room.takes(1, left + 1), "one byte past");
     }
 }
