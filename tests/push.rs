@@ -713,3 +713,57 @@ fn a_hundred_held_notes_released_at_once_are_pushed_once() {
     let lines = hub.sync_log_all();
     assert_eq!(lines.len(), 501, "every entry of every note, once");
 }
+
+/// A pushed entry that failed on the hub heals there once its cause is
+/// fixed: Resync applies it again from what the hub kept (the hub cannot
+/// reach the shop; before, Resync asked for the shop's API secret and the
+/// entry stayed Failed for good, automatic retries included), and the
+/// change made after it, waiting behind it, follows.
+#[test]
+fn a_pushed_entry_that_failed_on_the_hub_is_resynced_there() {
+    let hub = TestSite::start_with(QUIET);
+    let shop = TestSite::start_with(QUIET);
+    shop.push_to(&hub, &hub.base, json!([{"ref_doctype": "Note"}]), json!([]));
+    sync(&shop);
+    hub.approve_pushes_of(&shop.site_id());
+    let shelf = json!({"doctype": "Note", "field": {"fieldname": "shelf", "fieldtype": "Data", "label": "Shelf"}});
+    let a = shop.method("outpost.doctype.add_custom_field", shelf.clone());
+    assert_eq!(a.status, 200, "{a:?}");
+    let note = shop
+        .insert("Note", json!({"title": "Stock", "shelf": "B3"}))
+        .data()["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    shop.update("Note", &note, json!({"shelf": "C1"})).data();
+    let s = sync(&shop);
+    assert!(s[0]["error"].is_null(), "{s}");
+    assert_eq!(s[0]["push_failed"], 2, "{s}");
+    let failed = hub
+        .sync_log_all()
+        .into_iter()
+        .find(|l| l["status"] == "Failed" && l["update_type"] == "Create")
+        .unwrap_or_default();
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("shelf")),
+        "{failed}"
+    );
+    // Fixed on the hub; Resync there.
+    let a = hub.method("outpost.doctype.add_custom_field", shelf);
+    assert_eq!(a.status, 200, "{a:?}");
+    let again = hub.method("outpost.event.resync", json!({"id": failed["id"]}));
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(again.body["message"]["status"], "Synced", "{again:?}");
+    assert_eq!(
+        hub.get("Note", &note).data()["shelf"],
+        "C1",
+        "the update followed"
+    );
+    assert!(
+        hub.sync_log_all().iter().all(|l| l["status"] == "Synced"),
+        "{:?}",
+        hub.sync_log_all()
+    );
+}

@@ -6,12 +6,14 @@ use rusqlite::OptionalExtension;
 use serde_json::Value;
 
 use super::apply::{apply_in_savepoint, Line, Status};
+use super::receive::pushes_here;
 use super::SyncLogEntry;
 use crate::actor::Actor;
 use crate::document::values;
 use crate::error::{Error, Result};
 use crate::site::Site;
 use crate::stream::log::{LogEntry, UpdateType};
+use crate::stream::source::{Bundle, Source};
 
 impl Site {
     /// The sync log, newest first, optionally only one status; `before`
@@ -59,7 +61,13 @@ impl Site {
         }
         let doc = self.event_producer(&first.event_producer)?;
         let ctx = self.context(&doc)?;
-        let client = self.producer_client(&doc)?;
+        // A producer that pushes here cannot be reached: the entry is
+        // applied again from what this site kept, with what it holds.
+        let client: Box<dyn Source> = if pushes_here(&doc) {
+            Box::new(Bundle::new(Vec::new()))
+        } else {
+            Box::new(self.producer_client(&doc)?)
+        };
         let queue: Vec<SyncLogEntry> = self.read(|tx| {
             let mut stmt = tx.prepare(&format!(
                 "SELECT {SYNC_LOG_COLUMNS} FROM sync_log WHERE event_producer = ?1 AND ref_doctype = ?2
@@ -104,7 +112,7 @@ impl Site {
             };
             let reg = self.doctypes();
             let ready = self
-                .prepare(&client, &reg, &ctx, &[&entry], None)?
+                .prepare(client.as_ref(), &reg, &ctx, &[&entry], None)?
                 .pop()
                 .unwrap_or_default();
             let ok = self.write(|tx| {
