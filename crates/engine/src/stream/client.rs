@@ -14,7 +14,7 @@ use super::wire::{
 use crate::document::Doc;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
-use crate::stream::log::Stored;
+use crate::stream::log::{LogEntry, Stored};
 
 pub struct ProducerClient {
     base: String,
@@ -138,10 +138,15 @@ impl ProducerClient {
 
     /// A page of the producer's log, read whole into its typed form (on
     /// the fetching thread, beside the one that applies the page before).
-    /// Each entry's data comes parsed and as the text it was sent as.
-    pub fn pull(&self, req: &PullRequest) -> Result<(PullReply, Vec<Stored>)> {
+    /// Each entry's data comes parsed and as the text it was sent as, and
+    /// what `each` found in it as it was read.
+    pub fn pull<T>(
+        &self,
+        req: &PullRequest,
+        each: impl FnMut(&LogEntry) -> T,
+    ) -> Result<(PullReply, Vec<Stored>, Vec<T>)> {
         let page: PullReply<Stored> = self.call("outpost.event.pull", req)?;
-        page.parsed().map_err(|e| match e {
+        page.parsed_with(each).map_err(|e| match e {
             Error::Corrupt(why) => Error::Remote(format!(
                 "Producer {} sent an entry that is not JSON: {why}",
                 self.base

@@ -16,7 +16,7 @@ use crate::mapping::{DocRequest, Evaluator, MappedDoc, MAX_DEPTH};
 use crate::site::Site;
 use crate::stream::log::{LogEntry, UpdateType};
 use crate::stream::source::Source;
-use crate::stream::wire::{FetchRequest, FindRequest, PullReply};
+use crate::stream::wire::{FetchRequest, FindRequest};
 
 /// Dependencies fetched for one page at most.
 const MAX_DEPENDENCIES: usize = 10_000;
@@ -450,9 +450,12 @@ impl Site {
     }
 }
 
+/// The (doctype, name) pairs one entry links to.
+pub(super) type Links = Vec<(String, String)>;
+
 /// The documents an entry links to: a Create's document's links, an
 /// Update's changed ones.
-fn wanted_links(reg: &Registry, entry: &LogEntry) -> Vec<(String, String)> {
+pub(super) fn wanted_links(reg: &Registry, entry: &LogEntry) -> Vec<(String, String)> {
     let Some(dt) = reg.get(&entry.ref_doctype) else {
         return Vec::new();
     };
@@ -478,14 +481,9 @@ pub(super) struct PageLinks {
 }
 
 impl PageLinks {
-    /// In the order the page is applied: its snapshot, then its entries.
-    pub(super) fn of(reg: Arc<Registry>, page: &PullReply) -> PageLinks {
-        let each = page
-            .snapshot
-            .iter()
-            .chain(&page.entries)
-            .map(|e| wanted_links(&reg, e))
-            .collect();
+    /// `each` entry's links found with `reg`, in the order the page is
+    /// applied: its snapshot, then its entries.
+    pub(super) fn new(reg: Arc<Registry>, each: Vec<Links>) -> PageLinks {
         PageLinks { reg, each }
     }
 

@@ -13,6 +13,7 @@ use std::sync::{Condvar, Mutex};
 use rusqlite::OptionalExtension;
 use serde_json::{json, Map, Value};
 
+use super::deps::wanted_links;
 use super::sync::ReadPage;
 use super::{
     ahead, position_of, producer_rows, set_state, subscribed, sync_existing, SyncSummary,
@@ -89,7 +90,7 @@ impl Site {
         let page = match req.page.take() {
             Some(page) => Some(ReadPage::new(
                 reg.clone(),
-                page.parsed().map_err(|e| {
+                page.parsed_with(|e| wanted_links(&reg, e)).map_err(|e| {
                     Error::invalid("page", format!("A pushed entry cannot be read: {e}"))
                 })?,
             )),

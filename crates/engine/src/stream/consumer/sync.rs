@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use super::deps::PageLinks;
+use super::deps::{wanted_links, Links, PageLinks};
 use super::{
     apply, check, cursor_of, position_of, Context, ProducerStatus, SyncProgress, SyncRun,
     SyncSummary, PAGE_SIZE,
@@ -35,13 +35,16 @@ pub(super) struct ReadPage {
 }
 
 impl ReadPage {
-    /// Finds the entries' links now, on the thread that read the page.
-    pub(super) fn new(reg: Arc<Registry>, (reply, texts): (PullReply, Vec<Stored>)) -> ReadPage {
-        let links = PageLinks::of(reg, &reply);
+    /// A page read with each entry's links found as it was read
+    /// ([`super::deps::wanted_links`] with `reg`).
+    pub(super) fn new(
+        reg: Arc<Registry>,
+        (reply, texts, links): (PullReply, Vec<Stored>, Vec<Links>),
+    ) -> ReadPage {
         ReadPage {
             reply,
             texts,
-            links,
+            links: PageLinks::new(reg, links),
         }
     }
 }
@@ -369,13 +372,17 @@ impl Site {
                         break;
                     }
                     spent_rx.try_iter().for_each(drop);
-                    let page = client.pull(&PullRequest {
-                        site_id: site_id.clone(),
-                        after,
-                        limit: PAGE_SIZE,
-                        ack: Some(committed.load(Ordering::Acquire)),
-                    });
-                    let page = page.map(|p| ReadPage::new(self.doctypes(), p));
+                    let reg = self.doctypes();
+                    let page = client.pull(
+                        &PullRequest {
+                            site_id: site_id.clone(),
+                            after,
+                            limit: PAGE_SIZE,
+                            ack: Some(committed.load(Ordering::Acquire)),
+                        },
+                        |e| wanted_links(&reg, e),
+                    );
+                    let page = page.map(|p| ReadPage::new(reg.clone(), p));
                     let next = page.as_ref().ok().filter(|p| p.reply.has_more).map(|p| p.reply.cursor);
                     // A page that leaves the cursor where it was (a snapshot
                     // page, or one filled by held documents released with
