@@ -475,7 +475,7 @@ fn validate(
     ignore_links: bool,
 ) -> Result<Vec<Link>> {
     let mut links = Vec::new();
-    check_fields(tx, reg, dt, body, "", ignore_links, &mut links)?;
+    check_fields(tx, reg, dt, body, None, ignore_links, &mut links)?;
     for f in dt.table_fields() {
         let child = reg.require(f.options())?;
         let rows = body
@@ -490,7 +490,7 @@ fn validate(
                     reg,
                     child,
                     row,
-                    &format!(" row {} of {}", i + 1, f.label()),
+                    Some((i, f.label())),
                     ignore_links,
                     &mut links,
                 )?;
@@ -518,21 +518,29 @@ fn validate(
     Ok(links)
 }
 
+/// Checks `body`'s fields against `dt` (mandatory values, links), and
+/// gathers its links. `row`: the index and table label of a child row
+/// (named in errors only, so not written out for every row checked).
 fn check_fields(
     tx: &Transaction,
     reg: &Registry,
     dt: &DocType,
     body: &Doc,
-    row: &str,
+    row: Option<(usize, &str)>,
     ignore_links: bool,
     links: &mut Vec<Link>,
 ) -> Result<()> {
+    let place = || {
+        row.map_or_else(String::new, |(i, table)| {
+            format!(" row {} of {table}", i + 1)
+        })
+    };
     for f in &dt.fields {
         let v = body.get(&f.fieldname);
         if f.reqd && values::is_empty(v) {
             return Err(Error::Mandatory {
                 doctype: dt.name.clone(),
-                row: row.to_owned(),
+                row: place(),
                 field: f.fieldname.clone(),
                 label: f.label().to_owned(),
             });
@@ -548,8 +556,9 @@ fn check_fields(
                     return Err(Error::invalid(
                         &f.fieldname,
                         format!(
-                            "{}{row}: {} ({}) needs {} to name a DocType, found {:?}",
+                            "{}{}: {} ({}) needs {} to name a DocType, found {:?}",
                             dt.name,
+                            place(),
                             f.label(),
                             f.fieldname,
                             f.options(),
@@ -569,14 +578,10 @@ fn check_fields(
             return Err(Error::Link {
                 field: f.fieldname.clone(),
                 target_doctype: target,
-                value: format!(
-                    "{target_name}{}",
-                    if row.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" in{row}")
-                    }
-                ),
+                value: match row {
+                    None => target_name.clone(),
+                    Some(_) => format!("{target_name} in{}", place()),
+                },
             });
         }
         if target != DOCTYPE_LINK {

@@ -76,6 +76,8 @@ pub fn coerce_owned(doctype: &str, f: &DocField, v: Value) -> Result<Value> {
     let as_is = match (f.fieldtype, &v) {
         (_, Value::Null) | (FieldType::Json, _) => true,
         (FieldType::Link | FieldType::DynamicLink, Value::String(s)) => !s.trim().is_empty(),
+        (FieldType::Date, Value::String(s)) => is_plain_date(s),
+        (FieldType::Select, Value::String(s)) => s.is_empty() || f.select_options().any(|o| o == s),
         (t, Value::String(_)) => t.is_text(),
         (FieldType::Int, Value::Number(n)) => n.as_i64().is_some(),
         (FieldType::Float | FieldType::Currency | FieldType::Percent, Value::Number(_)) => true,
@@ -85,6 +87,28 @@ pub fn coerce_owned(doctype: &str, f: &DocField, v: Value) -> Result<Value> {
         Ok(v)
     } else {
         coerce(doctype, f, &v)
+    }
+}
+
+/// Whether `s` is a date already written as its normal form says
+/// (`YYYY-MM-DD`, a day that exists): kept as it is, not parsed and
+/// written out again.
+fn is_plain_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b[r.clone()]
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| b[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    match (digits(0..4), digits(5..7), digits(8..10)) {
+        (Some(y), Some(m), Some(d)) => {
+            i32::try_from(y).is_ok_and(|y| NaiveDate::from_ymd_opt(y, m, d).is_some())
+        }
+        _ => false,
     }
 }
 
@@ -280,5 +304,38 @@ mod tests {
         let sel = field(FieldType::Select, Some("A\nB"));
         let err = coerce("T", &sel, &json!("C")).unwrap_err().to_string();
         assert!(err.contains("\"A\", \"B\""), "{err}");
+    }
+
+    /// A value kept as it is, without the full check, is one the full
+    /// check keeps as it is too; anything else goes through it.
+    #[test]
+    fn the_shortcut_for_values_already_normal_agrees_with_the_full_check() {
+        let date = field(FieldType::Date, None);
+        let sel = field(FieldType::Select, Some("A\nB"));
+        for (f, v) in [
+            (&date, json!("2026-02-28")),
+            (&date, json!("2024-02-29")),
+            (&date, json!("2026-2-3")),
+            (&date, json!("2026-02-30")),
+            (&date, json!("2026-13-01")),
+            (&date, json!("+026-02-03")),
+            (&date, json!("2026-02-03 ")),
+            (&date, json!("")),
+            (&date, json!(20260203)),
+            (&sel, json!("B")),
+            (&sel, json!("")),
+            (&sel, json!("C")),
+            (&sel, json!(1)),
+        ] {
+            match (coerce_owned("T", f, v.clone()), coerce("T", f, &v)) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{v}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{v}"),
+                (a, b) => panic!("{v}: {a:?} against {b:?}"),
+            }
+        }
+        assert_eq!(
+            coerce_owned("T", &date, json!("2026-2-3")).unwrap(),
+            json!("2026-02-03")
+        );
     }
 }
