@@ -230,3 +230,42 @@ fn malformed_requests_get_a_clear_4xx() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 413, "bodies are size-limited");
 }
+
+/// A document grown by several saves past what one request carries could
+/// never be sent to another site (and would stop every sync that has to
+/// carry it): the save that would make it so is refused with its size, and
+/// the document stays as it was.
+#[test]
+fn a_save_that_would_make_a_document_too_large_to_travel_is_refused() {
+    let site = TestSite::start();
+    let a = site.method(
+        "outpost.doctype.add_custom_field",
+        json!({"doctype": "Note", "field": {"fieldname": "annex", "fieldtype": "Long Text", "label": "Annex"}}),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    let content = "lorem ipsum ".repeat(5 * 1024 * 1024 / 12);
+    let note = site
+        .insert("Note", json!({"title": "Manual", "content": content}))
+        .data()["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let annex = "dolor sit ".repeat(4 * 1024 * 1024 / 10);
+    let (exc, msg, _) = site
+        .update("Note", &note, json!({"annex": annex}))
+        .error(400);
+    assert_eq!(exc, "ValidationError");
+    assert!(
+        msg.contains(&format!("Note {note} would take 9.0 MB")) && msg.contains("at most 7.9 MB"),
+        "{msg}"
+    );
+    let kept = site.get("Note", &note);
+    assert!(kept.data()["annex"].is_null(), "nothing half-written");
+    assert_eq!(
+        kept.data()["content"].as_str().map(str::len),
+        Some(content.len())
+    );
+    // A smaller annex still goes.
+    let a = site.update("Note", &note, json!({"annex": "see page 2"}));
+    assert_eq!(a.status, 200, "{a:?}");
+}

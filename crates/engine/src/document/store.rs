@@ -245,11 +245,26 @@ pub fn update(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Res
     add_links(tx, id, &added)
 }
 
+/// The most bytes a stored document takes (as JSON). Every way a document
+/// travels — a request of a site's API, a fetch's answer, a pushed or
+/// pulled page's first entry — carries 8 MB; a document grown past that by
+/// several saves (each under 8 MB) could never be sent to another site and
+/// would stop every pull or push that has to carry it.
+pub const MAX_DOC_BYTES: usize = (8 << 20) - (64 << 10);
+
 /// Writes a document's row with `sql` (?1 doctype, ?2 name, ?3 data,
 /// ?4 modified, ?5 the producer's name, ?6 links).
 fn write_row(tx: &Transaction, sql: &str, doctype: &str, doc: &Doc, links: &[Link]) -> Result<()> {
     let name = text(doc, "name");
     let data = serde_json::to_string(doc).map_err(|e| Error::Corrupt(e.to_string()))?;
+    if data.len() > MAX_DOC_BYTES {
+        let mb = |b: usize| b as f64 / (1024.0 * 1024.0);
+        return Err(Error::bad_input(format!(
+            "{doctype} {name} would take {:.1} MB: a document may take at most {:.1} MB, or it could not be sent to another site",
+            mb(data.len()),
+            mb(MAX_DOC_BYTES)
+        )));
+    }
     tx.prepare_cached(sql)?.execute((
         doctype,
         &name,
