@@ -6,7 +6,7 @@
 
 use outpost_tests::proxy::{Fault, Proxy};
 use outpost_tests::tripwire::Tripwire;
-use outpost_tests::{assert_same_notes, TestSite};
+use outpost_tests::{assert_same_notes, Answer, TestSite};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -28,6 +28,21 @@ fn push_to(shop: &TestSite, hub: &TestSite, url: &str) -> String {
 
 fn approve(hub: &TestSite, shop_id: &str) {
     hub.approve_pushes_of(shop_id);
+}
+
+/// A hub and a shop that pushes it documents of `doctype`, approved.
+fn pushing(doctype: &str) -> (TestSite, TestSite) {
+    let hub = TestSite::start_with(QUIET);
+    let shop = TestSite::start_with(QUIET);
+    shop.push_to(
+        &hub,
+        &hub.base,
+        json!([{ "ref_doctype": doctype }]),
+        json!([]),
+    );
+    sync(&shop);
+    approve(&hub, &shop.site_id());
+    (hub, shop)
 }
 
 fn sync(site: &TestSite) -> Value {
@@ -262,11 +277,7 @@ fn a_page_that_overtakes_the_one_before_it_waits_its_turn() {
 
 #[test]
 fn a_shop_killed_mid_push_and_a_hub_killed_mid_apply_end_identical() {
-    let mut hub = TestSite::start_with(QUIET);
-    let mut shop = TestSite::start_with(QUIET);
-    push_to(&shop, &hub, &hub.base);
-    sync(&shop);
-    approve(&hub, &shop.site_id());
+    let (mut hub, mut shop) = pushing("Sales Invoice");
     shop.seed("Sales Invoice", 1_200);
 
     // The shop dies after the hub answered its first page, before it
@@ -386,20 +397,25 @@ fn a_hub_and_two_shops_push_pull_late_subscription_and_no_way_back() {
     assert_eq!(wire.seen(), Vec::<String>::new(), "the hub reached out");
 }
 
-#[test]
-fn a_push_that_is_not_a_push_request_is_refused_with_the_reason_and_changes_nothing() {
-    let hub = TestSite::start_with(QUIET);
+/// The hub's push endpoint, called with any body as a pushing site's user.
+fn pusher(hub: &TestSite) -> impl Fn(Value) -> Answer + '_ {
     let key = hub
         .user_with_keys("pusher@example.com", &["Event Subscriber"])
         .header();
-    let push = |body: Value| {
+    move |body| {
         hub.call(
             Some(&key),
             "POST",
             "/api/method/outpost.event.push",
             Some(body),
         )
-    };
+    }
+}
+
+#[test]
+fn a_push_that_is_not_a_push_request_is_refused_with_the_reason_and_changes_nothing() {
+    let hub = TestSite::start_with(QUIET);
+    let push = pusher(&hub);
     let entry = json!({"seq": 1, "update_type": "Create", "ref_doctype": "Note", "docname": "N1",
                        "data": {"title": "x"}, "creation": "2026-01-01 00:00:00", "origin_site": "s"});
     let page = |entries: Value| {
@@ -442,30 +458,23 @@ fn a_push_that_is_not_a_push_request_is_refused_with_the_reason_and_changes_noth
 #[test]
 fn documents_sent_ahead_are_checked_and_bounded() {
     let hub = TestSite::start_with(QUIET);
-    let key = hub
-        .user_with_keys("pusher@example.com", &["Event Subscriber"])
-        .header();
-    let push = |body: Value| {
-        hub.call(
-            Some(&key),
-            "POST",
-            "/api/method/outpost.event.push",
-            Some(body),
-        )
-    };
+    let push = pusher(&hub);
     let ahead = |deps: Value| {
         json!({"site_id": "shop-1", "site_name": "Shop", "doctypes": [{"ref_doctype": "Sales Invoice"}],
                "after": 0, "ahead": true, "deps": deps})
     };
     let item = |name: &str, bytes: usize| json!({"doctype": "Item", "name": name, "item_code": name, "description": "x".repeat(bytes)});
+    let refused = |a: Answer, field: &str, says: &str| {
+        assert_eq!(a.status, 400, "{a:?}");
+        assert_eq!(a.body["field"], field, "{a:?}");
+        let message = a.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{message}");
+    };
     // Nothing is taken ahead from a shop before the hub approves it.
-    let a = push(ahead(json!([item("I-0", 10)])));
-    assert_eq!(a.status, 400, "{a:?}");
-    assert_eq!(a.body["field"], "deps", "{a:?}");
-    let message = a.body["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains("only once this site has approved a DocType you push"),
-        "{message}"
+    refused(
+        push(ahead(json!([item("I-0", 10)]))),
+        "deps",
+        "only once this site has approved a DocType you push",
     );
     hub.approve_pushes_of("shop-1");
     let mut with_page = ahead(json!([item("I-0", 10)]));
@@ -482,11 +491,7 @@ fn documents_sent_ahead_are_checked_and_bounded() {
             "Document 1 sent ahead has no doctype or no name",
         ),
     ] {
-        let a = push(body.clone());
-        assert_eq!(a.status, 400, "{a:?}");
-        assert_eq!(a.body["field"], field, "{a:?}");
-        let message = a.body["message"].as_str().unwrap_or_default();
-        assert!(message.contains(says), "{message}");
+        refused(push(body), field, says);
     }
     assert_eq!(kept_ahead(&hub), 0, "a refused request keeps nothing");
     // Four requests of 7 MB each are kept (28 MB); the fifth would pass
@@ -496,16 +501,13 @@ fn documents_sent_ahead_are_checked_and_bounded() {
         assert_eq!(a.status, 200, "{}", a.body);
     }
     assert_eq!(kept_ahead(&hub), 4);
-    let a = push(ahead(json!([
-        item("BIG-4", 3 << 20),
-        item("BIG-5", 3 << 20)
-    ])));
-    assert_eq!(a.status, 400, "{a:?}");
-    assert_eq!(a.body["field"], "deps", "{a:?}");
-    let message = a.body["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains("at most 32 MB of documents waiting here for their page"),
-        "{message}"
+    refused(
+        push(ahead(json!([
+            item("BIG-4", 3 << 20),
+            item("BIG-5", 3 << 20)
+        ]))),
+        "deps",
+        "at most 32 MB of documents waiting here for their page",
     );
     assert_eq!(kept_ahead(&hub), 4, "the refused request kept nothing");
     assert_eq!(
@@ -520,11 +522,7 @@ fn documents_sent_ahead_are_checked_and_bounded() {
 /// several pages; a page of 500 would be refused every time.
 #[test]
 fn documents_too_large_for_one_pushed_page_arrive_in_several() {
-    let hub = TestSite::start_with(QUIET);
-    let shop = TestSite::start_with(QUIET);
-    shop.push_to(&hub, &hub.base, json!([{"ref_doctype": "Note"}]), json!([]));
-    sync(&shop);
-    approve(&hub, &shop.site_id());
+    let (hub, shop) = pushing("Note");
     for i in 0..40 {
         let note = json!({"title": format!("big {i:03}"),
                           "content": format!("{i:03}:{}", "lorem ipsum ".repeat(300 * 1024 / 12))});
@@ -540,27 +538,28 @@ fn documents_too_large_for_one_pushed_page_arrive_in_several() {
     assert_same_notes(&hub, &shop);
 }
 
+/// On the shop: an Item whose description takes about `bytes`.
+fn insert_item_of(shop: &TestSite, code: &str, bytes: usize) {
+    let description = format!("{code}: {}", "lorem ipsum ".repeat(bytes / 12));
+    shop.insert(
+        "Item",
+        json!({"item_code": code, "description": description}),
+    )
+    .data();
+}
+
 /// What a pushed page depends on travels with it and counts toward what a
 /// hub takes in one request: sixty invoices, each for an item of its own
 /// with a 200 KB description (12 MB of dependencies for one page of
 /// invoices), go in smaller pages, every one taken.
 #[test]
 fn a_page_whose_dependencies_are_too_large_for_one_request_goes_in_smaller_ones() {
-    let hub = TestSite::start_with(QUIET);
-    let shop = TestSite::start_with(QUIET);
-    push_to(&shop, &hub, &hub.base);
-    sync(&shop);
-    approve(&hub, &shop.site_id());
+    let (hub, shop) = pushing("Sales Invoice");
     shop.insert("Customer", json!({"customer_name": "Padaria Boa Vista"}))
         .data();
     for i in 0..60 {
         let code = format!("BIG-{i:02}");
-        let description = format!("{code}: {}", "lorem ipsum ".repeat(200 * 1024 / 12));
-        shop.insert(
-            "Item",
-            json!({"item_code": code, "description": description}),
-        )
-        .data();
+        insert_item_of(&shop, &code, 200 * 1024);
         shop.insert(
             "Sales Invoice",
             json!({"customer": "Padaria Boa Vista",
@@ -603,12 +602,7 @@ fn invoice_of_huge_items(shop: &TestSite, tag: &str) -> String {
     let mut items = Vec::new();
     for i in 0..4 {
         let code = format!("HUGE-{tag}-{i}");
-        let description = format!("{code}: {}", "lorem ipsum ".repeat(2_500 * 1024 / 12));
-        shop.insert(
-            "Item",
-            json!({"item_code": code, "description": description}),
-        )
-        .data();
+        insert_item_of(shop, &code, 2_500 * 1024);
         items.push(json!({"item_code": code, "qty": 1, "rate": 2.0}));
     }
     shop.insert(
@@ -629,11 +623,7 @@ fn invoice_of_huge_items(shop: &TestSite, tag: &str) -> String {
 /// arrived.
 #[test]
 fn an_invoice_whose_items_alone_pass_a_request_arrives_with_them() {
-    let mut hub = TestSite::start_with(QUIET);
-    let mut shop = TestSite::start_with(QUIET);
-    push_to(&shop, &hub, &hub.base);
-    sync(&shop);
-    approve(&hub, &shop.site_id());
+    let (mut hub, mut shop) = pushing("Sales Invoice");
     shop.insert("Customer", json!({"customer_name": "Padaria Boa Vista"}))
         .data();
     let first = invoice_of_huge_items(&shop, "A");
@@ -721,11 +711,7 @@ fn a_hundred_held_notes_released_at_once_are_pushed_once() {
 /// change made after it, waiting behind it, follows.
 #[test]
 fn a_pushed_entry_that_failed_on_the_hub_is_resynced_there() {
-    let hub = TestSite::start_with(QUIET);
-    let shop = TestSite::start_with(QUIET);
-    shop.push_to(&hub, &hub.base, json!([{"ref_doctype": "Note"}]), json!([]));
-    sync(&shop);
-    hub.approve_pushes_of(&shop.site_id());
+    let (hub, shop) = pushing("Note");
     let shelf = json!({"doctype": "Note", "field": {"fieldname": "shelf", "fieldtype": "Data", "label": "Shelf"}});
     let a = shop.method("outpost.doctype.add_custom_field", shelf.clone());
     assert_eq!(a.status, 200, "{a:?}");
