@@ -573,3 +573,46 @@ pub(super) fn links_in_diff(reg: &Registry, dt: &DocType, diff: &Value) -> Vec<(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn builtin() -> Registry {
+        let mut reg = Registry::default();
+        for dt in crate::doctype::builtin_doctypes().unwrap() {
+            reg.insert(dt);
+        }
+        reg
+    }
+
+    /// Links found while the page was read are used only if the doctypes
+    /// are still the ones they were found with: a field added meanwhile may
+    /// link to more, so the applier finds them again.
+    #[test]
+    fn links_found_with_other_doctypes_are_found_again() {
+        let reg = Arc::new(builtin());
+        let entry: LogEntry = serde_json::from_value(json!({
+            "seq": 1, "update_type": "Create", "ref_doctype": "Sales Invoice", "docname": "S1",
+            "data": {"customer": "Acme", "items": [{"item_code": "PEN"}, {"item_code": "INK"}]},
+            "creation": "2026-01-01 00:00:00", "origin_site": "s"}))
+        .unwrap();
+        let found = wanted_links(&reg, &entry);
+        let pairs = |p: &[(&str, &str)]| -> Links {
+            p.iter()
+                .map(|(d, n)| ((*d).to_owned(), (*n).to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            found,
+            pairs(&[("Customer", "Acme"), ("Item", "PEN"), ("Item", "INK")])
+        );
+        let mut links = PageLinks::new(reg.clone(), vec![found.clone()]);
+        // The same doctypes as another registry (one was saved meanwhile).
+        let since = builtin();
+        assert_eq!(links.take(&since, 0), None, "found again");
+        assert_eq!(links.take(&reg, 0), Some(found));
+        assert_eq!(links.take(&reg, 1), None, "no entry 1");
+    }
+}
