@@ -75,15 +75,11 @@ impl PullReply<Stored> {
     /// each entry's data as the JSON text it came as, in the same order:
     /// the apply takes a document out of its entry, the sync log keeps
     /// the text.
-    pub fn parsed(self) -> Result<(PullReply, Vec<Stored>)> {
-        self.parsed_with(|_| ())
-            .map(|(page, texts, _)| (page, texts))
-    }
-
-    /// As [`Self::parsed`], with `each` called on every entry as soon as it
-    /// is read (its data is still in the processor's cache then; a page
-    /// later, looking at it again costs a trip to memory per field): what
-    /// `each` answers, in the same order.
+    ///
+    /// `each` is called on every entry as soon as it is read (its data is
+    /// still in the processor's cache then; a page later, looking at it
+    /// again costs a trip to memory per field): what it answers comes in
+    /// the same order.
     pub fn parsed_with<T>(
         mut self,
         mut each: impl FnMut(&LogEntry) -> T,
@@ -301,8 +297,9 @@ mod tests {
     use serde_json::json;
 
     /// A page read into its typed form keeps its order (snapshot, then
-    /// log) and each entry's text beside it: the sync log keeps the text of
-    /// the entry it is about.
+    /// log) and each entry's text beside it (the sync log keeps the text of
+    /// the entry it is about), and what was found in each entry as it was
+    /// read comes in the same order.
     #[test]
     fn a_page_read_keeps_each_entry_beside_its_text() {
         let entry = |seq: i64| {
@@ -315,9 +312,9 @@ mod tests {
                 json!({"snapshot": [entry(0)], "entries": (1..=n).map(entry).collect::<Vec<_>>(),
                               "cursor": n, "has_more": false, "approvals": []})
                 .to_string();
-            let (page, texts) = serde_json::from_str::<PullReply<Stored>>(&text)
+            let (page, texts, found) = serde_json::from_str::<PullReply<Stored>>(&text)
                 .unwrap()
-                .parsed()
+                .parsed_with(|e| e.data["title"].clone())
                 .unwrap();
             let entries: Vec<_> = page.snapshot.iter().chain(&page.entries).collect();
             assert_eq!(
@@ -325,6 +322,12 @@ mod tests {
                 (0..=n).collect::<Vec<_>>()
             );
             assert_eq!(texts.len(), entries.len());
+            assert_eq!(
+                found,
+                (0..=n)
+                    .map(|seq| json!(format!("note {seq}")))
+                    .collect::<Vec<_>>()
+            );
             for (e, t) in entries.iter().zip(&texts) {
                 assert_eq!(
                     serde_json::from_str::<serde_json::Value>(t.get()).unwrap(),
