@@ -20,6 +20,12 @@ pub mod site;
 pub mod stream;
 pub mod users;
 
+/// The most bytes of one request to a site, and of one answer but a
+/// pull's page (SPEC §4: bodies are size-limited). A document may take a
+/// little less ([`document::store::MAX_DOC_BYTES`]), so that it can always
+/// travel; a pushed page's documents less again (they share the request).
+pub const MAX_BODY_BYTES: usize = 8 << 20;
+
 pub use actor::Actor;
 pub use document::Doc;
 pub use error::{Error, ErrorBody, ExcType, Result};

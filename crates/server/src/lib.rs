@@ -24,7 +24,7 @@ pub use error::ApiError;
 pub use state::AppState;
 
 /// Largest request body accepted.
-pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+pub use outpost_engine::MAX_BODY_BYTES;
 
 #[derive(OpenApi)]
 #[openapi(

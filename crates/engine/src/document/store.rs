@@ -250,7 +250,7 @@ pub fn update(tx: &Transaction, doctype: &str, doc: &Doc, links: &[Link]) -> Res
 /// pulled page's first entry — carries 8 MB; a document grown past that by
 /// several saves (each under 8 MB) could never be sent to another site and
 /// would stop every pull or push that has to carry it.
-pub const MAX_DOC_BYTES: usize = (8 << 20) - (64 << 10);
+pub const MAX_DOC_BYTES: usize = crate::MAX_BODY_BYTES - (64 << 10);
 
 /// Writes a document's row with `sql` (?1 doctype, ?2 name, ?3 data,
 /// ?4 modified, ?5 the producer's name, ?6 links).

@@ -284,8 +284,8 @@ fn decode<T: DeserializeOwned>(base: &str, bytes: &[u8]) -> Result<T> {
 /// one document (SPEC §4: bodies and pages are size-limited).
 fn answer_limit(method: &str) -> u64 {
     match method {
-        "outpost.event.pull" => 16 << 20,
-        _ => 8 << 20,
+        "outpost.event.pull" => 2 * crate::MAX_BODY_BYTES as u64,
+        _ => crate::MAX_BODY_BYTES as u64,
     }
 }
 

@@ -29,9 +29,9 @@ use super::receive::MAX_BUNDLE;
 /// The most pages one push round sends.
 const MAX_PUSH_PAGES: usize = 2000;
 /// The most bytes of documents (the page's and those it depends on) one
-/// push carries: a site takes requests of up to 8 MB (the server's
-/// `MAX_BODY_BYTES`), and the rest of the request needs room too.
-const PUSH_BYTES: usize = 6 << 20;
+/// push carries: a site takes requests of up to [`crate::MAX_BODY_BYTES`]
+/// (8 MB), and the rest of the request needs room too.
+const PUSH_BYTES: usize = crate::MAX_BODY_BYTES - (2 << 20);
 
 /// A page to push, the documents it depends on that go with it, and those
 /// that go ahead of it (in requests of their own: [`ahead`]).
