@@ -303,6 +303,11 @@ impl DocType {
     }
 
     pub fn field(&self, fieldname: &str) -> Option<&DocField> {
+        self.position(fieldname).and_then(|i| self.fields.get(i))
+    }
+
+    /// Where a field is in `fields`.
+    pub fn position(&self, fieldname: &str) -> Option<usize> {
         let index = self.index.0.get_or_init(|| {
             self.fields
                 .iter()
@@ -312,9 +317,9 @@ impl DocType {
         });
         // `fields` is public: a field added after the index was made is
         // found by looking through them, as is one the index misplaces.
-        match index.get(fieldname).and_then(|&i| self.fields.get(i)) {
-            Some(f) if f.fieldname == fieldname => Some(f),
-            _ => self.fields.iter().find(|f| f.fieldname == fieldname),
+        match index.get(fieldname) {
+            Some(&i) if self.fields.get(i).is_some_and(|f| f.fieldname == fieldname) => Some(i),
+            _ => self.fields.iter().position(|f| f.fieldname == fieldname),
         }
     }
 

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, Transaction};
 use serde_json::{Number, Value};
 
-use super::Doc;
+use super::{layout, Doc};
 use crate::doctype::{DocField, DocType, FieldType, Registry};
 use crate::error::{Error, Result};
 
@@ -157,11 +157,11 @@ pub fn apply(tx: &Transaction, reg: &Registry, dt: &DocType, body: &mut Doc) -> 
             };
             if let Some(Value::Array(rows)) = body.get_mut(&t.fieldname) {
                 for row in rows.iter_mut().filter_map(Value::as_object_mut) {
-                    fields(tx, child, row, seen)?;
+                    fields(tx, child, row, layout::ROW, seen)?;
                 }
             }
         }
-        fields(tx, dt, body, seen)
+        fields(tx, dt, body, layout::DOC, seen)
     })
 }
 
@@ -276,31 +276,46 @@ fn fetch(
     Ok(Some(value))
 }
 
-/// `fetch_from`, then products, then sums, over one document or row.
-fn fields(tx: &Transaction, dt: &DocType, doc: &mut Doc, seen: &mut Fetched) -> Result<()> {
-    for f in &dt.fields {
+/// `fetch_from`, then products, then sums, over one document or row
+/// (`standard`: its standard fields, [`layout::DOC`] or [`layout::ROW`]).
+/// Fields are found by their place in the stored form's order.
+fn fields(
+    tx: &Transaction,
+    dt: &DocType,
+    doc: &mut Doc,
+    standard: &[&str],
+    seen: &mut Fetched,
+) -> Result<()> {
+    let at = |doc: &Doc, field: &str| -> f64 {
+        let value = dt
+            .position(field)
+            .and_then(|i| layout::value(doc, standard, &dt.fields, i));
+        number(value)
+    };
+    for (i, f) in dt.fields.iter().enumerate() {
         let Some((link, target)) = f.fetch_from.as_deref().and_then(|s| s.split_once('.')) else {
             continue;
         };
-        let Some(to) = dt.field(link).map(|l| l.options()) else {
+        let Some(l) = dt.position(link) else {
             continue;
         };
-        let Some(name) = doc
-            .get(link)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-        else {
+        let to = dt.fields[l].options();
+        let Some(Value::String(name)) = layout::value(doc, standard, &dt.fields, l) else {
             continue;
         };
+        if name.is_empty() {
+            continue;
+        }
         if let Some(value) = fetch(tx, seen, to, name, target)? {
-            set(doc, &f.fieldname, value);
+            layout::set(doc, standard, &dt.fields, i, value);
         }
     }
-    for f in &dt.fields {
+    for (i, f) in dt.fields.iter().enumerate() {
         let value = match f.compute.as_deref().and_then(Formula::parse) {
-            Some(Formula::Product(a, b)) => number(doc.get(a)) * number(doc.get(b)),
-            Some(Formula::Sum { table, field }) => doc
-                .get(table)
+            Some(Formula::Product(a, b)) => at(doc, a) * at(doc, b),
+            Some(Formula::Sum { table, field }) => dt
+                .position(table)
+                .and_then(|t| layout::value(doc, standard, &dt.fields, t))
                 .and_then(Value::as_array)
                 .map(|rows| rows.iter().map(|r| number(r.get(field))).sum())
                 .unwrap_or(0.0),
@@ -311,19 +326,9 @@ fn fields(tx: &Transaction, dt: &DocType, doc: &mut Doc, seen: &mut Fetched) -> 
         let v = Number::from_f64(rounded)
             .map(Value::Number)
             .unwrap_or(Value::Null);
-        set(doc, &f.fieldname, v);
+        layout::set(doc, standard, &dt.fields, i, v);
     }
     Ok(())
-}
-
-/// Sets a field, in its place when the document has it (no key is made).
-fn set(doc: &mut Doc, field: &str, value: Value) {
-    match doc.get_mut(field) {
-        Some(slot) => *slot = value,
-        None => {
-            doc.insert(field.to_owned(), value);
-        }
-    }
 }
 
 fn number(v: Option<&Value>) -> f64 {

@@ -79,6 +79,52 @@ pub fn fill(doc: &mut Doc, values: impl IntoIterator<Item = Value>) {
     }
 }
 
+/// Each declared field with its value, found by its place in a document
+/// in the stored form's order (no hashing: [`build`](super) leaves every
+/// document so); by name where a key is not in its place.
+pub fn declared<'a>(
+    doc: &'a Doc,
+    standard: &[&str],
+    fields: &'a [DocField],
+) -> impl Iterator<Item = (&'a DocField, Option<&'a Value>)> {
+    let mut slots = doc.iter().skip(standard.len());
+    fields.iter().map(move |f| match slots.next() {
+        Some((k, v)) if *k == f.fieldname => (f, Some(v)),
+        _ => (f, doc.get(&f.fieldname)),
+    })
+}
+
+/// The value of `fields[i]`, found by its place as in [`declared`].
+pub fn value<'a>(
+    doc: &'a Doc,
+    standard: &[&str],
+    fields: &[DocField],
+    i: usize,
+) -> Option<&'a Value> {
+    let key = &fields.get(i)?.fieldname;
+    match doc.iter().nth(standard.len() + i) {
+        Some((k, v)) if k == key => Some(v),
+        _ => doc.get(key),
+    }
+}
+
+/// Sets `fields[i]` (in its place as in [`declared`], else by name).
+pub fn set(doc: &mut Doc, standard: &[&str], fields: &[DocField], i: usize, value: Value) {
+    let Some(f) = fields.get(i) else {
+        return;
+    };
+    let in_place = doc.iter_mut().nth(standard.len() + i);
+    match in_place {
+        Some((k, slot)) if *k == f.fieldname => *slot = value,
+        _ => match doc.get_mut(&f.fieldname) {
+            Some(slot) => *slot = value,
+            None => {
+                doc.insert(f.fieldname.clone(), value);
+            }
+        },
+    }
+}
+
 fn keys<'a>(standard: &'a [&'a str], fields: &'a [DocField]) -> impl Iterator<Item = &'a str> {
     standard
         .iter()

@@ -442,8 +442,13 @@ fn build_rows(reg: &Registry, dt: &DocType, f: &DocField, given: Value) -> Resul
             })?;
             layout::arrange(row, layout::ROW, &child.fields)
         };
-        let name = match row.get("name") {
-            Some(Value::String(s)) if !s.trim().is_empty() => naming::check_name(s)?,
+        // The row's name leads it (ROW): set in its place.
+        let held = match row.iter_mut().next() {
+            Some((k, held)) if k == "name" => held,
+            _ => row.entry("name").or_insert(Value::Null),
+        };
+        let name = match held {
+            Value::String(s) if !s.trim().is_empty() => naming::check_name(s)?,
             _ => naming::random_hash(),
         };
         if !names.insert(name.clone()) {
@@ -452,7 +457,7 @@ fn build_rows(reg: &Registry, dt: &DocType, f: &DocField, given: Value) -> Resul
                 format!("Row name {name} appears twice in {}", f.label()),
             ));
         }
-        row.insert("name".into(), Value::from(name));
+        *held = Value::from(name);
         for ((_, v), cf) in row.iter_mut().skip(layout::ROW.len()).zip(&child.fields) {
             *v = match values::coerce_owned(&child.name, cf, std::mem::take(v))? {
                 Value::Null => values::default_value(&child.name, cf)?.unwrap_or(Value::Null),
@@ -535,8 +540,12 @@ fn check_fields(
             format!(" row {} of {table}", i + 1)
         })
     };
-    for f in &dt.fields {
-        let v = body.get(&f.fieldname);
+    let standard = if row.is_some() {
+        layout::ROW
+    } else {
+        layout::DOC
+    };
+    for (f, v) in layout::declared(body, standard, &dt.fields) {
         if f.reqd && values::is_empty(v) {
             return Err(Error::Mandatory {
                 doctype: dt.name.clone(),
