@@ -174,4 +174,32 @@ mod tests {
             json!({"name": "Y", "owner": "me", "a": 1, "b": 2})
         );
     }
+
+    /// Found by place in stored order, by name out of it; set likewise.
+    #[test]
+    fn declared_fields_are_found_in_their_place_or_by_name() {
+        let fields = [field("a"), field("b")];
+        let standard = &["name"];
+        let pairs = |d: &Doc| -> Vec<(String, Option<Value>)> {
+            declared(d, standard, &fields)
+                .map(|(f, v)| (f.fieldname.clone(), v.cloned()))
+                .collect()
+        };
+        let want = vec![
+            ("a".to_owned(), Some(json!(1))),
+            ("b".to_owned(), Some(json!(2))),
+        ];
+        let stored = doc(json!({"name": "X", "a": 1, "b": 2}));
+        let shuffled = doc(json!({"b": 2, "name": "X", "a": 1}));
+        assert_eq!(pairs(&stored), want);
+        assert_eq!(pairs(&shuffled), want);
+        let missing = doc(json!({"name": "X", "b": 2}));
+        assert_eq!(pairs(&missing)[0], ("a".to_owned(), None));
+        assert_eq!(value(&shuffled, standard, &fields, 1), Some(&json!(2)));
+        for mut d in [stored, shuffled, missing] {
+            set(&mut d, standard, &fields, 0, json!(9));
+            assert_eq!(d["a"], 9);
+            assert_eq!(d["b"], 2);
+        }
+    }
 }
