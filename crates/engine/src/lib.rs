@@ -9,6 +9,7 @@ pub mod doctype;
 pub mod document;
 pub mod error;
 pub mod failpoint;
+mod hashed;
 pub mod mapping;
 pub mod notice;
 pub mod query;

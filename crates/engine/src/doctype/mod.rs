@@ -277,7 +277,7 @@ pub struct DocType {
 
 /// Field positions by name, made on first use; a copy starts without.
 #[derive(Default)]
-struct FieldIndex(std::sync::OnceLock<std::collections::HashMap<String, usize>>);
+struct FieldIndex(std::sync::OnceLock<crate::hashed::HashMap<String, usize>>);
 
 impl Clone for FieldIndex {
     fn clone(&self) -> Self {

@@ -10,14 +10,13 @@
 //!   DocType: the `status` field follows docstatus; a value allowed for the
 //!   docstatus is kept (Paid stays Paid), else the first is set.
 
-use std::collections::HashMap;
-
 use rusqlite::{OptionalExtension, Transaction};
 use serde_json::{Number, Value};
 
 use super::{layout, Doc};
 use crate::doctype::{DocField, DocType, FieldType, Registry};
 use crate::error::{Error, Result};
+use crate::hashed::HashMap;
 
 /// A `compute` expression, parsed (naming fields of the expression's text:
 /// parsed for every document and row saved, it allocates nothing).

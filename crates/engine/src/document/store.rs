@@ -122,7 +122,7 @@ const NAMES_MAX: usize = 50_000;
 
 /// doctype → name → what is remembered of it; asked with borrowed names.
 struct Names<V> {
-    by_doctype: std::collections::HashMap<String, std::collections::HashMap<String, V>>,
+    by_doctype: crate::hashed::HashMap<String, crate::hashed::HashMap<String, V>>,
     count: usize,
 }
 

@@ -2,7 +2,7 @@
 //! depends on, fetched from the producer in dependency order (SPEC F14),
 //! and entries through a Document Type Mapping in their local form (F16).
 
-use std::collections::{HashMap, HashSet};
+use crate::hashed::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -117,8 +117,8 @@ impl Site {
         mut links: Option<&mut PageLinks>,
     ) -> Result<Vec<Prepared>> {
         let mut out = Vec::with_capacity(entries.len());
-        let mut fetched: HashMap<(String, String), Doc> = HashMap::new();
-        let mut present: HashSet<(String, String)> = HashSet::new();
+        let mut fetched: HashMap<(String, String), Doc> = HashMap::default();
+        let mut present: HashSet<(String, String)> = HashSet::default();
         // What this page itself creates and deletes, before it is applied.
         let mut page = PagePresence::default();
         for (i, &entry) in entries.iter().enumerate() {
@@ -198,7 +198,7 @@ impl Site {
                 Some(wanted) if !healed_here => wanted,
                 _ => wanted_links(reg, entry),
             };
-            let mut visiting = HashSet::new();
+            let mut visiting = HashSet::default();
             let mut walk = Walk {
                 fetched: &mut fetched,
                 present: &mut present,

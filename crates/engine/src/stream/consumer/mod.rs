@@ -21,7 +21,7 @@ mod setup;
 mod sync;
 mod synclog;
 
-use std::collections::HashMap;
+use crate::hashed::HashMap;
 
 use rusqlite::{OptionalExtension, Transaction};
 use serde::Serialize;

@@ -6,7 +6,7 @@
 mod pull;
 mod scope;
 
-use std::collections::HashMap;
+use crate::hashed::HashMap;
 
 use rusqlite::Transaction;
 use serde_json::{json, Value};

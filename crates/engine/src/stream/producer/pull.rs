@@ -20,7 +20,7 @@
 //! changed since the row was subscribed. Never one that came from the
 //! consumer itself, and each keeps its origin site (SPEC F19).
 
-use std::collections::{HashMap, HashSet};
+use crate::hashed::{HashMap, HashSet};
 use std::sync::Arc;
 
 use rusqlite::{params_from_iter, OptionalExtension, Transaction};

@@ -4,7 +4,7 @@
 //! such a document. Nothing else of the producer is readable with a
 //! subscriber key.
 
-use std::collections::{HashMap, HashSet};
+use crate::hashed::{HashMap, HashSet};
 
 use rusqlite::Transaction;
 use serde_json::Value;
@@ -52,7 +52,7 @@ impl Scope<'_> {
     /// Whether (doctype, name) is received, or linked from something
     /// received, following links backwards (bounded, cycle-safe).
     fn reachable(&self, doctype: &str, name: &str) -> Result<bool> {
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         let mut frontier = vec![(doctype.to_owned(), name.to_owned())];
         for _depth in 0..REACH_DEPTH {
             let mut next = Vec::new();
