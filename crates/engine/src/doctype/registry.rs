@@ -8,12 +8,16 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
+    /// In name order, for listing.
     by_name: BTreeMap<String, Arc<DocType>>,
+    /// The same, for lookups (asked several times for every document saved:
+    /// hashing a name is quicker than comparing it along a tree).
+    lookup: crate::hashed::HashMap<String, Arc<DocType>>,
 }
 
 impl Registry {
     pub fn get(&self, name: &str) -> Option<&Arc<DocType>> {
-        self.by_name.get(name)
+        self.lookup.get(name)
     }
 
     pub fn require(&self, name: &str) -> Result<&Arc<DocType>> {
@@ -22,7 +26,9 @@ impl Registry {
     }
 
     pub fn insert(&mut self, dt: DocType) {
-        self.by_name.insert(dt.name.clone(), Arc::new(dt));
+        let dt = Arc::new(dt);
+        self.lookup.insert(dt.name.clone(), dt.clone());
+        self.by_name.insert(dt.name.clone(), dt);
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Arc<DocType>> {

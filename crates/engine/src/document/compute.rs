@@ -156,11 +156,11 @@ pub fn apply(tx: &Transaction, reg: &Registry, dt: &DocType, body: &mut Doc) -> 
             };
             if let Some(Value::Array(rows)) = body.get_mut(&t.fieldname) {
                 for row in rows.iter_mut().filter_map(Value::as_object_mut) {
-                    fields(tx, child, row, layout::ROW, seen)?;
+                    fields(tx, reg, child, row, layout::ROW, seen)?;
                 }
             }
         }
-        fields(tx, dt, body, layout::DOC, seen)
+        fields(tx, reg, dt, body, layout::DOC, seen)
     })
 }
 
@@ -280,6 +280,7 @@ fn fetch(
 /// Fields are found by their place in the stored form's order.
 fn fields(
     tx: &Transaction,
+    reg: &Registry,
     dt: &DocType,
     doc: &mut Doc,
     standard: &[&str],
@@ -312,12 +313,21 @@ fn fields(
     for (i, f) in dt.fields.iter().enumerate() {
         let value = match f.compute.as_deref().and_then(Formula::parse) {
             Some(Formula::Product(a, b)) => at(doc, a) * at(doc, b),
-            Some(Formula::Sum { table, field }) => dt
-                .position(table)
-                .and_then(|t| layout::value(doc, standard, &dt.fields, t))
-                .and_then(Value::as_array)
-                .map(|rows| rows.iter().map(|r| number(r.get(field))).sum())
-                .unwrap_or(0.0),
+            Some(Formula::Sum { table, field }) => {
+                let t = dt.position(table);
+                let child = t.and_then(|t| reg.get(dt.fields[t].options()));
+                let place = child.and_then(|c| Some((c, c.position(field)?)));
+                let value = |row: &Value| match (row.as_object(), place) {
+                    (Some(row), Some((c, i))) => {
+                        number(layout::value(row, layout::ROW, &c.fields, i))
+                    }
+                    _ => number(row.get(field)),
+                };
+                t.and_then(|t| layout::value(doc, standard, &dt.fields, t))
+                    .and_then(Value::as_array)
+                    .map(|rows| rows.iter().map(value).sum())
+                    .unwrap_or(0.0)
+            }
             None => continue,
         };
         // Money in cents: 0.1 × 3 is 0.3, not 0.30000000000000004.

@@ -125,6 +125,16 @@ pub fn set(doc: &mut Doc, standard: &[&str], fields: &[DocField], i: usize, valu
     }
 }
 
+/// A standard field of a document, found by its place when the document
+/// is in the stored form's order (as [`value`]), else by name.
+pub fn standard<'a>(doc: &'a Doc, key: &str) -> Option<&'a Value> {
+    let place = DOC.iter().position(|k| *k == key);
+    match place.and_then(|i| doc.iter().nth(i)) {
+        Some((k, v)) if k == key => Some(v),
+        _ => doc.get(key),
+    }
+}
+
 fn keys<'a>(standard: &'a [&'a str], fields: &'a [DocField]) -> impl Iterator<Item = &'a str> {
     standard
         .iter()

@@ -31,8 +31,7 @@ const FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 /// written before versions existed); what is not a version is left out,
 /// and no more than the last [`KEPT`] are taken from another site.
 pub fn history(doc: &Doc) -> Vec<String> {
-    let all: Vec<String> = doc
-        .get(FIELD)
+    let all: Vec<String> = super::layout::standard(doc, FIELD)
         .and_then(Value::as_array)
         .map(|v| {
             v.iter()
