@@ -322,9 +322,24 @@ const CHECKPOINT_LOOK: std::time::Duration = std::time::Duration::from_millis(25
 #[derive(Default)]
 pub struct Checkpoints {
     restart: std::sync::atomic::AtomicBool,
+    /// Held by the checkpointer while it looks at the log, and by the site
+    /// as it closes: a checkpoint under way made the closing fold find the
+    /// log busy and leave it (one close in about fifteen after a burst).
+    looking: std::sync::Mutex<()>,
+    /// The site is closing: the checkpointer looks no more.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl Checkpoints {
+    /// Folds the log into the database file as the site closes, once the
+    /// checkpointer is not looking at it, and stops the checkpointer.
+    pub fn close(&self, conn: &Connection) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        let _no_look = self.looking.lock().unwrap_or_else(|e| e.into_inner());
+        fold_log(conn);
+    }
+
     /// Called by the writer after a commit, holding the writer's connection:
     /// when asked, copies what is left of the log into the database file and
     /// has the next transaction start the log over (the file is reused, not
@@ -371,7 +386,8 @@ pub fn yield_to_writer() {
 /// 145 MB behind: its checkpointer's connection was still open at exit, so
 /// SQLite's own fold on the last close never ran. Best effort: a reader
 /// still on the log is waited for two seconds, then the log stays.
-pub fn fold_log(conn: &Connection) {
+/// Called through [`Checkpoints::close`] (not while the checkpointer looks).
+fn fold_log(conn: &Connection) {
     let _ = conn.busy_timeout(std::time::Duration::from_secs(2));
     match checkpoint(conn, "TRUNCATE") {
         Ok((0, _, _)) => {}
@@ -446,6 +462,10 @@ pub fn checkpointer(path: &Path, alive: std::sync::Weak<Checkpoints>) {
             // Frames in the log at the last look, and whether all were copied.
             let mut last = (-1, false);
             while let Some(shared) = alive.upgrade() {
+                let looking = shared.looking.lock().unwrap_or_else(|e| e.into_inner());
+                if shared.closed.load(std::sync::atomic::Ordering::Acquire) {
+                    break;
+                }
                 // While the writer is asked to restart the log, no
                 // checkpoint here stands in its way.
                 if !shared.restart.load(std::sync::atomic::Ordering::Acquire) {
@@ -453,6 +473,7 @@ pub fn checkpointer(path: &Path, alive: std::sync::Weak<Checkpoints>) {
                         tracing::debug!(error = %e, "checkpoint postponed");
                     }
                 }
+                drop(looking);
                 drop(shared);
                 std::thread::sleep(CHECKPOINT_LOOK);
             }

@@ -82,7 +82,7 @@ impl std::fmt::Debug for Site {
 impl Drop for Site {
     fn drop(&mut self) {
         let conn = self.conn.get_mut().unwrap_or_else(|e| e.into_inner());
-        crate::db::fold_log(conn);
+        self.checkpoints.close(conn);
     }
 }
 
