@@ -353,10 +353,16 @@ fn add_links(tx: &Transaction, source: i64, targets: &[(&str, &str)]) -> Result<
 }
 
 /// The query for the documents that link to (?1 doctype, ?2 name), each as
-/// (doctype, name).
-pub const LINKERS: &str = "SELECT d.doctype, d.name FROM link_targets t
+/// (doctype, name); a macro so that [`first_linker`]'s query is written
+/// out whole at compile time too.
+macro_rules! linkers {
+    () => {
+        "SELECT d.doctype, d.name FROM link_targets t
      JOIN doc_links l ON l.target = t.id JOIN documents d ON d.id = l.source
-     WHERE t.doctype = ?1 AND t.name = ?2";
+     WHERE t.doctype = ?1 AND t.name = ?2"
+    };
+}
+pub const LINKERS: &str = linkers!();
 
 /// Another document that links to (doctype, name), if any.
 pub fn first_linker(
@@ -365,8 +371,9 @@ pub fn first_linker(
     name: &str,
 ) -> Result<Option<(String, String)>> {
     Ok(tx
-        .prepare_cached(&format!(
-            "{LINKERS} AND NOT (d.doctype = ?1 AND d.name = ?2) LIMIT 1"
+        .prepare_cached(concat!(
+            linkers!(),
+            " AND NOT (d.doctype = ?1 AND d.name = ?2) LIMIT 1"
         ))?
         .query_row((doctype, name), |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
@@ -401,9 +408,12 @@ pub fn value_taken(
         "unique_{hex}_{}",
         field.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "")
     );
-    tx.execute_batch(&format!(
+    // Kept prepared: asked on every save of such a document, it costs a
+    // look at the schema, not a parse.
+    tx.prepare_cached(&format!(
         "CREATE INDEX IF NOT EXISTS {index} ON documents ({expr}) WHERE doctype = '{dt}'"
-    ))?;
+    ))?
+    .execute([])?;
     Ok(tx
         .prepare_cached(&format!(
             "SELECT 1 FROM documents WHERE doctype = '{dt}' AND {expr} = ?1 AND name <> ?2 LIMIT 1"
