@@ -1,6 +1,5 @@
 //! The doctypes a site knows, with custom fields merged in.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::DocType;
@@ -8,16 +7,14 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
-    /// In name order, for listing.
-    by_name: BTreeMap<String, Arc<DocType>>,
-    /// The same, for lookups (asked several times for every document saved:
-    /// hashing a name is quicker than comparing it along a tree).
-    lookup: crate::hashed::HashMap<String, Arc<DocType>>,
+    /// Hashed: asked several times for every document saved (a tree of
+    /// names compared them string by string); listed in order by sorting.
+    by_name: crate::hashed::HashMap<String, Arc<DocType>>,
 }
 
 impl Registry {
     pub fn get(&self, name: &str) -> Option<&Arc<DocType>> {
-        self.lookup.get(name)
+        self.by_name.get(name)
     }
 
     pub fn require(&self, name: &str) -> Result<&Arc<DocType>> {
@@ -26,13 +23,14 @@ impl Registry {
     }
 
     pub fn insert(&mut self, dt: DocType) {
-        let dt = Arc::new(dt);
-        self.lookup.insert(dt.name.clone(), dt.clone());
-        self.by_name.insert(dt.name.clone(), dt);
+        self.by_name.insert(dt.name.clone(), Arc::new(dt));
     }
 
+    /// Every doctype, by name.
     pub fn all(&self) -> impl Iterator<Item = &Arc<DocType>> {
-        self.by_name.values()
+        let mut all: Vec<&Arc<DocType>> = self.by_name.values().collect();
+        all.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        all.into_iter()
     }
 }
 
@@ -62,5 +60,25 @@ impl Registry {
                 security: d.security,
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by name, listed in name order whatever the order they came in.
+    #[test]
+    fn doctypes_are_found_by_name_and_listed_in_order() {
+        let mut reg = Registry::default();
+        for name in ["Zone", "Address", "Memo"] {
+            let dt = DocType::from_json(serde_json::json!({"name": name, "fields": []})).unwrap();
+            reg.insert(dt);
+        }
+        let listed: Vec<&str> = reg.all().map(|d| d.name.as_str()).collect();
+        assert_eq!(listed, ["Address", "Memo", "Zone"]);
+        assert_eq!(reg.get("Memo").map(|d| d.name.as_str()), Some("Memo"));
+        assert!(reg.get("memo").is_none());
+        assert!(reg.require("Nothing").is_err());
     }
 }
