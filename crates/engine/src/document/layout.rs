@@ -94,7 +94,13 @@ pub fn declared<'a>(
     })
 }
 
-/// The value of `fields[i]`, found by its place as in [`declared`].
+/// Places up to which [`value`] and [`set`] step to a field's place:
+/// `serde_json`'s map gives no access by index, so going to a place walks
+/// the keys before it; further on, hashing the name is quicker.
+const NEAR: usize = 32;
+
+/// The value of `fields[i]`, found by its place as in [`declared`] (by
+/// name past the first [`NEAR`] places).
 pub fn value<'a>(
     doc: &'a Doc,
     standard: &[&str],
@@ -102,18 +108,20 @@ pub fn value<'a>(
     i: usize,
 ) -> Option<&'a Value> {
     let key = &fields.get(i)?.fieldname;
-    match doc.iter().nth(standard.len() + i) {
+    let place = standard.len() + i;
+    match (place < NEAR).then(|| doc.iter().nth(place)).flatten() {
         Some((k, v)) if k == key => Some(v),
         _ => doc.get(key),
     }
 }
 
-/// Sets `fields[i]` (in its place as in [`declared`], else by name).
+/// Sets `fields[i]` (in its place as in [`value`], else by name).
 pub fn set(doc: &mut Doc, standard: &[&str], fields: &[DocField], i: usize, value: Value) {
     let Some(f) = fields.get(i) else {
         return;
     };
-    let in_place = doc.iter_mut().nth(standard.len() + i);
+    let place = standard.len() + i;
+    let in_place = (place < NEAR).then(|| doc.iter_mut().nth(place)).flatten();
     match in_place {
         Some((k, slot)) if *k == f.fieldname => *slot = value,
         _ => match doc.get_mut(&f.fieldname) {
@@ -211,5 +219,19 @@ mod tests {
             assert_eq!(d["a"], 9);
             assert_eq!(d["b"], 2);
         }
+        // Far places are found by name, in order or not.
+        let many: Vec<DocField> = (0..NEAR + 8).map(|i| field(&format!("f{i}"))).collect();
+        let last = many.len() - 1;
+        let mut wide: Doc = std::iter::once(("name".to_owned(), json!("X")))
+            .chain(
+                many.iter()
+                    .enumerate()
+                    .map(|(i, f)| (f.fieldname.clone(), json!(i))),
+            )
+            .collect();
+        assert_eq!(value(&wide, standard, &many, last), Some(&json!(last)));
+        set(&mut wide, standard, &many, last, json!("z"));
+        assert_eq!(wide[&format!("f{last}")], "z");
+        assert_eq!(wide.len(), many.len() + 1);
     }
 }
